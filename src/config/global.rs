@@ -1,0 +1,212 @@
+//! `sparky.toml`: the global settings. Every key has a default, so the file is optional, and the
+//! environment variables of DESIGN.md override the matching keys.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::load::{EnvLookup, Problem};
+use super::types::{ByteSize, Cron, Duration, Secret};
+pub use crate::sinks::slack::{SlackConfig, check_channel};
+
+/// The whole of `sparky.toml`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GlobalConfig {
+    /// `[database]`
+    pub database: DatabaseConfig,
+    /// `[server]`
+    pub server: ServerConfig,
+    /// `[slack]`
+    pub slack: SlackConfig,
+    /// `[schedules]`
+    pub schedules: Schedules,
+    /// `[http]`: the outbound HTTP discipline for sources.
+    pub http: HttpConfig,
+    /// `[changelogs]`
+    pub changelogs: ChangelogSettings,
+    /// `[outbox]`
+    pub outbox: OutboxConfig,
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` (relative to the config directory, created on first use) or
+    /// `postgres://...`. Env: `SPARKY_DATABASE_URL`. Default `sqlite://sparky.db`.
+    pub url: String,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self { url: "sqlite://sparky.db".to_owned() }
+    }
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address of `/metrics`, `/healthz` and the pages. Env: `SPARKY_LISTEN`. Default `127.0.0.1:9750`.
+    pub listen: SocketAddr,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self { listen: SocketAddr::from(([127, 0, 0, 1], 9750)) }
+    }
+}
+
+/// `[schedules]`: cron schedules of the scheduled jobs (UTC).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Schedules {
+    /// Changelog poll + digest. Default every 6 h on the hour: `0 0 */6 * * *`.
+    pub changelogs: Cron,
+}
+
+impl Default for Schedules {
+    fn default() -> Self {
+        Self { changelogs: "0 0 */6 * * *".parse().unwrap_or_else(|_| unreachable!("constant cron")) }
+    }
+}
+
+/// `[http]`: limits of every source fetch (feeds, status pages).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Total time of one attempt, body included. Default 15 s.
+    pub timeout: Duration,
+    /// Time to establish the connection (TCP + TLS). Default 5 s.
+    pub connect_timeout: Duration,
+    /// Largest body read (after decompression); bigger bodies are an error. Default 5 MiB.
+    pub max_body: ByteSize,
+    /// Redirects followed before giving up. Default 5.
+    pub max_redirects: usize,
+    /// Retries after the first attempt, on timeouts, connection errors, 429 and 5xx. Default 2.
+    pub retries: usize,
+    /// First backoff delay; doubled each retry, with jitter; `Retry-After` wins when longer. Default 1 s.
+    pub retry_backoff: Duration,
+    /// Longest `Retry-After` honoured before the fetch gives up for this run. Default 60 s.
+    pub max_retry_after: Duration,
+    /// `User-Agent` of every request.
+    pub user_agent: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(15),
+            connect_timeout: Duration::from_secs(5),
+            max_body: ByteSize(5 * 1024 * 1024),
+            max_redirects: 5,
+            retries: 2,
+            retry_backoff: Duration::from_secs(1),
+            max_retry_after: Duration::from_secs(60),
+            user_agent: concat!("Sparky/", env!("CARGO_PKG_VERSION"), " (ecosystem reliability watchdog)").to_owned(),
+        }
+    }
+}
+
+/// `[changelogs]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChangelogSettings {
+    /// Newest entries posted on the first poll of a feed; the rest are recorded as seen. Default 3.
+    pub backfill: usize,
+    /// Summary length in characters, cut at a word boundary. Default 300.
+    pub summary_chars: usize,
+    /// Feeds fetched at once. Default 8.
+    pub concurrency: usize,
+}
+
+impl Default for ChangelogSettings {
+    fn default() -> Self {
+        Self { backfill: 3, summary_chars: 300, concurrency: 8 }
+    }
+}
+
+/// `[outbox]`: delivery of actions.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxConfig {
+    /// Attempts before an action goes to the dead letter state. Default 10.
+    pub max_attempts: u32,
+    /// How long a claimed action stays reserved for its deliverer; must exceed every sink
+    /// timeout, so a live delivery is never taken over. Default 60 s.
+    pub lease: Duration,
+    /// First retry delay, doubled each attempt, with full jitter. Default 2 s.
+    pub backoff_base: Duration,
+    /// Longest retry delay. Default 10 min.
+    pub backoff_max: Duration,
+    /// Attempts a `sparky once ...` run makes per action before leaving it for the next run. Default 3.
+    pub attempts_per_run: u32,
+    /// Longest wait a `once` run accepts between attempts (e.g. a long `Retry-After`). Default 30 s.
+    pub max_wait_per_run: Duration,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 10,
+            lease: Duration::from_secs(60),
+            backoff_base: Duration::from_secs(2),
+            backoff_max: Duration::from_secs(600),
+            attempts_per_run: 3,
+            max_wait_per_run: Duration::from_secs(30),
+        }
+    }
+}
+
+impl GlobalConfig {
+    /// Applies the environment overrides of DESIGN.md, pushing a problem for a malformed value.
+    pub fn apply_env(&mut self, env: EnvLookup<'_>, problems: &mut Vec<Problem>) {
+        if let Some(url) = env("SPARKY_DATABASE_URL").filter(|v| !v.is_empty()) {
+            self.database.url = url;
+        }
+        if let Some(listen) = env("SPARKY_LISTEN").filter(|v| !v.is_empty()) {
+            match listen.parse() {
+                Ok(addr) => self.server.listen = addr,
+                Err(e) => problems.push(Problem::new("SPARKY_LISTEN", "-", format!("`{listen}` is not an address: {e}"))),
+            }
+        }
+        if let Some(token) = env("SLACK_BOT_TOKEN").filter(|v| !v.is_empty()) {
+            self.slack.token = Some(Secret::new(token));
+        }
+        if let Some(url) = env("SLACK_API_URL").filter(|v| !v.is_empty()) {
+            match url.parse() {
+                Ok(u) => self.slack.api_url = u,
+                Err(e) => problems.push(Problem::new("SLACK_API_URL", "-", e)),
+            }
+        }
+    }
+
+    /// Cross-key checks that no single type can express.
+    pub fn check(&self, file: &Path, problems: &mut Vec<Problem>) {
+        let url = &self.database.url;
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            problems.push(Problem::new(file, "database.url", format!("`{url}` is neither sqlite:PATH nor postgres://...")));
+        }
+        if self.outbox.lease.get() <= self.slack.timeout.get() {
+            problems.push(Problem::new(
+                file,
+                "outbox.lease",
+                "must be longer than slack.timeout, or a slow delivery could be taken over and sent twice",
+            ));
+        }
+        if self.outbox.max_attempts == 0 {
+            problems.push(Problem::new(file, "outbox.max_attempts", "must be at least 1"));
+        }
+        if self.changelogs.concurrency == 0 {
+            problems.push(Problem::new(file, "changelogs.concurrency", "must be at least 1"));
+        }
+        if self.changelogs.summary_chars < 20 {
+            problems.push(Problem::new(file, "changelogs.summary_chars", "must be at least 20"));
+        }
+        if let Err(reason) = check_channel(&self.slack.channel) {
+            problems.push(Problem::new(file, "slack.channel", reason));
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Configuration: `sparky.toml`, `partners/*.toml`, `${VAR}` interpolation, environment overrides
+//! and the `check-config` diagnostics (`FILE: key: reason`).
+
+mod global;
+mod load;
+mod partner;
+mod types;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use global::{ChangelogSettings, DatabaseConfig, GlobalConfig, HttpConfig, OutboxConfig, Schedules, ServerConfig, SlackConfig};
+pub use load::{EnvLookup, Problem, expand, parse_toml, read_toml};
+pub use partner::{CompatConfig, FeedConfig, FeedKind, Partner, PublicStatusConfig, StatusPageConfig, StatusPageKind};
+pub use types::{ByteSize, Cron, CssSelector, Duration, HttpUrl, PartnerId, Pattern, Secret};
+
+/// Everything read from the config directory, valid as a whole.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The config directory (`--config`, `$SPARKY_CONFIG_DIR` or `.`).
+    pub dir: PathBuf,
+    /// `sparky.toml` with the environment applied.
+    pub global: GlobalConfig,
+    /// `partners/*.toml`, sorted by id.
+    pub partners: Vec<Partner>,
+}
+
+/// The config could not be loaded; each problem reads `FILE: key: reason`.
+#[derive(Debug, thiserror::Error)]
+#[error("{} configuration problem(s):\n{}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+pub struct ConfigError(pub Vec<Problem>);
+
+impl Config {
+    /// Loads `dir` with the process environment.
+    pub fn load(dir: &Path) -> Result<Self, ConfigError> {
+        Self::load_with_env(dir, &|name| std::env::var(name).ok())
+    }
+
+    /// Loads `dir`, reading variables through `env`; every problem found is returned at once.
+    pub fn load_with_env(dir: &Path, env: EnvLookup<'_>) -> Result<Self, ConfigError> {
+        let mut problems = Vec::new();
+        if !dir.is_dir() {
+            return Err(ConfigError(vec![Problem::new(dir, "-", "config directory does not exist")]));
+        }
+        let global = load_global(dir, env, &mut problems);
+        let partners = load_partners(dir, env, &mut problems);
+        if !problems.is_empty() {
+            return Err(ConfigError(first_per_key(problems)));
+        }
+        Ok(Self { dir: dir.to_owned(), global, partners })
+    }
+
+    /// The database URL, a relative SQLite path resolved against the config directory and
+    /// `mode=rwc` added so the file is created on first use.
+    pub fn database_url(&self) -> String {
+        resolve_database_url(&self.global.database.url, &self.dir)
+    }
+
+    /// The partner with this id.
+    pub fn partner(&self, id: &str) -> Option<&Partner> {
+        self.partners.iter().find(|p| p.id.as_str() == id)
+    }
+}
+
+/// One problem per (file, key): the first is the cause, later ones its echoes (an unset
+/// variable leaves an empty value that then fails its own check).
+fn first_per_key(problems: Vec<Problem>) -> Vec<Problem> {
+    let mut seen = std::collections::HashSet::new();
+    problems.into_iter().filter(|p| seen.insert((p.file.clone(), p.key.clone()))).collect()
+}
+
+fn load_global(dir: &Path, env: EnvLookup<'_>, problems: &mut Vec<Problem>) -> GlobalConfig {
+    let rel = Path::new("sparky.toml");
+    let mut global = if dir.join(rel).exists() { read_toml(dir, rel, env, problems).unwrap_or_default() } else { GlobalConfig::default() };
+    global.apply_env(env, problems);
+    global.check(rel, problems);
+    global
+}
+
+fn load_partners(dir: &Path, env: EnvLookup<'_>, problems: &mut Vec<Problem>) -> Vec<Partner> {
+    let mut by_id: BTreeMap<PartnerId, (PathBuf, Partner)> = BTreeMap::new();
+    for rel in toml_files(dir, "partners", problems) {
+        let Some(partner) = read_toml::<Partner>(dir, &rel, env, problems) else { continue };
+        partner.check(&rel, problems);
+        if let Some((first, _)) = by_id.get(&partner.id) {
+            problems.push(Problem::new(&rel, "id", format!("duplicate partner id `{}` (also in {})", partner.id, first.display())));
+            continue;
+        }
+        by_id.insert(partner.id.clone(), (rel, partner));
+    }
+    by_id.into_values().map(|(_, p)| p).collect()
+}
+
+/// The `*.toml` files of `dir/sub`, relative to `dir`, sorted; a missing folder is no files.
+pub fn toml_files(dir: &Path, sub: &str, problems: &mut Vec<Problem>) -> Vec<PathBuf> {
+    let folder = dir.join(sub);
+    let entries = match std::fs::read_dir(&folder) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        Err(e) => {
+            problems.push(Problem::new(sub, "-", format!("cannot read folder: {e}")));
+            return Vec::new();
+        }
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        .filter_map(|p| p.file_name().map(|n| Path::new(sub).join(n)))
+        .collect();
+    files.sort();
+    files
+}
+
+fn resolve_database_url(url: &str, dir: &Path) -> String {
+    let Some(rest) = url.strip_prefix("sqlite:") else { return url.to_owned() };
+    let rest = rest.trim_start_matches("//");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path == ":memory:" {
+        return url.to_owned();
+    }
+    let path = Path::new(path);
+    let full = if path.is_absolute() { path.to_owned() } else { dir.join(path) };
+    let query = if query.contains("mode=") {
+        query.to_owned()
+    } else if query.is_empty() {
+        "mode=rwc".to_owned()
+    } else {
+        format!("{query}&mode=rwc")
+    };
+    format!("sqlite://{}?{query}", full.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_paths_resolve_against_the_config_dir() {
+        let dir = Path::new("/etc/sparky");
+        assert_eq!(resolve_database_url("sqlite://sparky.db", dir), "sqlite:///etc/sparky/sparky.db?mode=rwc");
+        assert_eq!(resolve_database_url("sqlite:///var/lib/s.db", dir), "sqlite:///var/lib/s.db?mode=rwc");
+        assert_eq!(resolve_database_url("postgres://h/db", dir), "postgres://h/db");
+    }
+}

@@ -1,0 +1,193 @@
+//! `partners/*.toml`: one file per partner (keys in DESIGN.md).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::global::check_channel;
+use super::load::Problem;
+use super::types::{CssSelector, Duration, HttpUrl, PartnerId, Pattern};
+
+/// One partner file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Partner {
+    /// `[a-z0-9-]+`, unique across `partners/`.
+    pub id: PartnerId,
+    /// Display name, e.g. `Okta`; also the partner's component name on our public status page.
+    pub name: String,
+    /// The team that owns the integration (compatibility incidents are assigned to it).
+    #[serde(default)]
+    pub owner_team: Option<String>,
+    /// Slack channel of this partner's digests and notices; default: `[slack] channel`.
+    #[serde(default)]
+    pub slack_channel: Option<String>,
+    /// Changelog feeds and pages.
+    #[serde(default)]
+    pub feeds: Vec<FeedConfig>,
+    /// Extra keyword rules: tag name -> patterns, added to the built-in ones
+    /// (`breaking`, `deprecation`, `beta`, `security`) for this partner's entries.
+    #[serde(default)]
+    pub tags: BTreeMap<String, Vec<Pattern>>,
+    /// The partner's own status page.
+    #[serde(default)]
+    pub status_page: Option<StatusPageConfig>,
+    /// Our public status page component for this partner.
+    #[serde(default)]
+    pub public_status: Option<PublicStatusConfig>,
+    /// Compatibility workflow run on a new beta/preview API version.
+    #[serde(default)]
+    pub compat: Option<CompatConfig>,
+    /// Hosts that sandbox synthetic checks of this partner may write to.
+    #[serde(default)]
+    pub sandbox_hosts: Vec<String>,
+}
+
+/// How a feed is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FeedKind {
+    /// RSS 0.9x/1.0/2.0, Atom or JSON Feed, detected from the content.
+    #[default]
+    Feed,
+    /// An HTML changelog page scraped with CSS selectors.
+    Html,
+}
+
+/// One `[[feeds]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedConfig {
+    /// The feed or page URL.
+    pub url: HttpUrl,
+    /// `feed` (default) or `html`.
+    #[serde(default)]
+    pub kind: FeedKind,
+    /// (html) One element per entry.
+    #[serde(default)]
+    pub entry: Option<CssSelector>,
+    /// (html) The title, inside an entry.
+    #[serde(default)]
+    pub title: Option<CssSelector>,
+    /// (html) The link (its `href`, resolved against the page URL); default: the first `a` in the title.
+    #[serde(default)]
+    pub link: Option<CssSelector>,
+    /// (html) The date (`datetime` attribute, else the text).
+    #[serde(default)]
+    pub date: Option<CssSelector>,
+    /// (html) The body text.
+    #[serde(default)]
+    pub body: Option<CssSelector>,
+    /// Newest entries posted on this feed's first poll; default `[changelogs] backfill`.
+    #[serde(default)]
+    pub backfill: Option<usize>,
+}
+
+/// How a status page is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusPageKind {
+    /// Atlassian Statuspage v2 public API (`/api/v2/summary.json`).
+    Statuspage,
+    /// A status history RSS/Atom feed.
+    Feed,
+    /// An HTML status page scraped with CSS selectors.
+    Html,
+    /// A JSON status API read with JSONPath.
+    Json,
+}
+
+/// `[status_page]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusPageConfig {
+    /// The adapter.
+    pub kind: StatusPageKind,
+    /// The page or API URL.
+    pub url: HttpUrl,
+    /// Names of the components we depend on; empty: the page indicator decides.
+    #[serde(default)]
+    pub components: Vec<String>,
+    /// Poll interval. Default 5 min.
+    #[serde(default)]
+    pub interval: Option<Duration>,
+}
+
+/// `[public_status]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicStatusConfig {
+    /// Atlassian Statuspage component id; the built-in status page needs none.
+    #[serde(default)]
+    pub component_id: Option<String>,
+}
+
+/// `[compat]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompatConfig {
+    /// `owner/name` of the repository holding the workflow.
+    pub repository: String,
+    /// Workflow file name, e.g. `okta-compat.yml`.
+    pub workflow: String,
+    /// Git ref the workflow runs on. Default `main`.
+    #[serde(default = "default_ref", rename = "ref")]
+    pub git_ref: String,
+    /// Patterns that mark a changelog entry as a new beta/preview API version.
+    #[serde(default)]
+    pub beta_patterns: Vec<Pattern>,
+}
+
+fn default_ref() -> String {
+    "main".to_owned()
+}
+
+impl Partner {
+    /// Checks that need more than one key.
+    pub fn check(&self, file: &Path, problems: &mut Vec<Problem>) {
+        if self.name.trim().is_empty() {
+            problems.push(Problem::new(file, "name", "must not be empty"));
+        }
+        if let Some(channel) = &self.slack_channel
+            && let Err(reason) = check_channel(channel)
+        {
+            problems.push(Problem::new(file, "slack_channel", reason));
+        }
+        for (i, feed) in self.feeds.iter().enumerate() {
+            feed.check(&format!("feeds[{i}]"), file, problems);
+        }
+        if let Some(compat) = &self.compat
+            && compat.repository.split('/').filter(|p| !p.is_empty()).count() != 2
+        {
+            problems.push(Problem::new(file, "compat.repository", format!("`{}` is not owner/name", compat.repository)));
+        }
+    }
+
+    /// The channel of this partner's messages.
+    pub fn channel<'a>(&'a self, default: &'a str) -> &'a str {
+        self.slack_channel.as_deref().unwrap_or(default)
+    }
+}
+
+impl FeedConfig {
+    fn check(&self, key: &str, file: &Path, problems: &mut Vec<Problem>) {
+        let selectors = [("entry", &self.entry), ("title", &self.title), ("link", &self.link), ("date", &self.date), ("body", &self.body)];
+        match self.kind {
+            FeedKind::Html => {
+                for (name, sel) in &selectors[..2] {
+                    if sel.is_none() {
+                        problems.push(Problem::new(file, format!("{key}.{name}"), "a feed of kind = \"html\" needs this CSS selector"));
+                    }
+                }
+            }
+            FeedKind::Feed => {
+                for (name, sel) in &selectors {
+                    if sel.is_some() {
+                        problems.push(Problem::new(file, format!("{key}.{name}"), "CSS selectors apply only to kind = \"html\""));
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! The digest stage: new changelog entries, grouped by channel and partner, become Slack
+//! messages in the outbox, in the same transaction that claims the entries.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+use crate::outbox::Action;
+use crate::sinks::slack::message::{Fit, SlackPost, clamp_texts, fit};
+use crate::store::changelogs::{ClaimedEntry, attach_action, claim_pending};
+use crate::store::outbox::{NewAction, insert};
+use crate::store::{Store, StoreError};
+use crate::templates::{TemplateError, Templates};
+
+const BLOCKS_TEMPLATE: &str = "slack/digest.jsonl.j2";
+const TEXT_TEMPLATE: &str = "slack/digest.txt.j2";
+
+/// Why no digest could be queued; the entries stay pending for the next run.
+#[derive(Debug, thiserror::Error)]
+pub enum DigestError {
+    /// A template failed to render.
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    /// The template printed something that is not a Block Kit block per line.
+    #[error("template {BLOCKS_TEMPLATE} line {line}: not a JSON block: {reason}")]
+    Blocks {
+        /// 1-based line of the rendered output.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What [`queue_digests`] wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Queued {
+    /// Entries now carried by digest messages.
+    pub entries: usize,
+    /// Digest messages written to the outbox.
+    pub messages: usize,
+}
+
+/// Claims every pending entry and writes its digest messages to the outbox, atomically: either
+/// the entries are queued with their messages, or nothing changes.
+pub async fn queue_digests(store: &Store, config: &Config, templates: &Templates) -> Result<Queued, DigestError> {
+    let mut tx = store.pool().begin().await.map_err(StoreError::from)?;
+    let claimed = claim_pending(&mut tx).await?;
+    if claimed.is_empty() {
+        tx.commit().await.map_err(StoreError::from)?;
+        return Ok(Queued::default());
+    }
+    let mut queued = Queued { entries: claimed.len(), messages: 0 };
+    for (channel, groups) in group_by_channel(config, claimed) {
+        for part in render_digest(templates, &channel, &groups)? {
+            let action = Action::SlackPost(part.post);
+            let new = NewAction {
+                idempotency_key: format!("digest:{channel}:{}", part.fingerprint),
+                ordering_key: format!("slack:{channel}"),
+                sink: action.sink().to_owned(),
+                payload: action.to_json(),
+            };
+            let Some(id) = insert(&mut tx, &new).await? else { continue };
+            for (partner, key) in &part.entries {
+                attach_action(&mut tx, partner, key, id).await?;
+            }
+            queued.messages += 1;
+        }
+    }
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(queued)
+}
+
+/// The entries of one partner in a digest.
+#[derive(Debug, Clone)]
+pub struct PartnerGroup {
+    /// Partner id.
+    pub id: String,
+    /// Partner display name.
+    pub name: String,
+    /// Its new entries, newest first.
+    pub entries: Vec<ClaimedEntry>,
+}
+
+fn group_by_channel(config: &Config, claimed: Vec<ClaimedEntry>) -> BTreeMap<String, Vec<PartnerGroup>> {
+    let default_channel = &config.global.slack.channel;
+    let mut by_partner: BTreeMap<String, Vec<ClaimedEntry>> = BTreeMap::new();
+    for c in claimed {
+        by_partner.entry(c.partner_id.clone()).or_default().push(c);
+    }
+    let mut by_channel: BTreeMap<String, Vec<PartnerGroup>> = BTreeMap::new();
+    for (id, mut entries) in by_partner {
+        // Newest first, as feed readers show them; undated entries last.
+        entries.sort_by_key(|e| std::cmp::Reverse(e.entry.published_at));
+        let partner = config.partner(&id);
+        let channel = partner.map_or(default_channel.as_str(), |p| p.channel(default_channel)).to_owned();
+        let name = partner.map_or_else(|| id.clone(), |p| p.name.clone());
+        by_channel.entry(channel).or_default().push(PartnerGroup { id, name, entries });
+    }
+    for groups in by_channel.values_mut() {
+        groups.sort_by_key(|g| g.name.to_lowercase());
+    }
+    by_channel
+}
+
+/// One message of a digest and the entries it carries.
+#[derive(Debug, Clone)]
+pub struct DigestPart {
+    /// The message.
+    pub post: SlackPost,
+    /// (partner id, entry key) of every entry in it.
+    pub entries: Vec<(String, String)>,
+    /// Hash of those entries: the message's identity.
+    pub fingerprint: String,
+}
+
+#[derive(Serialize)]
+struct DigestView<'a> {
+    part: usize,
+    parts_note: String,
+    count: usize,
+    partners: Vec<PartnerView<'a>>,
+}
+
+#[derive(Serialize)]
+struct PartnerView<'a> {
+    id: &'a str,
+    name: &'a str,
+    continued: bool,
+    entries: Vec<EntryView<'a>>,
+}
+
+#[derive(Serialize)]
+struct EntryView<'a> {
+    title: &'a str,
+    link: Option<&'a str>,
+    summary: &'a str,
+    tags: &'a [String],
+    published: Option<String>,
+}
+
+/// Position of an entry: (group index, entry index).
+type Slot = (usize, usize);
+
+/// Renders the digest of one channel, split into as many messages as Slack's limits require.
+pub fn render_digest(templates: &Templates, channel: &str, groups: &[PartnerGroup]) -> Result<Vec<DigestPart>, DigestError> {
+    let count = groups.iter().map(|g| g.entries.len()).sum();
+    let slots: Vec<Slot> = groups.iter().enumerate().flat_map(|(g, group)| (0..group.entries.len()).map(move |e| (g, e))).collect();
+    let mut chunks: Vec<Vec<Slot>> = Vec::new();
+    let mut current: Vec<Slot> = Vec::new();
+    for slot in slots {
+        current.push(slot);
+        let blocks = render_blocks(templates, groups, &current, chunks.len() + 1, "", count)?;
+        if fit(&blocks) == Fit::TooBig && current.len() > 1 {
+            current.pop();
+            chunks.push(std::mem::replace(&mut current, vec![slot]));
+        }
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    let total = chunks.len();
+    chunks
+        .iter()
+        .enumerate()
+        .map(|(i, chunk)| {
+            let note = if total > 1 { format!(" ({} of {total})", i + 1) } else { String::new() };
+            let mut blocks = render_blocks(templates, groups, chunk, i + 1, &note, count)?;
+            clamp_texts(&mut blocks);
+            let view = view(groups, chunk, i + 1, &note, count);
+            let text = templates.render(TEXT_TEMPLATE, &view)?.trim().to_owned();
+            let entries: Vec<(String, String)> =
+                chunk.iter().map(|&(g, e)| (groups[g].id.clone(), groups[g].entries[e].entry.key.clone())).collect();
+            let post = SlackPost { channel: channel.to_owned(), text, blocks, purpose: "digest".to_owned() };
+            Ok(DigestPart { fingerprint: fingerprint(&entries), post, entries })
+        })
+        .collect()
+}
+
+fn view<'a>(groups: &'a [PartnerGroup], chunk: &[Slot], part: usize, note: &str, count: usize) -> DigestView<'a> {
+    let mut partners: Vec<PartnerView<'a>> = Vec::new();
+    for &(g, e) in chunk {
+        let group = &groups[g];
+        if partners.last().is_none_or(|p| p.id != group.id) {
+            partners.push(PartnerView { id: &group.id, name: &group.name, continued: e > 0, entries: Vec::new() });
+        }
+        let entry = &group.entries[e].entry;
+        if let Some(p) = partners.last_mut() {
+            p.entries.push(EntryView {
+                title: &entry.title,
+                link: entry.link.as_deref(),
+                summary: &entry.summary,
+                tags: &entry.tags,
+                published: entry.published_at.map(|ms| crate::store::ms_to_time(ms).format("%Y-%m-%d").to_string()),
+            });
+        }
+    }
+    DigestView { part, parts_note: note.to_owned(), count, partners }
+}
+
+fn render_blocks(
+    templates: &Templates,
+    groups: &[PartnerGroup],
+    chunk: &[Slot],
+    part: usize,
+    note: &str,
+    count: usize,
+) -> Result<Vec<Value>, DigestError> {
+    let rendered = templates.render(BLOCKS_TEMPLATE, &view(groups, chunk, part, note, count))?;
+    parse_blocks(&rendered)
+}
+
+/// Parses rendered JSON Lines into blocks, checking each is a block slack-morphism accepts.
+pub fn parse_blocks(rendered: &str) -> Result<Vec<Value>, DigestError> {
+    rendered
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, line)| {
+            let bad = |reason: String| DigestError::Blocks { line: i + 1, reason };
+            let value: Value = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
+            if !value.get("type").is_some_and(Value::is_string) {
+                return Err(bad("a block is an object with a \"type\"".to_owned()));
+            }
+            serde_json::from_value::<slack_morphism::prelude::SlackBlock>(value.clone())
+                .map_err(|e| bad(format!("not a Block Kit block: {e}")))?;
+            Ok(value)
+        })
+        .collect()
+}
+
+fn fingerprint(entries: &[(String, String)]) -> String {
+    let mut hasher = Sha256::new();
+    for (partner, key) in entries {
+        hasher.update(partner.as_bytes());
+        hasher.update([0]);
+        hasher.update(key.as_bytes());
+        hasher.update([0]);
+    }
+    hex::encode(&hasher.finalize()[..12])
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,104 @@
+//! Prometheus metrics of the whole process, served as text on `GET /metrics`.
+//!
+//! Names follow the Prometheus conventions: `sparky_..._total` counters, `_seconds` durations.
+
+use std::sync::LazyLock;
+
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+
+/// Every metric Sparky exports.
+pub struct Metrics {
+    registry: Registry,
+    /// Feed fetches by partner and result (`ok`, `not_modified`, or the error kind).
+    pub feed_fetches: IntCounterVec,
+    /// Feed fetch duration by partner, retries included.
+    pub feed_fetch_duration: HistogramVec,
+    /// Consecutive failed polls per feed (0 when healthy).
+    pub feed_consecutive_failures: IntGaugeVec,
+    /// New changelog entries stored, by partner.
+    pub changelog_entries_new: IntCounterVec,
+    /// Digest messages delivered (one digest may take several messages).
+    pub digests_posted: IntCounterVec,
+    /// Errors by stage (`changelogs`, `digest`, `outbox`, `store` ...) and kind.
+    pub errors: IntCounterVec,
+    /// Delivery attempts by sink and result (`delivered`, `retry`, `dead`).
+    pub outbox_deliveries: IntCounterVec,
+    /// Actions that reached the dead letter state, by sink.
+    pub outbox_dead_letters: IntCounterVec,
+    /// Actions in the outbox by state, refreshed at each scrape.
+    pub outbox_actions: IntGaugeVec,
+    /// Scheduled job runs by job and result (`ok`, `error`, `skipped`).
+    pub job_runs: IntCounterVec,
+    /// Scheduled job duration by job.
+    pub job_duration: HistogramVec,
+}
+
+fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).unwrap_or_else(|e| unreachable!("metric {name}: {e}"));
+    registry.register(Box::new(c.clone())).unwrap_or_else(|e| unreachable!("metric {name}: {e}"));
+    c
+}
+
+fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let g = IntGaugeVec::new(Opts::new(name, help), labels).unwrap_or_else(|e| unreachable!("metric {name}: {e}"));
+    registry.register(Box::new(g.clone())).unwrap_or_else(|e| unreachable!("metric {name}: {e}"));
+    g
+}
+
+fn histogram(registry: &Registry, name: &str, help: &str, labels: &[&str], buckets: Vec<f64>) -> HistogramVec {
+    let h =
+        HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels).unwrap_or_else(|e| unreachable!("metric {name}: {e}"));
+    registry.register(Box::new(h.clone())).unwrap_or_else(|e| unreachable!("metric {name}: {e}"));
+    h
+}
+
+const FETCH_BUCKETS: [f64; 11] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+const JOB_BUCKETS: [f64; 9] = [0.1, 0.5, 1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0];
+
+impl Metrics {
+    fn new() -> Self {
+        let r = Registry::new();
+        Self {
+            feed_fetches: counter(&r, "sparky_feed_fetches_total", "Changelog feed fetches by partner and result.", &["partner", "result"]),
+            feed_fetch_duration: histogram(
+                &r,
+                "sparky_feed_fetch_duration_seconds",
+                "Changelog feed fetch duration, retries included.",
+                &["partner"],
+                FETCH_BUCKETS.to_vec(),
+            ),
+            feed_consecutive_failures: gauge(
+                &r,
+                "sparky_feed_consecutive_failures",
+                "Failed polls of a feed since its last success.",
+                &["partner", "url"],
+            ),
+            changelog_entries_new: counter(&r, "sparky_changelog_entries_new_total", "New changelog entries stored.", &["partner"]),
+            digests_posted: counter(&r, "sparky_digests_posted_total", "Digest messages delivered.", &["sink"]),
+            errors: counter(&r, "sparky_errors_total", "Errors by stage and kind.", &["stage", "kind"]),
+            outbox_deliveries: counter(&r, "sparky_outbox_deliveries_total", "Delivery attempts by sink and result.", &["sink", "result"]),
+            outbox_dead_letters: counter(&r, "sparky_outbox_dead_letters_total", "Actions moved to the dead letter state.", &["sink"]),
+            outbox_actions: gauge(&r, "sparky_outbox_actions", "Actions in the outbox by state.", &["state"]),
+            job_runs: counter(&r, "sparky_job_runs_total", "Scheduled job runs by job and result.", &["job", "result"]),
+            job_duration: histogram(&r, "sparky_job_duration_seconds", "Scheduled job duration.", &["job"], JOB_BUCKETS.to_vec()),
+            registry: r,
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {
+            tracing::error!(error = %e, "cannot encode metrics");
+        }
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+
+    /// Counts an error of `stage` with `kind`.
+    pub fn error(&self, stage: &str, kind: &str) {
+        self.errors.with_label_values(&[stage, kind]).inc();
+    }
+}
+
+/// The process-wide metrics.
+pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);

@@ -1,0 +1,228 @@
+//! The changelog watcher: for each feed of each partner, fetch (conditional GET) -> parse
+//! (feed-rs | scraper) -> identity -> summary -> store the new entries as `pending`.
+//!
+//! Every feed is isolated: a timeout, a 5xx, malformed XML, an HTML page or an endless body is
+//! logged with partner and URL, counted, recorded as feed health, and the others go on.
+
+pub mod parse;
+pub mod scrape;
+pub mod summary;
+
+use std::time::Instant;
+
+use futures::StreamExt;
+use serde::Serialize;
+
+use crate::config::{ChangelogSettings, FeedConfig, FeedKind, Partner};
+use crate::fetch::{Fetched, Fetcher, Validators};
+use crate::metrics::METRICS;
+use crate::store::Store;
+use crate::store::changelogs::{self as table, EntryRecord};
+
+use self::parse::{ParseError, ParsedEntry, parse_feed};
+use self::summary::{TagRules, html_to_text, truncate_words};
+
+/// What happened to one feed in a poll.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum FeedOutcome {
+    /// Fetched and parsed.
+    Ok {
+        /// Entries in the feed.
+        entries: usize,
+        /// Entries stored for the first time.
+        new: usize,
+        /// Of those, how many await the digest (all, except beyond the backfill of a first poll).
+        to_post: usize,
+    },
+    /// 304: unchanged since the last poll.
+    NotModified,
+    /// The fetch or the parse failed.
+    Failed {
+        /// Error class (`timeout`, `http`, `malformed` ...).
+        kind: String,
+        /// The error, in words.
+        error: String,
+        /// Failed polls in a row.
+        consecutive_failures: i64,
+    },
+}
+
+/// One feed's line of the run summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeedReport {
+    /// Partner id.
+    pub partner: String,
+    /// Feed URL.
+    pub url: String,
+    /// What happened.
+    #[serde(flatten)]
+    pub outcome: FeedOutcome,
+}
+
+/// Polls every feed of `partners`, at most `settings.concurrency` at once.
+pub async fn poll_all(store: &Store, fetcher: &Fetcher, partners: &[Partner], settings: &ChangelogSettings) -> Vec<FeedReport> {
+    // Indices, not references, in the stream: borrowed items trip the compiler's Send
+    // inference for futures held across awaits (rust-lang/rust#102211).
+    let feeds: Vec<(usize, usize)> =
+        partners.iter().enumerate().flat_map(|(p, partner)| (0..partner.feeds.len()).map(move |f| (p, f))).collect();
+    let mut reports: Vec<FeedReport> = futures::stream::iter(feeds)
+        .map(|(p, f)| poll_feed(store, fetcher, &partners[p], &partners[p].feeds[f], settings))
+        .buffer_unordered(settings.concurrency.max(1))
+        .collect()
+        .await;
+    reports.sort_by(|a, b| (&a.partner, &a.url).cmp(&(&b.partner, &b.url)));
+    reports
+}
+
+/// Polls one feed and records the result; never fails (a failure is the report).
+pub async fn poll_feed(store: &Store, fetcher: &Fetcher, partner: &Partner, feed: &FeedConfig, settings: &ChangelogSettings) -> FeedReport {
+    let started = Instant::now();
+    let outcome = match poll(store, fetcher, partner, feed, settings).await {
+        Ok(outcome) => outcome,
+        Err(failure) => record_failure(store, partner, feed, failure).await,
+    };
+    let id = partner.id.as_str();
+    METRICS.feed_fetch_duration.with_label_values(&[id]).observe(started.elapsed().as_secs_f64());
+    let result = match &outcome {
+        FeedOutcome::Ok { .. } => "ok",
+        FeedOutcome::NotModified => "not_modified",
+        FeedOutcome::Failed { kind, .. } => kind.as_str(),
+    };
+    METRICS.feed_fetches.with_label_values(&[id, result]).inc();
+    let failures = if let FeedOutcome::Failed { consecutive_failures, .. } = &outcome { *consecutive_failures } else { 0 };
+    METRICS.feed_consecutive_failures.with_label_values(&[id, feed.url.as_str()]).set(failures);
+    FeedReport { partner: id.to_owned(), url: feed.url.to_string(), outcome }
+}
+
+/// A failed poll: (kind, message).
+struct Failure(&'static str, String);
+
+async fn poll(
+    store: &Store,
+    fetcher: &Fetcher,
+    partner: &Partner,
+    feed: &FeedConfig,
+    settings: &ChangelogSettings,
+) -> Result<FeedOutcome, Failure> {
+    let id = partner.id.as_str();
+    let url = feed.url.as_str();
+    let state = table::feed_state(store, id, url).await.map_err(|e| Failure("store", e.to_string()))?;
+    let validators = Validators { etag: state.etag.clone(), last_modified: state.last_modified.clone() };
+    let body = match fetcher.get(feed.url.url(), &validators).await.map_err(|e| Failure(e.kind(), e.to_string()))? {
+        Fetched::NotModified => {
+            table::record_not_modified(store, id, url).await.map_err(|e| Failure("store", e.to_string()))?;
+            return Ok(FeedOutcome::NotModified);
+        }
+        Fetched::Body(body) => body,
+    };
+    let parsed =
+        parse_body(feed, &body.bytes, &body.final_url, body.content_type.as_deref()).await.map_err(|e| Failure(e.kind(), e.to_string()))?;
+    let rules = TagRules::with_partner(&partner.tags);
+    let records: Vec<EntryRecord> = parsed.iter().map(|e| summarise(e, &rules, settings.summary_chars)).collect();
+    let to_post = posting_set(&records, state.first_polled_at.is_none(), feed.backfill.unwrap_or(settings.backfill));
+    let stored =
+        table::record_success(store, id, url, (body.validators.etag.as_deref(), body.validators.last_modified.as_deref()), &records, |e| {
+            to_post.contains(&e.key)
+        })
+        .await
+        .map_err(|e| Failure("store", e.to_string()))?;
+    let posted = stored.iter().filter(|k| to_post.contains(*k)).count();
+    METRICS.changelog_entries_new.with_label_values(&[id]).inc_by(stored.len() as u64);
+    tracing::info!(partner = id, url, entries = records.len(), new = stored.len(), to_post = posted, "feed polled");
+    Ok(FeedOutcome::Ok { entries: records.len(), new: stored.len(), to_post: posted })
+}
+
+async fn record_failure(store: &Store, partner: &Partner, feed: &FeedConfig, Failure(kind, error): Failure) -> FeedOutcome {
+    let id = partner.id.as_str();
+    let url = feed.url.as_str();
+    METRICS.error("changelogs", kind);
+    let consecutive_failures = match table::record_failure(store, id, url, &error).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::error!(partner = id, url, error = %e, "cannot record feed health");
+            0
+        }
+    };
+    tracing::warn!(partner = id, url, kind, consecutive_failures, error = %error, "feed poll failed");
+    FeedOutcome::Failed { kind: kind.to_owned(), error, consecutive_failures }
+}
+
+/// Parses off the async threads: a large feed takes milliseconds of CPU.
+async fn parse_body(
+    feed: &FeedConfig,
+    bytes: &bytes::Bytes,
+    base: &url::Url,
+    content_type: Option<&str>,
+) -> Result<Vec<ParsedEntry>, ParseError> {
+    let (feed, bytes, base, content_type) = (feed.clone(), bytes.clone(), base.clone(), content_type.map(str::to_owned));
+    tokio::task::spawn_blocking(move || match feed.kind {
+        FeedKind::Feed => parse_feed(&bytes, base.as_str(), content_type.as_deref()),
+        FeedKind::Html => scrape::scrape_page(&bytes, &base, &feed),
+    })
+    .await
+    .unwrap_or_else(|e| Err(ParseError::Malformed(format!("parser crashed: {e}"))))
+}
+
+/// The stored form of a parsed entry: plain-text title and summary, tags, identity.
+pub fn summarise(entry: &ParsedEntry, rules: &TagRules, max_chars: usize) -> EntryRecord {
+    let text = html_to_text(&entry.body);
+    let mut title = html_to_text(&entry.title);
+    if title.is_empty() {
+        title = if text.is_empty() { "(untitled)".to_owned() } else { truncate_words(&text, 80) };
+    }
+    EntryRecord {
+        key: entry.identity(),
+        tags: rules.tags(&title, &format!("{text} {}", entry.categories.join(" "))),
+        summary: truncate_words(&text, max_chars),
+        title: truncate_words(&title, 250),
+        link: entry.link.clone(),
+        published_at: entry.published.map(|d| d.timestamp_millis()),
+    }
+}
+
+/// The keys to post: all entries, except on a first poll, where only the `backfill` newest.
+fn posting_set(records: &[EntryRecord], first_poll: bool, backfill: usize) -> std::collections::HashSet<String> {
+    if !first_poll {
+        return records.iter().map(|r| r.key.clone()).collect();
+    }
+    // Newest first by date; undated entries keep feed order (feeds list newest first).
+    let mut order: Vec<(usize, &EntryRecord)> = records.iter().enumerate().collect();
+    order.sort_by(|(ia, a), (ib, b)| b.published_at.cmp(&a.published_at).then(ia.cmp(ib)));
+    order.into_iter().take(backfill).map(|(_, r)| r.key.clone()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(key: &str, published_at: Option<i64>) -> EntryRecord {
+        EntryRecord { key: key.to_owned(), title: key.to_owned(), link: None, published_at, summary: String::new(), tags: vec![] }
+    }
+
+    #[test]
+    fn first_poll_posts_only_the_newest() {
+        let records = vec![record("old", Some(1)), record("newest", Some(3)), record("mid", Some(2))];
+        let set = posting_set(&records, true, 2);
+        assert!(set.contains("newest") && set.contains("mid") && !set.contains("old"));
+        assert_eq!(posting_set(&records, false, 2).len(), 3);
+        assert!(posting_set(&records, true, 0).is_empty());
+    }
+
+    #[test]
+    fn summaries_are_plain_short_and_tagged() {
+        let entry = ParsedEntry {
+            id: String::new(),
+            title: "Breaking: <em>v1</em> removed".to_owned(),
+            link: Some("https://x.test/1".to_owned()),
+            published: None,
+            body: format!("<p>{}</p>", "word ".repeat(200)),
+            categories: vec!["Security".to_owned()],
+        };
+        let r = summarise(&entry, &TagRules::default(), 300);
+        assert_eq!(r.title, "Breaking: v1 removed");
+        assert!(r.summary.chars().count() <= 300 && r.summary.ends_with('…'));
+        assert_eq!(r.tags, vec!["breaking", "security"], "categories feed the tag rules");
+        assert_eq!(r.key, "https://x.test/1");
+    }
+}

@@ -1,0 +1,257 @@
+//! Tables `feeds` (validators and health per feed) and `changelog_entries` (every entry seen).
+
+use sqlx::{AnyConnection, Row};
+
+use super::{Store, StoreError, now_ms};
+
+/// What is stored about one feed between polls.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedState {
+    /// `ETag` of the last 200 answer, sent back as `If-None-Match`.
+    pub etag: Option<String>,
+    /// `Last-Modified` of the last 200 answer, sent back as `If-Modified-Since`.
+    pub last_modified: Option<String>,
+    /// When the first successful poll happened (ms); `None`: the next success is the first.
+    pub first_polled_at: Option<i64>,
+    /// Last successful poll (ms), 304 included.
+    pub last_success_at: Option<i64>,
+    /// Failed polls since the last success.
+    pub consecutive_failures: i64,
+    /// The last error, kept until the next success.
+    pub last_error: Option<String>,
+}
+
+/// An entry as the changelog watcher hands it to the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryRecord {
+    /// Stable identity within the partner (guid/id, else link, else a hash of title + date).
+    pub key: String,
+    /// Plain-text title.
+    pub title: String,
+    /// Absolute link, when the feed gives one.
+    pub link: Option<String>,
+    /// Publication (else update) time, ms.
+    pub published_at: Option<i64>,
+    /// Plain-text summary, already cut to length.
+    pub summary: String,
+    /// Tags from the keyword rules.
+    pub tags: Vec<String>,
+}
+
+/// State of a stored entry (column `state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryState {
+    /// Recorded on a first poll beyond the backfill: never posted.
+    Seen,
+    /// New; the next digest will carry it.
+    Pending,
+    /// Carried by a digest action; delivered when that action is.
+    Queued,
+}
+
+impl EntryState {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Seen => "seen",
+            Self::Pending => "pending",
+            Self::Queued => "queued",
+        }
+    }
+}
+
+/// An entry claimed for a digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedEntry {
+    /// The partner.
+    pub partner_id: String,
+    /// The entry.
+    pub entry: EntryRecord,
+}
+
+/// Reads the stored state of a feed (default when never polled).
+pub async fn feed_state(store: &Store, partner: &str, url: &str) -> Result<FeedState, StoreError> {
+    let row = sqlx::query(
+        "SELECT etag, last_modified, first_polled_at, last_success_at, consecutive_failures, last_error \
+         FROM feeds WHERE partner_id = $1 AND url = $2",
+    )
+    .bind(partner)
+    .bind(url)
+    .fetch_optional(store.pool())
+    .await?;
+    let Some(row) = row else { return Ok(FeedState::default()) };
+    Ok(FeedState {
+        etag: row.try_get(0)?,
+        last_modified: row.try_get(1)?,
+        first_polled_at: row.try_get(2)?,
+        last_success_at: row.try_get(3)?,
+        consecutive_failures: row.try_get(4)?,
+        last_error: row.try_get(5)?,
+    })
+}
+
+/// Records a failed poll; returns the number of consecutive failures.
+pub async fn record_failure(store: &Store, partner: &str, url: &str, error: &str) -> Result<i64, StoreError> {
+    let now = now_ms();
+    let row = sqlx::query(
+        "INSERT INTO feeds (partner_id, url, last_attempt_at, consecutive_failures, last_error) VALUES ($1, $2, $3, 1, $4) \
+         ON CONFLICT (partner_id, url) DO UPDATE SET last_attempt_at = $3, \
+         consecutive_failures = feeds.consecutive_failures + 1, last_error = $4 \
+         RETURNING consecutive_failures",
+    )
+    .bind(partner)
+    .bind(url)
+    .bind(now)
+    .bind(error)
+    .fetch_one(store.pool())
+    .await?;
+    Ok(row.try_get(0)?)
+}
+
+/// Records a 304 answer: the feed is healthy and nothing changed.
+pub async fn record_not_modified(store: &Store, partner: &str, url: &str) -> Result<(), StoreError> {
+    let now = now_ms();
+    sqlx::query(
+        "UPDATE feeds SET last_attempt_at = $3, last_success_at = $3, consecutive_failures = 0, last_error = NULL \
+         WHERE partner_id = $1 AND url = $2",
+    )
+    .bind(partner)
+    .bind(url)
+    .bind(now)
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}
+
+/// Records a successful poll and its entries in one transaction.
+///
+/// Entries already stored (by an earlier poll, another feed of the partner or another process)
+/// are left as they are; new ones are stored as `pending` when `pending(entry)` says so, else
+/// `seen`. Returns the keys of the entries this call stored.
+pub async fn record_success(
+    store: &Store,
+    partner: &str,
+    url: &str,
+    validators: (Option<&str>, Option<&str>),
+    entries: &[EntryRecord],
+    pending: impl Fn(&EntryRecord) -> bool,
+) -> Result<Vec<String>, StoreError> {
+    let now = now_ms();
+    let mut tx = store.pool().begin().await?;
+    // The feed row is written first so SQLite takes its write lock before any read.
+    sqlx::query(
+        "INSERT INTO feeds (partner_id, url, etag, last_modified, first_polled_at, last_attempt_at, last_success_at, consecutive_failures) \
+         VALUES ($1, $2, $3, $4, $5, $5, $5, 0) \
+         ON CONFLICT (partner_id, url) DO UPDATE SET etag = $3, last_modified = $4, \
+         first_polled_at = COALESCE(feeds.first_polled_at, $5), last_attempt_at = $5, last_success_at = $5, \
+         consecutive_failures = 0, last_error = NULL",
+    )
+    .bind(partner)
+    .bind(url)
+    .bind(validators.0)
+    .bind(validators.1)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    let mut stored = Vec::new();
+    for entry in entries {
+        let state = if pending(entry) { EntryState::Pending } else { EntryState::Seen };
+        if insert_entry(&mut tx, partner, url, entry, state, now).await? {
+            stored.push(entry.key.clone());
+        }
+    }
+    tx.commit().await?;
+    Ok(stored)
+}
+
+async fn insert_entry(
+    conn: &mut AnyConnection,
+    partner: &str,
+    url: &str,
+    e: &EntryRecord,
+    state: EntryState,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let result = sqlx::query(
+        "INSERT INTO changelog_entries (partner_id, entry_key, feed_url, title, link, published_at, summary, tags, first_seen_at, state) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (partner_id, entry_key) DO NOTHING",
+    )
+    .bind(partner)
+    .bind(&e.key)
+    .bind(url)
+    .bind(&e.title)
+    .bind(e.link.as_deref())
+    .bind(e.published_at)
+    .bind(&e.summary)
+    .bind(e.tags.join(","))
+    .bind(now)
+    .bind(state.as_str())
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Moves every `pending` entry to `queued` and returns them.
+///
+/// A single UPDATE, so two processes never claim the same entry; call it inside the transaction
+/// that also writes the digest actions and [`attach_action`].
+pub async fn claim_pending(conn: &mut AnyConnection) -> Result<Vec<ClaimedEntry>, StoreError> {
+    let rows = sqlx::query(
+        "UPDATE changelog_entries SET state = 'queued' WHERE state = 'pending' \
+         RETURNING partner_id, entry_key, title, link, published_at, summary, tags",
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let tags: String = row.try_get(6)?;
+            let entry = EntryRecord {
+                key: row.try_get(1)?,
+                title: row.try_get(2)?,
+                link: row.try_get(3)?,
+                published_at: row.try_get(4)?,
+                summary: row.try_get(5)?,
+                tags: tags.split(',').filter(|t| !t.is_empty()).map(str::to_owned).collect(),
+            };
+            Ok(ClaimedEntry { partner_id: row.try_get(0)?, entry })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()
+        .map_err(StoreError::from)
+}
+
+/// Links a claimed entry to the outbox action that carries it.
+pub async fn attach_action(conn: &mut AnyConnection, partner: &str, key: &str, action_id: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE changelog_entries SET action_id = $3 WHERE partner_id = $1 AND entry_key = $2")
+        .bind(partner)
+        .bind(key)
+        .bind(action_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Counts of entries by delivery status, derived from the entry state and its action.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EntryCounts {
+    /// Never posted (beyond a first poll's backfill).
+    pub seen: i64,
+    /// Awaiting a digest, or carried by an action not yet delivered.
+    pub undelivered: i64,
+    /// Posted.
+    pub delivered: i64,
+}
+
+/// Entry counts for one partner (all partners with `None`).
+pub async fn entry_counts(store: &Store, partner: Option<&str>) -> Result<EntryCounts, StoreError> {
+    let row = sqlx::query(
+        "SELECT \
+           COALESCE(SUM(CASE WHEN e.state = 'seen' THEN 1 ELSE 0 END), 0), \
+           COALESCE(SUM(CASE WHEN e.state <> 'seen' AND (o.state IS NULL OR o.state <> 'delivered') THEN 1 ELSE 0 END), 0), \
+           COALESCE(SUM(CASE WHEN o.state = 'delivered' THEN 1 ELSE 0 END), 0) \
+         FROM changelog_entries e LEFT JOIN outbox o ON o.id = e.action_id \
+         WHERE $1 = '' OR e.partner_id = $1",
+    )
+    .bind(partner.unwrap_or(""))
+    .fetch_one(store.pool())
+    .await?;
+    Ok(EntryCounts { seen: row.try_get(0)?, undelivered: row.try_get(1)?, delivered: row.try_get(2)? })
+}

@@ -1,0 +1,70 @@
+//! Message and page templates (minijinja): the defaults from the repository's `templates/` are
+//! compiled in; a `templates/` folder in the config directory overrides them file by file.
+//!
+//! Templates named `*.jsonl.j2` / `*.json.j2` print every `{{ ... }}` as JSON; the filters
+//! `mrkdwn` and `tag_badge` and the function `slack_link` write Slack mrkdwn safely.
+
+use std::path::Path;
+
+use minijinja::{AutoEscape, Environment, Value};
+
+use crate::config::Problem;
+use crate::sinks::slack::message::{escape_mrkdwn, link as slack_link};
+
+/// The compiled-in defaults: (name, source).
+const DEFAULTS: &[(&str, &str)] = &[
+    ("slack/digest.jsonl.j2", include_str!("../templates/slack/digest.jsonl.j2")),
+    ("slack/digest.txt.j2", include_str!("../templates/slack/digest.txt.j2")),
+];
+
+/// A template could not be rendered.
+#[derive(Debug, thiserror::Error)]
+#[error("template {name}: {source:#}")]
+pub struct TemplateError {
+    /// The template name, e.g. `slack/digest.jsonl.j2`.
+    pub name: String,
+    /// What minijinja said.
+    pub source: minijinja::Error,
+}
+
+/// The template set of this process.
+#[derive(Debug)]
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl Templates {
+    /// The defaults, overridden by `dir/templates/NAME` where such a file exists.
+    pub fn load(config_dir: &Path) -> Result<Self, Vec<Problem>> {
+        let mut env = Environment::new();
+        env.set_auto_escape_callback(|name| {
+            if name.ends_with(".jsonl.j2") || name.ends_with(".json.j2") { AutoEscape::Json } else { AutoEscape::None }
+        });
+        env.add_filter("mrkdwn", |s: String| escape_mrkdwn(&s));
+        env.add_filter("tag_badge", |s: String| format!("`{}`", s.replace('`', "'")));
+        env.add_function("slack_link", |url: Option<String>, text: String| slack_link(url.as_deref(), &text));
+        let mut problems = Vec::new();
+        for (name, default) in DEFAULTS {
+            let rel = Path::new("templates").join(name);
+            let source = match std::fs::read_to_string(config_dir.join(&rel)) {
+                Ok(text) => text,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => (*default).to_owned(),
+                Err(e) => {
+                    problems.push(Problem::new(&rel, "-", format!("cannot read template: {e}")));
+                    continue;
+                }
+            };
+            if let Err(e) = env.add_template_owned(*name, source) {
+                problems.push(Problem::new(&rel, e.line().map_or_else(|| "-".to_owned(), |l| format!("line {l}")), format!("{e:#}")));
+            }
+        }
+        if problems.is_empty() { Ok(Self { env }) } else { Err(problems) }
+    }
+
+    /// Renders template `name` with `ctx` (any `Serialize` value).
+    pub fn render<S: serde::Serialize>(&self, name: &str, ctx: &S) -> Result<String, TemplateError> {
+        let err = |source| TemplateError { name: name.to_owned(), source };
+        let template = self.env.get_template(name).map_err(err)?;
+        template.render(Value::from(minijinja::value::Serde(ctx))).map_err(err)
+    }
+}

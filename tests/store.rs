@@ -1,0 +1,163 @@
+//! The store, on SQLite and on PostgreSQL (when `SPARKY_TEST_POSTGRES_URL` is set): the same
+//! assertions against both backends.
+
+mod common;
+
+use sparky::store::changelogs::{self, EntryRecord};
+use sparky::store::outbox::{self, ActionState, NewAction};
+use sparky::store::{Store, jobs, now_ms};
+
+use common::{fresh_postgres, postgres_url};
+
+/// Runs `check` on a fresh SQLite database, then on a fresh PostgreSQL one when available.
+macro_rules! on_both_backends {
+    ($name:ident, $check:ident) => {
+        #[tokio::test]
+        async fn $name() {
+            let dir = tempfile::tempdir().unwrap();
+            let sqlite = Store::open(&format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display())).await.unwrap();
+            $check(&sqlite).await;
+            if let Some(admin) = postgres_url(stringify!($name)) {
+                let db = fresh_postgres(&admin).await;
+                let pg = Store::open(&db.url).await.unwrap();
+                $check(&pg).await;
+                pg.close().await;
+            }
+        }
+    };
+}
+
+fn action(key: &str, order: &str) -> NewAction {
+    NewAction { idempotency_key: key.to_owned(), ordering_key: order.to_owned(), sink: "slack".to_owned(), payload: "{}".to_owned() }
+}
+
+async fn insert(store: &Store, a: &NewAction) -> Option<i64> {
+    let mut tx = store.pool().begin().await.unwrap();
+    let id = outbox::insert(&mut tx, a).await.unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+fn lease() -> i64 {
+    now_ms() + 60_000
+}
+
+async fn outbox_is_idempotent_and_claims_are_exclusive(store: &Store) {
+    let first = insert(store, &action("k1", "o1")).await.expect("inserted");
+    assert_eq!(insert(store, &action("k1", "o1")).await, None, "same idempotency key: no second action");
+    insert(store, &action("k2", "o2")).await.unwrap();
+
+    let a = outbox::claim_due(store, "owner-a", lease(), 10, &[]).await.unwrap();
+    let b = outbox::claim_due(store, "owner-b", lease(), 10, &[]).await.unwrap();
+    assert_eq!(a.len(), 2);
+    assert!(b.is_empty(), "leased rows are not claimed twice");
+    assert_eq!(a[0].id, first);
+    assert_eq!(a[0].attempts, 1);
+    assert!(!a[0].maybe_delivered_before());
+
+    assert!(!outbox::mark_delivered(store, first, "owner-b", Some("ts")).await.unwrap(), "only the lease holder records");
+    assert!(outbox::mark_delivered(store, first, "owner-a", Some("1700000000.1")).await.unwrap());
+    let row = outbox::get(store, first).await.unwrap().unwrap();
+    assert_eq!((row.state, row.remote_id.as_deref()), (ActionState::Delivered, Some("1700000000.1")));
+}
+on_both_backends!(outbox_idempotency_and_exclusive_claims, outbox_is_idempotent_and_claims_are_exclusive);
+
+async fn failures_retry_then_die_and_can_be_requeued(store: &Store) {
+    let id = insert(store, &action("k", "o")).await.unwrap();
+    let claimed = outbox::claim_due(store, "w", lease(), 10, &[]).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert!(outbox::mark_failed(store, id, "w", "HTTP 500", Some(now_ms() + 60_000)).await.unwrap());
+    assert!(outbox::claim_due(store, "w", lease(), 10, &[]).await.unwrap().is_empty(), "not due before its backoff");
+    assert_eq!(outbox::make_all_due(store).await.unwrap(), 1);
+    let again = outbox::claim_due(store, "w", lease(), 10, &[]).await.unwrap();
+    assert_eq!(again[0].state, ActionState::Retrying);
+    assert!(again[0].maybe_delivered_before());
+    assert_eq!(again[0].last_error.as_deref(), Some("HTTP 500"));
+    assert!(outbox::mark_failed(store, id, "w", "HTTP 500", None).await.unwrap());
+    assert_eq!(outbox::get(store, id).await.unwrap().unwrap().state, ActionState::Dead);
+    assert_eq!(outbox::list(store, &[ActionState::Dead], 10).await.unwrap().len(), 1);
+    assert!(outbox::requeue(store, id).await.unwrap());
+    assert!(!outbox::requeue(store, id).await.unwrap(), "only dead actions requeue");
+    let requeued = outbox::claim_due(store, "w", lease(), 10, &[]).await.unwrap();
+    assert_eq!(requeued[0].attempts, 1, "a fresh attempt budget");
+    assert!(requeued[0].maybe_delivered_before(), "it was attempted before: look before re-sending");
+}
+on_both_backends!(failures_retry_die_and_requeue, failures_retry_then_die_and_can_be_requeued);
+
+async fn one_ordering_key_goes_out_in_order(store: &Store) {
+    let first = insert(store, &action("a1", "incident:1")).await.unwrap();
+    let second = insert(store, &action("a2", "incident:1")).await.unwrap();
+    let other = insert(store, &action("b1", "incident:2")).await.unwrap();
+    let claimed: Vec<i64> = outbox::claim_due(store, "w", lease(), 10, &[]).await.unwrap().iter().map(|r| r.id).collect();
+    assert_eq!(claimed, vec![first, other], "the second action of incident 1 waits for the first");
+    outbox::mark_delivered(store, first, "w", None).await.unwrap();
+    let next: Vec<i64> = outbox::claim_due(store, "w", lease(), 10, &[]).await.unwrap().iter().map(|r| r.id).collect();
+    assert_eq!(next, vec![second]);
+}
+on_both_backends!(ordering_per_key, one_ordering_key_goes_out_in_order);
+
+async fn an_expired_lease_is_taken_over(store: &Store) {
+    let id = insert(store, &action("k", "o")).await.unwrap();
+    outbox::claim_due(store, "dead-process", now_ms() - 1, 10, &[]).await.unwrap();
+    let taken = outbox::claim_due(store, "survivor", lease(), 10, &[]).await.unwrap();
+    assert_eq!(taken.len(), 1);
+    assert_eq!(taken[0].id, id);
+    assert!(taken[0].maybe_delivered_before(), "the dead process may have sent it");
+    assert!(outbox::claim_due(store, "third", lease(), 10, &[id]).await.unwrap().is_empty());
+}
+on_both_backends!(expired_leases_are_taken_over, an_expired_lease_is_taken_over);
+
+fn entry(key: &str, published: i64) -> EntryRecord {
+    EntryRecord {
+        key: key.to_owned(),
+        title: format!("title {key}"),
+        link: None,
+        published_at: Some(published),
+        summary: "s".to_owned(),
+        tags: vec!["beta".to_owned()],
+    }
+}
+
+async fn entries_are_stored_once_and_claimed_once(store: &Store) {
+    let state = changelogs::feed_state(store, "okta", "https://x.test/feed").await.unwrap();
+    assert_eq!(state.first_polled_at, None);
+    let entries = [entry("a", 1), entry("b", 2)];
+    let stored =
+        changelogs::record_success(store, "okta", "https://x.test/feed", (Some("\"v1\""), None), &entries, |e| e.key == "b").await.unwrap();
+    assert_eq!(stored, vec!["a", "b"]);
+    let again = changelogs::record_success(store, "okta", "https://x.test/feed", (Some("\"v2\""), None), &entries, |_| true).await.unwrap();
+    assert!(again.is_empty(), "known entries are not stored again");
+    let state = changelogs::feed_state(store, "okta", "https://x.test/feed").await.unwrap();
+    assert_eq!(state.etag.as_deref(), Some("\"v2\""));
+    assert!(state.first_polled_at.is_some());
+
+    let mut tx = store.pool().begin().await.unwrap();
+    let claimed = changelogs::claim_pending(&mut tx).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(claimed.len(), 1, "only the pending entry");
+    assert_eq!(claimed[0].entry.key, "b");
+    assert_eq!(claimed[0].entry.tags, vec!["beta"]);
+    let mut tx = store.pool().begin().await.unwrap();
+    assert!(changelogs::claim_pending(&mut tx).await.unwrap().is_empty(), "claimed once");
+    tx.commit().await.unwrap();
+
+    assert_eq!(changelogs::record_failure(store, "okta", "https://x.test/feed", "timeout").await.unwrap(), 1);
+    assert_eq!(changelogs::record_failure(store, "okta", "https://x.test/feed", "timeout").await.unwrap(), 2);
+    changelogs::record_not_modified(store, "okta", "https://x.test/feed").await.unwrap();
+    let health = changelogs::feed_state(store, "okta", "https://x.test/feed").await.unwrap();
+    assert_eq!((health.consecutive_failures, health.last_error), (0, None));
+    let counts = changelogs::entry_counts(store, Some("okta")).await.unwrap();
+    assert_eq!((counts.seen, counts.undelivered, counts.delivered), (1, 1, 0));
+}
+on_both_backends!(changelog_entries, entries_are_stored_once_and_claimed_once);
+
+async fn a_tick_runs_once_and_a_dead_holder_is_replaced(store: &Store) {
+    assert!(jobs::claim_tick(store, "changelogs", 1000, "replica-a", lease()).await.unwrap());
+    assert!(!jobs::claim_tick(store, "changelogs", 1000, "replica-b", lease()).await.unwrap(), "claimed once");
+    assert!(jobs::claim_tick(store, "changelogs", 2000, "replica-b", now_ms() - 1).await.unwrap());
+    assert!(jobs::claim_tick(store, "changelogs", 2000, "replica-a", lease()).await.unwrap(), "an expired lease is taken over");
+    assert!(!jobs::renew(store, "changelogs", 2000, "replica-b", lease()).await.unwrap(), "the old holder lost it");
+    jobs::finish(store, "changelogs", 2000, "replica-a").await.unwrap();
+    assert_eq!(jobs::latest_tick(store, "changelogs").await.unwrap(), Some(2000));
+}
+on_both_backends!(job_ticks, a_tick_runs_once_and_a_dead_holder_is_replaced);
