@@ -177,6 +177,14 @@ fn has_tls_error(err: &(dyn std::error::Error + 'static)) -> bool {
         if s.downcast_ref::<rustls::Error>().is_some() {
             return true;
         }
+        // rustls errors reach us wrapped (and sometimes only as text) by hyper-util's connector.
+        let text = s.to_string().to_lowercase();
+        if ["invalid peer certificate", "received corrupt message", "handshake", "certificate verify", "tls "]
+            .iter()
+            .any(|t| text.contains(t))
+        {
+            return true;
+        }
         if let Some(io) = s.downcast_ref::<std::io::Error>()
             && io.get_ref().is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
         {

@@ -4,9 +4,13 @@ use serde::Serialize;
 
 use crate::app::App;
 use crate::digest::{self, Queued};
+use crate::fetch::FetchError;
 use crate::metrics::METRICS;
 use crate::outbox::DeliveryReport;
 use crate::sources::changelogs::{self, FeedReport};
+use crate::sources::status_pages::{self, PollReport};
+use crate::sources::synthetics::CheckConfig;
+use crate::sources::synthetics::engine::{Engine, Executed};
 use crate::store::StoreError;
 
 /// How a job hands its actions over.
@@ -55,12 +59,64 @@ pub async fn changelogs(app: &App, delivery: Delivery) -> Result<ChangelogRun, S
             DigestSummary { entries: 0, messages: 0, error: Some(e.to_string()) }
         }
     };
-    let delivery = match delivery {
-        Delivery::Drain => Some(app.deliverer().drain().await?),
+    Ok(ChangelogRun { feeds, digest, delivery: deliver(app, delivery).await? })
+}
+
+/// The result of one status run.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusRun {
+    /// One report per partner with a status page.
+    pub partners: Vec<PollReport>,
+    /// Delivery of the notices, when drained.
+    pub delivery: Option<DeliveryReport>,
+}
+
+/// Polls every partner's status page once and delivers the notices.
+pub async fn status(app: &App, delivery: Delivery) -> Result<StatusRun, StoreError> {
+    let partners = status_pages::poll_all(app).await?;
+    Ok(StatusRun { partners, delivery: deliver(app, delivery).await? })
+}
+
+async fn deliver(app: &App, delivery: Delivery) -> Result<Option<DeliveryReport>, StoreError> {
+    match delivery {
+        Delivery::Drain => Ok(Some(app.deliverer().drain().await?)),
         Delivery::Wake => {
             app.wake.notify_one();
-            None
+            Ok(None)
         }
+    }
+}
+
+/// A job could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Fetch(#[from] FetchError),
+}
+
+/// The result of one synthetics run.
+#[derive(Debug, Clone, Serialize)]
+pub struct SyntheticsRun {
+    /// One entry per enabled check, in id order.
+    pub checks: Vec<Executed>,
+}
+
+/// Runs `checks` (every enabled check with `None`) once each, with confirmation re-runs, and
+/// stores the results and state changes.
+pub async fn synthetics(app: &App, only: Option<&[CheckConfig]>) -> Result<SyntheticsRun, JobError> {
+    let selected: Vec<CheckConfig> = match only {
+        Some(checks) => checks.to_vec(),
+        None => app.config.checks.iter().filter(|c| c.enabled).cloned().collect(),
     };
-    Ok(ChangelogRun { feeds, digest, delivery })
+    let (engine, writer) = Engine::start(app)?;
+    let runtimes = Engine::load(&app.store, &selected).await?;
+    let checks = engine.run_all_once(&runtimes).await;
+    // The writer finishes once every result is stored.
+    drop(engine);
+    let _ = writer.await;
+    Ok(SyntheticsRun { checks })
 }

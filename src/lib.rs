@@ -9,6 +9,7 @@ pub mod fetch;
 pub mod http;
 pub mod jobs;
 pub mod metrics;
+pub mod notices;
 pub mod outbox;
 pub mod scheduler;
 pub mod sinks;

@@ -27,6 +27,22 @@ pub struct Metrics {
     pub outbox_dead_letters: IntCounterVec,
     /// Actions in the outbox by state, refreshed at each scrape.
     pub outbox_actions: IntGaugeVec,
+    /// Status page fetches by partner and result (`ok`, `not_modified`, or the error kind).
+    pub status_fetches: IntCounterVec,
+    /// Status page poll duration by partner (fetch, parse, store).
+    pub status_fetch_duration: HistogramVec,
+    /// 1 for each partner's current page indicator, 0 for the others.
+    pub partner_status: IntGaugeVec,
+    /// Status events recorded, by partner and kind.
+    pub status_events: IntCounterVec,
+    /// Check run duration, by check and partner.
+    pub check_duration: HistogramVec,
+    /// Check results by outcome and error kind (`none` for a pass).
+    pub check_results: IntCounterVec,
+    /// 1 while a check is healthy, 0 while failing.
+    pub check_up: IntGaugeVec,
+    /// How late a check started after its scheduled time.
+    pub check_lateness: prometheus::Histogram,
     /// Scheduled job runs by job and result (`ok`, `error`, `skipped`).
     pub job_runs: IntCounterVec,
     /// Scheduled job duration by job.
@@ -53,6 +69,7 @@ fn histogram(registry: &Registry, name: &str, help: &str, labels: &[&str], bucke
 }
 
 const FETCH_BUCKETS: [f64; 11] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+const LATENESS_BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
 const JOB_BUCKETS: [f64; 9] = [0.1, 0.5, 1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0];
 
 impl Metrics {
@@ -79,6 +96,52 @@ impl Metrics {
             outbox_deliveries: counter(&r, "sparky_outbox_deliveries_total", "Delivery attempts by sink and result.", &["sink", "result"]),
             outbox_dead_letters: counter(&r, "sparky_outbox_dead_letters_total", "Actions moved to the dead letter state.", &["sink"]),
             outbox_actions: gauge(&r, "sparky_outbox_actions", "Actions in the outbox by state.", &["state"]),
+            status_fetches: counter(
+                &r,
+                "sparky_status_fetches_total",
+                "Status page fetches by partner and result.",
+                &["partner", "result"],
+            ),
+            status_fetch_duration: histogram(
+                &r,
+                "sparky_status_fetch_duration_seconds",
+                "Status page poll duration.",
+                &["partner"],
+                FETCH_BUCKETS.to_vec(),
+            ),
+            partner_status: gauge(
+                &r,
+                "sparky_partner_status",
+                "1 for the partner's current status page indicator, 0 for the others.",
+                &["partner", "indicator"],
+            ),
+            status_events: counter(&r, "sparky_status_events_total", "Status events recorded, by partner and kind.", &["partner", "kind"]),
+            check_duration: histogram(
+                &r,
+                "sparky_check_duration_seconds",
+                "Synthetic check run duration.",
+                &["check", "partner"],
+                FETCH_BUCKETS.to_vec(),
+            ),
+            check_results: counter(
+                &r,
+                "sparky_check_results_total",
+                "Synthetic check results by outcome and error kind.",
+                &["outcome", "error_kind"],
+            ),
+            check_up: gauge(&r, "sparky_check_up", "1 while a synthetic check is healthy, 0 while failing.", &["check", "partner"]),
+            check_lateness: {
+                let h = prometheus::Histogram::with_opts(
+                    HistogramOpts::new(
+                        "sparky_check_schedule_lateness_seconds",
+                        "How late a synthetic check started after its scheduled time.",
+                    )
+                    .buckets(LATENESS_BUCKETS.to_vec()),
+                )
+                .unwrap_or_else(|e| unreachable!("metric: {e}"));
+                r.register(Box::new(h.clone())).unwrap_or_else(|e| unreachable!("metric: {e}"));
+                h
+            },
             job_runs: counter(&r, "sparky_job_runs_total", "Scheduled job runs by job and result.", &["job", "result"]),
             job_duration: histogram(&r, "sparky_job_duration_seconds", "Scheduled job duration.", &["job"], JOB_BUCKETS.to_vec()),
             registry: r,

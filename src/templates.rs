@@ -15,6 +15,8 @@ use crate::sinks::slack::message::{escape_mrkdwn, link as slack_link};
 const DEFAULTS: &[(&str, &str)] = &[
     ("slack/digest.jsonl.j2", include_str!("../templates/slack/digest.jsonl.j2")),
     ("slack/digest.txt.j2", include_str!("../templates/slack/digest.txt.j2")),
+    ("slack/status_notice.jsonl.j2", include_str!("../templates/slack/status_notice.jsonl.j2")),
+    ("slack/status_notice.txt.j2", include_str!("../templates/slack/status_notice.txt.j2")),
 ];
 
 /// A template could not be rendered.

@@ -28,6 +28,24 @@ pub struct GlobalConfig {
     pub changelogs: ChangelogSettings,
     /// `[outbox]`
     pub outbox: OutboxConfig,
+    /// `[synthetics]`
+    pub synthetics: SyntheticsSettings,
+}
+
+/// `[synthetics]`: the check engine.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyntheticsSettings {
+    /// Check requests in flight at once. Default 256.
+    pub concurrency: usize,
+    /// Largest response body read for assertions. Default 1 MiB.
+    pub max_body: ByteSize,
+}
+
+impl Default for SyntheticsSettings {
+    fn default() -> Self {
+        Self { concurrency: 256, max_body: ByteSize(1024 * 1024) }
+    }
 }
 
 /// `[database]`

@@ -9,10 +9,14 @@ mod types;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use global::{ChangelogSettings, DatabaseConfig, GlobalConfig, HttpConfig, OutboxConfig, Schedules, ServerConfig, SlackConfig};
+use crate::sources::synthetics::CheckConfig;
+
+pub use global::{
+    ChangelogSettings, DatabaseConfig, GlobalConfig, HttpConfig, OutboxConfig, Schedules, ServerConfig, SlackConfig, SyntheticsSettings,
+};
 pub use load::{EnvLookup, Problem, expand, parse_toml, read_toml};
-pub use partner::{CompatConfig, FeedConfig, FeedKind, Partner, PublicStatusConfig, StatusPageConfig, StatusPageKind};
-pub use types::{ByteSize, Cron, CssSelector, Duration, HttpUrl, PartnerId, Pattern, Secret};
+pub use partner::{CompatConfig, FeedConfig, FeedKind, Partner, PublicStatusConfig};
+pub use types::{ByteSize, CheckId, Cron, CssSelector, Duration, HttpUrl, PartnerId, Pattern, Secret};
 
 /// Everything read from the config directory, valid as a whole.
 #[derive(Debug, Clone)]
@@ -23,6 +27,8 @@ pub struct Config {
     pub global: GlobalConfig,
     /// `partners/*.toml`, sorted by id.
     pub partners: Vec<Partner>,
+    /// `synthetics/*.toml`, sorted by id (disabled ones included).
+    pub checks: Vec<CheckConfig>,
 }
 
 /// The config could not be loaded; each problem reads `FILE: key: reason`.
@@ -44,10 +50,11 @@ impl Config {
         }
         let global = load_global(dir, env, &mut problems);
         let partners = load_partners(dir, env, &mut problems);
+        let checks = load_checks(dir, env, &partners, &mut problems);
         if !problems.is_empty() {
             return Err(ConfigError(first_per_key(problems)));
         }
-        Ok(Self { dir: dir.to_owned(), global, partners })
+        Ok(Self { dir: dir.to_owned(), global, partners, checks })
     }
 
     /// The database URL, a relative SQLite path resolved against the config directory and
@@ -89,6 +96,47 @@ fn load_partners(dir: &Path, env: EnvLookup<'_>, problems: &mut Vec<Problem>) ->
         by_id.insert(partner.id.clone(), (rel, partner));
     }
     by_id.into_values().map(|(_, p)| p).collect()
+}
+
+fn load_checks(dir: &Path, env: EnvLookup<'_>, partners: &[Partner], problems: &mut Vec<Problem>) -> Vec<CheckConfig> {
+    let mut by_id: BTreeMap<CheckId, (PathBuf, CheckConfig)> = BTreeMap::new();
+    for rel in toml_files(dir, "synthetics", problems) {
+        let Ok(text) = std::fs::read_to_string(dir.join(&rel)) else {
+            problems.push(Problem::new(&rel, "-", "cannot read file"));
+            continue;
+        };
+        let (enabled, captures) = check_file_shape(&text);
+        // `${name}` of a value captured by a step is the check's own placeholder, not the
+        // environment's; a disabled check needs none of its variables.
+        let lookup = |name: &str| match env(name) {
+            _ if captures.iter().any(|c| c == name) => Some(format!("${{{name}}}")),
+            None if !enabled => Some(String::new()),
+            found => found,
+        };
+        let Some(check) = parse_toml::<CheckConfig>(&text, &rel, &lookup, problems) else { continue };
+        check.check(&rel, partners.iter().find(|p| p.id == check.partner), problems);
+        if let Some((first, _)) = by_id.get(&check.id) {
+            problems.push(Problem::new(&rel, "id", format!("duplicate check id `{}` (also in {})", check.id, first.display())));
+            continue;
+        }
+        by_id.insert(check.id.clone(), (rel, check));
+    }
+    by_id.into_values().map(|(_, c)| c).collect()
+}
+
+/// `enabled` and the names of captured values, read before interpolation.
+fn check_file_shape(text: &str) -> (bool, Vec<String>) {
+    let Ok(value) = toml::from_str::<toml::Value>(text) else { return (true, Vec::new()) };
+    let enabled = value.get("enabled").and_then(toml::Value::as_bool).unwrap_or(true);
+    let captures = value
+        .get("step")
+        .and_then(toml::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|step| step.get("capture").and_then(toml::Value::as_table))
+        .flat_map(|t| t.keys().cloned())
+        .collect();
+    (enabled, captures)
 }
 
 /// The `*.toml` files of `dir/sub`, relative to `dir`, sorted; a missing folder is no files.

@@ -7,7 +7,8 @@ use serde::Deserialize;
 
 use super::global::check_channel;
 use super::load::Problem;
-use super::types::{CssSelector, Duration, HttpUrl, PartnerId, Pattern};
+use super::types::{CssSelector, HttpUrl, PartnerId, Pattern};
+use crate::sources::status_pages::StatusPageConfig;
 
 /// One partner file.
 #[derive(Debug, Clone, Deserialize)]
@@ -84,36 +85,6 @@ pub struct FeedConfig {
     pub backfill: Option<usize>,
 }
 
-/// How a status page is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StatusPageKind {
-    /// Atlassian Statuspage v2 public API (`/api/v2/summary.json`).
-    Statuspage,
-    /// A status history RSS/Atom feed.
-    Feed,
-    /// An HTML status page scraped with CSS selectors.
-    Html,
-    /// A JSON status API read with JSONPath.
-    Json,
-}
-
-/// `[status_page]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StatusPageConfig {
-    /// The adapter.
-    pub kind: StatusPageKind,
-    /// The page or API URL.
-    pub url: HttpUrl,
-    /// Names of the components we depend on; empty: the page indicator decides.
-    #[serde(default)]
-    pub components: Vec<String>,
-    /// Poll interval. Default 5 min.
-    #[serde(default)]
-    pub interval: Option<Duration>,
-}
-
 /// `[public_status]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -156,6 +127,9 @@ impl Partner {
         }
         for (i, feed) in self.feeds.iter().enumerate() {
             feed.check(&format!("feeds[{i}]"), file, problems);
+        }
+        if let Some(status_page) = &self.status_page {
+            status_page.check(file, problems);
         }
         if let Some(compat) = &self.compat
             && compat.repository.split('/').filter(|p| !p.is_empty()).count() != 2

@@ -9,47 +9,61 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-/// A partner id: `[a-z0-9-]+`, 1..=64 characters, unique across `partners/`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct PartnerId(Arc<str>);
+/// Declares an id type: `[a-z0-9-]+`, 1..=64 characters, parsed when read.
+macro_rules! slug_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(Arc<str>);
 
-impl PartnerId {
-    /// The id as written in the partner file.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for PartnerId {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        let ok = !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !ok {
-            return Err(format!("`{s}` is not a valid id: use 1 to 64 of [a-z0-9-]"));
+        impl $name {
+            /// The id as written in its file.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
         }
-        Ok(Self(s.into()))
-    }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, String> {
+                let ok = !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+                if !ok {
+                    return Err(format!("`{s}` is not a valid id: use 1 to 64 of [a-z0-9-]"));
+                }
+                Ok(Self(s.into()))
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                Self::try_from(s.to_owned())
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0.to_string()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
 }
 
-impl FromStr for PartnerId {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Self::try_from(s.to_owned())
-    }
-}
-
-impl From<PartnerId> for String {
-    fn from(id: PartnerId) -> String {
-        id.0.to_string()
-    }
-}
-
-impl fmt::Display for PartnerId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+slug_id!(
+    /// A partner id, unique across `partners/`.
+    PartnerId
+);
+slug_id!(
+    /// A synthetic check id, unique across `synthetics/`.
+    CheckId
+);
 
 /// A cron schedule, always evaluated in UTC.
 ///

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 use crate::outbox::Action;
-use crate::sinks::slack::message::{Fit, SlackPost, clamp_texts, fit};
+use crate::sinks::slack::message::{BlocksError, Fit, SlackPost, clamp_texts, fit, parse_blocks};
 use crate::store::changelogs::{ClaimedEntry, attach_action, claim_pending};
 use crate::store::outbox::{NewAction, insert};
 use crate::store::{Store, StoreError};
@@ -25,13 +25,8 @@ pub enum DigestError {
     #[error(transparent)]
     Template(#[from] TemplateError),
     /// The template printed something that is not a Block Kit block per line.
-    #[error("template {BLOCKS_TEMPLATE} line {line}: not a JSON block: {reason}")]
-    Blocks {
-        /// 1-based line of the rendered output.
-        line: usize,
-        /// What is wrong.
-        reason: String,
-    },
+    #[error("template {BLOCKS_TEMPLATE}: {0}")]
+    Blocks(#[from] BlocksError),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -212,26 +207,7 @@ fn render_blocks(
     count: usize,
 ) -> Result<Vec<Value>, DigestError> {
     let rendered = templates.render(BLOCKS_TEMPLATE, &view(groups, chunk, part, note, count))?;
-    parse_blocks(&rendered)
-}
-
-/// Parses rendered JSON Lines into blocks, checking each is a block slack-morphism accepts.
-pub fn parse_blocks(rendered: &str) -> Result<Vec<Value>, DigestError> {
-    rendered
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, line)| {
-            let bad = |reason: String| DigestError::Blocks { line: i + 1, reason };
-            let value: Value = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
-            if !value.get("type").is_some_and(Value::is_string) {
-                return Err(bad("a block is an object with a \"type\"".to_owned()));
-            }
-            serde_json::from_value::<slack_morphism::prelude::SlackBlock>(value.clone())
-                .map_err(|e| bad(format!("not a Block Kit block: {e}")))?;
-            Ok(value)
-        })
-        .collect()
+    Ok(parse_blocks(&rendered)?)
 }
 
 fn fingerprint(entries: &[(String, String)]) -> String {

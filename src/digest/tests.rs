@@ -61,11 +61,3 @@ fn one_oversized_entry_is_clamped_not_dropped() {
     assert_eq!(parts.len(), 1);
     assert_eq!(fit(&parts[0].post.blocks), Fit::Fits);
 }
-
-#[test]
-fn a_template_printing_garbage_is_a_clear_error() {
-    let err = parse_blocks("{\"type\": \"section\", \"text\": {\"type\": \"mrkdwn\", \"text\": \"ok\"}}\nnot json\n").unwrap_err();
-    assert!(err.to_string().contains("line 2"), "{err}");
-    let err = parse_blocks("{\"text\": \"no type\"}").unwrap_err();
-    assert!(err.to_string().contains("a block is an object with a \"type\""), "{err}");
-}

@@ -1,3 +1,5 @@
 //! Sources: scheduled readers of the outside world, one module per source kind.
 
 pub mod changelogs;
+pub mod status_pages;
+pub mod synthetics;

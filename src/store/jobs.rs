@@ -67,3 +67,10 @@ pub async fn latest_tick(store: &Store, job: &str) -> Result<Option<i64>, StoreE
     let row = sqlx::query("SELECT MAX(tick) FROM job_runs WHERE job = $1").bind(job).fetch_one(store.pool()).await?;
     Ok(row.try_get(0)?)
 }
+
+/// Deletes finished ticks started before `before` (ms); returns how many.
+pub async fn prune(store: &Store, before: i64) -> Result<u64, StoreError> {
+    let result =
+        sqlx::query("DELETE FROM job_runs WHERE finished_at IS NOT NULL AND started_at < $1").bind(before).execute(store.pool()).await?;
+    Ok(result.rows_affected())
+}

@@ -8,6 +8,8 @@ pub mod changelogs;
 pub mod jobs;
 pub mod outbox;
 pub mod slack;
+pub mod status;
+pub mod synthetics;
 
 use std::time::Duration;
 
@@ -87,6 +89,9 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 10 })
             .acquire_timeout(Duration::from_secs(10))
+            // A local SQLite file needs no liveness ping per acquire (a round trip to its worker
+            // thread for every query); a PostgreSQL connection may have died since last use.
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

@@ -110,6 +110,45 @@ fn clamp(v: &mut Value, limit: usize) {
     }
 }
 
+/// Rendered JSON Lines are not Block Kit blocks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {reason}")]
+pub struct BlocksError {
+    /// 1-based line of the rendered output.
+    pub line: usize,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// Parses a template's output, one JSON block per line (blank lines skipped), checking each is a
+/// block slack-morphism accepts.
+pub fn parse_blocks(rendered: &str) -> Result<Vec<Value>, BlocksError> {
+    rendered
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, line)| {
+            let bad = |reason: String| BlocksError { line: i + 1, reason };
+            let value: Value = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
+            if !value.get("type").is_some_and(Value::is_string) {
+                return Err(bad("a block is an object with a \"type\"".to_owned()));
+            }
+            serde_json::from_value::<slack_morphism::prelude::SlackBlock>(value.clone())
+                .map_err(|e| bad(format!("not a Block Kit block: {e}")))?;
+            Ok(value)
+        })
+        .collect()
+}
+
+/// A duration in words for messages, to the minute: "23m", "1h 5m", "under a minute".
+pub fn human_duration(d: std::time::Duration) -> String {
+    let minutes = d.as_secs() / 60;
+    if minutes == 0 {
+        return "under a minute".to_owned();
+    }
+    humantime::format_duration(std::time::Duration::from_secs(minutes * 60)).to_string()
+}
+
 /// The message as plain lines (each block's texts), for the log sink.
 pub fn plain_text(post: &SlackPost) -> String {
     let mut lines = vec![format!("[slack {}] {}", post.channel, post.text)];
@@ -145,6 +184,20 @@ fn collect_texts(v: &Value, out: &mut Vec<String>) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn durations_read_to_the_minute() {
+        assert_eq!(human_duration(std::time::Duration::from_secs(23 * 60 + 20)), "23m");
+        assert_eq!(human_duration(std::time::Duration::from_secs(3900)), "1h 5m");
+        assert_eq!(human_duration(std::time::Duration::from_secs(30)), "under a minute");
+    }
+
+    #[test]
+    fn rendered_lines_must_be_blocks() {
+        assert_eq!(parse_blocks("{\"type\": \"divider\"}\n\n").unwrap().len(), 1);
+        assert_eq!(parse_blocks("{\"type\": \"divider\"}\nnot json").unwrap_err().line, 2);
+        assert!(parse_blocks("{\"text\": \"no type\"}").unwrap_err().reason.contains("\"type\""));
+    }
 
     #[test]
     fn mrkdwn_escapes_control_characters() {

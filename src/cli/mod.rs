@@ -3,6 +3,8 @@
 //! Exit codes: 0 when the job ran (a failing partner is data, reported), 2 for a configuration
 //! problem, 1 when Sparky itself cannot work (database unusable).
 
+mod report;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -11,9 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::{App, StartError};
 use crate::config::{Config, ConfigError};
-use crate::jobs::{self, ChangelogRun, Delivery};
-use crate::outbox::DeliveryReport;
-use crate::sources::changelogs::FeedOutcome;
+use crate::jobs::{self, Delivery};
 use crate::store::outbox::{self as outbox_rows, ActionState};
 use crate::templates::Templates;
 
@@ -44,6 +44,20 @@ pub enum Command {
         /// The job.
         job: OnceJob,
     },
+    /// Fetch one partner's status page now and print the full normalised view.
+    Status {
+        /// The partner id.
+        partner: String,
+        /// Show what the page said at this time (RFC 3339, e.g. 2026-11-25T14:05:00Z) instead.
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Run one synthetic check now; print the result assertion by assertion, its success rate
+    /// and p95 latency over 1 h / 24 h / 7 d.
+    Check {
+        /// The check id.
+        id: String,
+    },
     /// List undelivered and dead actions, or requeue a dead one.
     Outbox {
         /// Include delivered actions.
@@ -60,6 +74,10 @@ pub enum Command {
 pub enum OnceJob {
     /// Poll every changelog feed, post the digest.
     Changelogs,
+    /// Poll every partner's status page once, post notices of changes.
+    Status,
+    /// Run every enabled synthetic check once (with confirmation re-runs) and print a table.
+    Synthetics,
     /// Deliver what the outbox holds.
     Deliver,
 }
@@ -87,6 +105,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::CheckConfig => ExitCode::SUCCESS,
         Command::Run => daemon(app.clone()).await,
         Command::Once { job } => once(&app, *job, cli.json).await,
+        Command::Status { partner, at } => report::partner_status(&app, partner, at.as_deref(), cli.json).await,
+        Command::Check { id } => report::check(&app, id, cli.json).await,
         Command::Outbox { all, action } => outbox(&app, *all, action.as_ref(), cli.json).await,
     };
     app.store.close().await;
@@ -115,7 +135,9 @@ fn check_config(cli: &Cli) -> ExitCode {
     let mut problems = match Config::load(&cli.config) {
         Ok(config) => {
             let feeds: usize = config.partners.iter().map(|p| p.feeds.len()).sum();
-            let summary = format!("{} partners, {feeds} feeds", config.partners.len());
+            let enabled = config.checks.iter().filter(|c| c.enabled).count();
+            let summary =
+                format!("{} partners, {feeds} feeds, {} synthetic checks ({enabled} enabled)", config.partners.len(), config.checks.len());
             match Templates::load(&cli.config) {
                 Ok(_) => {
                     println!("configuration ok: {summary}");
@@ -148,6 +170,15 @@ async fn daemon(app: App) -> ExitCode {
         let (deliverer, wake, shutdown) = (app.deliverer(), app.wake.clone(), shutdown.clone());
         tokio::spawn(async move { deliverer.run(wake, shutdown).await })
     };
+    let polls = crate::scheduler::start_status_polls(&app, &shutdown);
+    let checks = match start_checks(&app, &shutdown).await {
+        Ok(checks) => checks,
+        Err(e) => {
+            eprintln!("sparky: {e}");
+            shutdown.cancel();
+            return ExitCode::FAILURE;
+        }
+    };
     let mut scheduler = match crate::scheduler::start(&app).await {
         Ok(s) => s,
         Err(e) => {
@@ -165,9 +196,29 @@ async fn daemon(app: App) -> ExitCode {
     let _ = tokio::time::timeout(std::time::Duration::from_secs(10), async {
         let _ = worker.await;
         let _ = server.await;
+        for poll in polls {
+            let _ = poll.await;
+        }
+        let (engine, writer) = checks;
+        let _ = engine.await;
+        let _ = writer.await;
     })
     .await;
     ExitCode::SUCCESS
+}
+
+/// Starts the synthetic check engine: (its task, its result writer).
+async fn start_checks(
+    app: &App,
+    shutdown: &CancellationToken,
+) -> Result<(tokio::task::JoinHandle<()>, tokio::task::JoinHandle<()>), jobs::JobError> {
+    use crate::sources::synthetics::engine::Engine;
+    let enabled: Vec<_> = app.config.checks.iter().filter(|c| c.enabled).cloned().collect();
+    let (engine, writer) = Engine::start(app)?;
+    let runtimes = Engine::load(&app.store, &enabled).await?;
+    let (app, shutdown) = (app.clone(), shutdown.clone());
+    let task = tokio::spawn(async move { engine.run_daemon(&app, runtimes, shutdown).await });
+    Ok((task, writer))
 }
 
 async fn wait_for_signal() {
@@ -194,8 +245,19 @@ async fn wait_for_signal() {
 
 async fn once(app: &App, job: OnceJob, json: bool) -> ExitCode {
     let result = match job {
-        OnceJob::Changelogs => jobs::changelogs(app, Delivery::Drain).await.map(|run| print_changelog_run(&run, json)),
-        OnceJob::Deliver => app.deliverer().drain().await.map(|report| print_delivery(&report, json)),
+        OnceJob::Changelogs => jobs::changelogs(app, Delivery::Drain).await.map(|run| report::changelog_run(&run, json)),
+        OnceJob::Status => jobs::status(app, Delivery::Drain).await.map(|run| report::status_run(&run, json)),
+        OnceJob::Synthetics => match jobs::synthetics(app, None).await {
+            Ok(run) => {
+                report::synthetics_run(&run, json);
+                Ok(())
+            }
+            Err(e) => {
+                eprintln!("sparky: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        OnceJob::Deliver => app.deliverer().drain().await.map(|r| report::delivery(&r, json)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -204,56 +266,6 @@ async fn once(app: &App, job: OnceJob, json: bool) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn print_changelog_run(run: &ChangelogRun, json: bool) {
-    if json {
-        println!("{}", serde_json::to_string_pretty(run).unwrap_or_default());
-        return;
-    }
-    let width = run.feeds.iter().map(|f| f.partner.len()).max().unwrap_or(0);
-    let (mut ok, mut unchanged, mut failed) = (0, 0, Vec::new());
-    for feed in &run.feeds {
-        let text = match &feed.outcome {
-            FeedOutcome::Ok { entries, new, to_post } => {
-                ok += 1;
-                format!("ok: {entries} entries, {new} new, {to_post} to post")
-            }
-            FeedOutcome::NotModified => {
-                unchanged += 1;
-                "ok: not modified (304)".to_owned()
-            }
-            FeedOutcome::Failed { kind, error, consecutive_failures } => {
-                failed.push(feed.partner.as_str());
-                format!("FAILED ({kind}, {consecutive_failures} in a row): {error}")
-            }
-        };
-        println!("{:width$}  {}  {text}", feed.partner, feed.url);
-    }
-    failed.dedup();
-    let failed_note = if failed.is_empty() { String::new() } else { format!(" ({})", failed.join(", ")) };
-    println!(
-        "changelogs: {} feeds: {ok} ok, {unchanged} not modified, {} failed{failed_note}",
-        run.feeds.len(),
-        run.feeds.len() - ok - unchanged
-    );
-    match &run.digest.error {
-        Some(e) => println!("digest: not built, entries stay pending: {e}"),
-        None => println!("digest: {} entries in {} messages", run.digest.entries, run.digest.messages),
-    }
-    if let Some(report) = &run.delivery {
-        print_delivery(report, false);
-    }
-}
-
-fn print_delivery(report: &DeliveryReport, json: bool) {
-    if json {
-        println!("{}", serde_json::to_string_pretty(report).unwrap_or_default());
-        return;
-    }
-    let leased =
-        if report.leased_elsewhere > 0 { format!(", {} held by another deliverer", report.leased_elsewhere) } else { String::new() };
-    println!("delivery: {} delivered, {} left for the next run, {} dead{leased}", report.delivered, report.retrying, report.dead);
 }
 
 async fn outbox(app: &App, all: bool, action: Option<&OutboxCommand>, json: bool) -> ExitCode {

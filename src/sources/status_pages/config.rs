@@ -1,0 +1,255 @@
+//! `[status_page]` of a partner file: which adapter reads the page, and how.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::model::{ComponentStatus, Indicator};
+use crate::config::{CssSelector, Duration, HttpUrl, Pattern, Problem};
+
+/// How a status page is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusPageKind {
+    /// Atlassian Statuspage v2 public API (`/api/v2/summary.json`, also `status.json`,
+    /// `components.json`, `incidents.json`), incident.io's compatible summary included.
+    Statuspage,
+    /// A status history RSS/Atom feed (e.g. Statuspage's `history.atom`).
+    Feed,
+    /// An HTML status page scraped with CSS selectors.
+    Html,
+    /// A JSON status API read with JSONPath (RFC 9535).
+    Json,
+}
+
+/// `[status_page]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusPageConfig {
+    /// The adapter.
+    pub kind: StatusPageKind,
+    /// The page or API URL.
+    pub url: HttpUrl,
+    /// Names of the components we depend on; empty: the page indicator decides.
+    #[serde(default)]
+    pub components: Vec<String>,
+    /// Poll interval. Default 5 min.
+    #[serde(default)]
+    pub interval: Option<Duration>,
+    /// The human page linked from notices; default: the scheme and host of `url`.
+    #[serde(default)]
+    pub link: Option<HttpUrl>,
+    /// (html) The element whose text is the overall status.
+    #[serde(default)]
+    pub overall: Option<CssSelector>,
+    /// (html) One element per component; inside it `component_name` and `component_status`.
+    #[serde(default)]
+    pub component: Option<CssSelector>,
+    /// (html) The component's name, inside a component element (default: its own text).
+    #[serde(default)]
+    pub component_name: Option<CssSelector>,
+    /// (html) The component's status text, inside a component element.
+    #[serde(default)]
+    pub component_status: Option<CssSelector>,
+    /// (html) One element per unresolved incident.
+    #[serde(default)]
+    pub incident: Option<CssSelector>,
+    /// (html) The incident's title, inside an incident element (default: its own text).
+    #[serde(default)]
+    pub incident_name: Option<CssSelector>,
+    /// (html) The incident's impact or status text, inside an incident element.
+    #[serde(default)]
+    pub incident_impact: Option<CssSelector>,
+    /// (json) JSONPath expressions.
+    #[serde(default)]
+    pub json: Option<JsonPaths>,
+    /// (html, json, feed) Text-to-status rules, tried in order before the built-in words.
+    #[serde(default)]
+    pub rules: Vec<StatusRule>,
+}
+
+/// `[status_page.json]`: where the parts of the model are in a JSON status API. Paths in the
+/// `component_*` and `incident_*` keys are relative to one item (`$` is the item).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonPaths {
+    /// The page indicator (a word the rules or built-in words map; several nodes: the worst that
+    /// maps); default, or when no node maps: derived from the components and incidents.
+    #[serde(default)]
+    pub indicator: Option<JsonPathExpr>,
+    /// The page's own description.
+    #[serde(default)]
+    pub description: Option<JsonPathExpr>,
+    /// The component items.
+    #[serde(default)]
+    pub components: Option<JsonPathExpr>,
+    /// Component name (default `$.name`).
+    #[serde(default)]
+    pub component_name: Option<JsonPathExpr>,
+    /// Component status word (default `$.status`).
+    #[serde(default)]
+    pub component_status: Option<JsonPathExpr>,
+    /// The unresolved incident items (filter resolved ones out in the expression, e.g.
+    /// `$[?@.end == null]`).
+    #[serde(default)]
+    pub incidents: Option<JsonPathExpr>,
+    /// Incident id (default `$.id`).
+    #[serde(default)]
+    pub incident_id: Option<JsonPathExpr>,
+    /// Incident title (default `$.name`).
+    #[serde(default)]
+    pub incident_name: Option<JsonPathExpr>,
+    /// Incident status word (default `$.status`).
+    #[serde(default)]
+    pub incident_status: Option<JsonPathExpr>,
+    /// Incident impact word (default `$.impact`); unmapped or absent: `minor`.
+    #[serde(default)]
+    pub incident_impact: Option<JsonPathExpr>,
+    /// Incident start time, RFC 3339 (default `$.started_at`).
+    #[serde(default)]
+    pub incident_started: Option<JsonPathExpr>,
+    /// Incident link (default `$.shortlink`).
+    #[serde(default)]
+    pub incident_link: Option<JsonPathExpr>,
+    /// Names of the incident's components, one node each (default `$.components[*].name`).
+    #[serde(default)]
+    pub incident_components: Option<JsonPathExpr>,
+}
+
+/// `[[status_page.rules]]`: text matching `pattern` means `status` (an indicator word or a
+/// component status word: `none`/`operational`, `minor`/`degraded_performance`,
+/// `major`/`partial_outage`, `critical`/`major_outage`, `maintenance`/`under_maintenance`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusRule {
+    /// Regular expression tried against the text.
+    pub pattern: Pattern,
+    /// What it means.
+    pub status: StatusWord,
+}
+
+/// A status word, parsed: one severity, spelled as an indicator or as a component status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct StatusWord(pub Indicator);
+
+impl TryFrom<String> for StatusWord {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        match Indicator::parse(&s) {
+            Some(i) => Ok(Self(i)),
+            None => Err(format!("`{s}` is not a status: use none, minor, major, critical, maintenance or a component status")),
+        }
+    }
+}
+
+impl StatusWord {
+    /// As a component status.
+    pub fn component_status(self) -> ComponentStatus {
+        self.0.as_component_status().unwrap_or(ComponentStatus::Operational)
+    }
+}
+
+/// A JSONPath expression (RFC 9535), parsed when the config is read.
+#[derive(Clone, Deserialize)]
+#[serde(try_from = "String")]
+pub struct JsonPathExpr {
+    source: String,
+    parsed: serde_json_path::JsonPath,
+}
+
+impl JsonPathExpr {
+    /// The expression as written.
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// The parsed path.
+    pub fn path(&self) -> &serde_json_path::JsonPath {
+        &self.parsed
+    }
+}
+
+impl std::fmt::Debug for JsonPathExpr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "JsonPath({})", self.source)
+    }
+}
+
+impl TryFrom<String> for JsonPathExpr {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let parsed = serde_json_path::JsonPath::parse(&s).map_err(|e| format!("`{s}` is not a JSONPath (RFC 9535): {e}"))?;
+        Ok(Self { source: s, parsed })
+    }
+}
+
+impl std::str::FromStr for JsonPathExpr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::try_from(s.to_owned())
+    }
+}
+
+/// Default poll interval.
+pub const DEFAULT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
+
+impl StatusPageConfig {
+    /// The poll interval.
+    pub fn interval(&self) -> std::time::Duration {
+        self.interval.map_or(DEFAULT_INTERVAL, Duration::get)
+    }
+
+    /// The page people open: `link`, else the scheme and host of `url`.
+    pub fn human_link(&self) -> String {
+        if let Some(link) = &self.link {
+            return link.to_string();
+        }
+        let url = self.url.url();
+        format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default())
+    }
+
+    /// Checks that need more than one key.
+    pub fn check(&self, file: &Path, problems: &mut Vec<Problem>) {
+        let html_keys = [
+            ("overall", self.overall.is_some()),
+            ("component", self.component.is_some()),
+            ("component_name", self.component_name.is_some()),
+            ("component_status", self.component_status.is_some()),
+            ("incident", self.incident.is_some()),
+            ("incident_name", self.incident_name.is_some()),
+            ("incident_impact", self.incident_impact.is_some()),
+        ];
+        if self.kind != StatusPageKind::Html {
+            for (key, set) in html_keys {
+                if set {
+                    problems.push(Problem::new(file, format!("status_page.{key}"), "CSS selectors apply only to kind = \"html\""));
+                }
+            }
+        } else if self.overall.is_none() && self.component.is_none() {
+            problems.push(Problem::new(file, "status_page.overall", "kind = \"html\" needs `overall` or `component` (CSS selectors)"));
+        } else if self.component.is_some() && self.component_status.is_none() {
+            problems.push(Problem::new(
+                file,
+                "status_page.component_status",
+                "needed with `component`: the selector of the status text inside a component",
+            ));
+        }
+        match (self.kind, &self.json) {
+            (StatusPageKind::Json, None) => problems.push(Problem::new(
+                file,
+                "status_page.json",
+                "kind = \"json\" needs a [status_page.json] table of JSONPath expressions",
+            )),
+            (StatusPageKind::Json, Some(paths)) if paths.indicator.is_none() && paths.components.is_none() && paths.incidents.is_none() => {
+                problems.push(Problem::new(file, "status_page.json", "give at least one of `indicator`, `components`, `incidents`"));
+            }
+            (StatusPageKind::Json, Some(_)) => {}
+            (_, Some(_)) => problems.push(Problem::new(file, "status_page.json", "JSONPath expressions apply only to kind = \"json\"")),
+            (_, None) => {}
+        }
+        if self.interval().as_secs() < 10 {
+            problems.push(Problem::new(file, "status_page.interval", "poll at most every 10 s"));
+        }
+    }
+}

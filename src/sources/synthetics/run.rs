@@ -1,0 +1,307 @@
+//! Running a check once: the request (or the steps of a sandbox check), its timing, the error
+//! kind of a failure, and every assertion's outcome. No retries: a failure is confirmed by the
+//! engine's re-run, not hidden here.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde_json::Value;
+
+use super::assert::{Observed, evaluate};
+use super::auth::TokenCache;
+use super::config::{Assertion, AuthConfig, CheckConfig, Method, StepConfig};
+use super::result::{AssertionResult, ErrorKind, Outcome, worst};
+use crate::fetch::{FetchError, classify, read_capped};
+
+/// A check's own latency history, for `latency_p95` assertions.
+pub trait LatencyHistory: Sync {
+    /// The 95th percentile over `window` of the stored latencies plus `this_one`.
+    fn p95(&self, window: Duration, this_one: Duration) -> Option<Duration>;
+}
+
+/// No history (a one-off run of `sparky check` before any is loaded).
+impl LatencyHistory for () {
+    fn p95(&self, _: Duration, this_one: Duration) -> Option<Duration> {
+        Some(this_one)
+    }
+}
+
+/// The result of one run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunOutput {
+    /// When it started (ms).
+    pub started_at: i64,
+    /// How long it took (all steps of a sandbox check).
+    #[serde(serialize_with = "as_ms")]
+    pub duration: Duration,
+    /// The (last) HTTP status, when an answer came.
+    pub http_status: Option<u16>,
+    /// Pass, warn or fail.
+    pub outcome: Outcome,
+    /// Why it failed.
+    pub error_kind: Option<ErrorKind>,
+    /// The first failure (or warning) in words.
+    pub message: Option<String>,
+    /// Every assertion's outcome (prefixed by the step name in a sandbox check).
+    pub assertions: Vec<AssertionResult>,
+}
+
+fn as_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// An answer.
+struct Answer {
+    status: u16,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+    latency: Duration,
+}
+
+/// A request that got no usable answer.
+struct Failure {
+    kind: ErrorKind,
+    message: String,
+}
+
+/// Runs checks: one HTTP client (connections reused per host) and the shared token cache.
+pub struct Runner {
+    client: reqwest::Client,
+    tokens: TokenCache,
+    max_body: u64,
+}
+
+impl Runner {
+    /// A runner sending `user_agent` and reading at most `max_body` bytes of a body.
+    pub fn new(user_agent: &str, max_body: u64) -> Result<Self, FetchError> {
+        let client = reqwest::Client::builder()
+            .user_agent(user_agent)
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .gzip(true)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build()
+            .map_err(|e| FetchError::Request(e.to_string()))?;
+        Ok(Self { tokens: TokenCache::new(client.clone()), client, max_body })
+    }
+
+    /// Runs `check` once.
+    pub async fn run(&self, check: &CheckConfig, history: &dyn LatencyHistory) -> RunOutput {
+        let started_at = crate::store::now_ms();
+        let started = Instant::now();
+        let (status, assertions, failure) =
+            if check.sandbox { self.sandbox(check, history).await } else { self.plain(check, history).await };
+        let outcome = match &failure {
+            Some(_) => Outcome::Fail,
+            None => worst(&assertions),
+        };
+        let error_kind =
+            failure.as_ref().map(|f| f.kind).or_else(|| (outcome == Outcome::Fail).then(|| failure_kind(status, &check.assertions)));
+        let message = failure.map(|f| f.message).or_else(|| first_problem(&assertions));
+        RunOutput { started_at, duration: started.elapsed(), http_status: status, outcome, error_kind, message, assertions }
+    }
+
+    async fn plain(&self, check: &CheckConfig, history: &dyn LatencyHistory) -> (Option<u16>, Vec<AssertionResult>, Option<Failure>) {
+        let Some(url) = &check.url else {
+            return (None, Vec::new(), Some(Failure { kind: ErrorKind::Connect, message: "no url".to_owned() }));
+        };
+        let headers = headers(&check.headers, &HashMap::new());
+        match self.send(check.method, url.as_str(), headers, check.body.clone(), check.auth.as_ref(), check.timeout.get()).await {
+            Err(f) => (None, Vec::new(), Some(f)),
+            Ok(answer) => (Some(answer.status), assess(&check.assertions, &answer, history), None),
+        }
+    }
+
+    /// The steps in order (stopping at the first failure), then every cleanup step.
+    async fn sandbox(&self, check: &CheckConfig, history: &dyn LatencyHistory) -> (Option<u16>, Vec<AssertionResult>, Option<Failure>) {
+        let mut captures = HashMap::new();
+        let mut results = Vec::new();
+        let mut status = None;
+        let mut failure = None;
+        for (i, step) in check.steps.iter().enumerate() {
+            let name = step.name.clone().unwrap_or_else(|| format!("step {}", i + 1));
+            match self.step(check, step, &name, &mut captures, history).await {
+                Ok((code, step_results)) => {
+                    status = Some(code);
+                    let failed = worst(&step_results) == Outcome::Fail;
+                    if failed {
+                        let message = first_problem(&step_results).unwrap_or_default();
+                        failure = Some(Failure { kind: failure_kind(Some(code), &step.assertions), message });
+                    }
+                    results.extend(step_results);
+                    if failed {
+                        break;
+                    }
+                }
+                Err(f) => {
+                    results.push(AssertionResult {
+                        assertion: format!("{name}: request"),
+                        outcome: Outcome::Fail,
+                        detail: f.message.clone(),
+                    });
+                    failure = Some(f);
+                    break;
+                }
+            }
+        }
+        for (i, step) in check.cleanup.iter().enumerate() {
+            let name = format!("cleanup: {}", step.name.clone().unwrap_or_else(|| format!("step {}", i + 1)));
+            // A failed cleanup leaves test data behind: a warning, not the check's failure.
+            let outcome = match self.step(check, step, &name, &mut captures, history).await {
+                Ok((_, r)) if worst(&r) != Outcome::Fail => None,
+                Ok((_, r)) => first_problem(&r),
+                Err(f) => Some(f.message),
+            };
+            if let Some(detail) = outcome {
+                results.push(AssertionResult { assertion: format!("{name} succeeds"), outcome: Outcome::Warn, detail });
+            }
+        }
+        (status, results, failure)
+    }
+
+    async fn step(
+        &self,
+        check: &CheckConfig,
+        step: &StepConfig,
+        name: &str,
+        captures: &mut HashMap<String, String>,
+        history: &dyn LatencyHistory,
+    ) -> Result<(u16, Vec<AssertionResult>), Failure> {
+        let missing = |what: String| Failure { kind: ErrorKind::Assertion, message: format!("{name}: {what}") };
+        let url = substitute(&step.url, captures).map_err(|v| missing(format!("no captured value for ${{{v}}}")))?;
+        let body = step
+            .body
+            .as_deref()
+            .map(|b| substitute(b, captures))
+            .transpose()
+            .map_err(|v| missing(format!("no captured value for ${{{v}}}")))?;
+        let answer = self.send(step.method, &url, headers(&step.headers, captures), body, check.auth.as_ref(), check.timeout.get()).await?;
+        let mut results = assess(&step.assertions, &answer, history);
+        for r in &mut results {
+            r.assertion = format!("{name}: {}", r.assertion);
+        }
+        if !step.capture.is_empty() {
+            results.extend(capture(step, name, &answer.body, captures));
+        }
+        Ok((answer.status, results))
+    }
+
+    /// Sends one request with credentials; on a 401 with OAuth 2.0, refreshes the token once.
+    async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: HeaderMap,
+        body: Option<String>,
+        auth: Option<&AuthConfig>,
+        timeout: Duration,
+    ) -> Result<Answer, Failure> {
+        let mut refreshed = false;
+        loop {
+            let mut request = self.client.request(method.as_reqwest(), url).headers(headers.clone()).timeout(timeout);
+            if let Some(body) = &body {
+                request = request.body(body.clone());
+            }
+            if let Some(auth) = auth {
+                request =
+                    self.tokens.authorize(auth, request).await.map_err(|e| Failure { kind: ErrorKind::Auth, message: e.to_string() })?;
+            }
+            let started = Instant::now();
+            let response = request.send().await.map_err(|e| transport(&classify(&e, timeout)))?;
+            let status = response.status().as_u16();
+            if status == 401 && !refreshed && matches!(auth, Some(AuthConfig::Oauth2ClientCredentials { .. })) {
+                if let Some(auth) = auth {
+                    self.tokens.invalidate(auth);
+                }
+                refreshed = true;
+                continue;
+            }
+            let headers = response.headers().clone();
+            let body = read_capped(response, self.max_body, timeout).await.map_err(|e| transport(&e))?;
+            return Ok(Answer { status, headers, body, latency: started.elapsed() });
+        }
+    }
+}
+
+fn assess(assertions: &[Assertion], answer: &Answer, history: &dyn LatencyHistory) -> Vec<AssertionResult> {
+    let observed = Observed { status: answer.status, headers: &answer.headers, body: &answer.body, latency: answer.latency };
+    evaluate(assertions, &observed, &|window| history.p95(window, answer.latency))
+}
+
+fn transport(e: &FetchError) -> Failure {
+    let kind = match e {
+        FetchError::Dns(_) => ErrorKind::Dns,
+        FetchError::Tls(_) => ErrorKind::Tls,
+        FetchError::Timeout(_) => ErrorKind::Timeout,
+        FetchError::Status { .. } | FetchError::Redirects => ErrorKind::Http,
+        FetchError::TooLarge { .. } => ErrorKind::Assertion,
+        FetchError::Connect(_) | FetchError::Body(_) | FetchError::Request(_) => ErrorKind::Connect,
+    };
+    Failure { kind, message: e.to_string() }
+}
+
+/// The kind of an assertion failure: `auth` for a refused 401/403, `http` when the status
+/// assertion failed (none given: 2xx), `assertion` otherwise.
+fn failure_kind(status: Option<u16>, assertions: &[Assertion]) -> ErrorKind {
+    let status_ok = |code: u16| {
+        if assertions.is_empty() {
+            return code / 100 == 2;
+        }
+        assertions.iter().all(|a| match a {
+            Assertion::Status(m) => m.matches(code),
+            _ => true,
+        })
+    };
+    match status {
+        Some(code @ (401 | 403)) if !status_ok(code) => ErrorKind::Auth,
+        Some(code) if !status_ok(code) => ErrorKind::Http,
+        _ => ErrorKind::Assertion,
+    }
+}
+
+fn first_problem(results: &[AssertionResult]) -> Option<String> {
+    let worst = worst(results);
+    (worst != Outcome::Pass)
+        .then(|| results.iter().find(|r| r.outcome == worst).map(|r| format!("{}: {}", r.assertion, r.detail)))
+        .flatten()
+}
+
+fn headers(configured: &std::collections::BTreeMap<String, String>, captures: &HashMap<String, String>) -> HeaderMap {
+    configured
+        .iter()
+        .filter_map(|(k, v)| {
+            let value = substitute(v, captures).unwrap_or_else(|_| v.clone());
+            Some((HeaderName::from_bytes(k.as_bytes()).ok()?, HeaderValue::from_str(&value).ok()?))
+        })
+        .collect()
+}
+
+/// Replaces `${name}` with captured values; `Err(name)` for one not captured.
+fn substitute(text: &str, captures: &HashMap<String, String>) -> Result<String, String> {
+    crate::config::expand(text, &|name| captures.get(name).cloned())
+}
+
+fn capture(step: &StepConfig, name: &str, body: &[u8], captures: &mut HashMap<String, String>) -> Vec<AssertionResult> {
+    let json: Option<Value> = serde_json::from_slice(body).ok();
+    step.capture
+        .iter()
+        .filter_map(|(var, path)| {
+            let node = json.as_ref().and_then(|j| path.path().query(j).first().cloned());
+            match node {
+                Some(Value::String(s)) => {
+                    captures.insert(var.clone(), s);
+                    None
+                }
+                Some(other) => {
+                    captures.insert(var.clone(), other.to_string());
+                    None
+                }
+                None => Some(AssertionResult {
+                    assertion: format!("{name}: capture {var}"),
+                    outcome: Outcome::Fail,
+                    detail: "no node in the answer".to_owned(),
+                }),
+            }
+        })
+        .collect()
+}

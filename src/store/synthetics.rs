@@ -1,0 +1,245 @@
+//! Tables `check_results`, `check_state`, `check_events` and `check_owners`.
+//!
+//! Results are written in batches (one transaction, multi-row INSERTs): a check run costs a
+//! share of one statement, not a transaction of its own.
+
+use std::collections::HashMap;
+
+use sqlx::Row;
+
+use super::{Store, StoreError};
+use crate::sources::synthetics::Outcome;
+use crate::sources::synthetics::state::{CheckState, StateRecord};
+
+/// One result to store.
+#[derive(Debug, Clone)]
+pub struct ResultRow {
+    /// Check id.
+    pub check_id: String,
+    /// Partner id.
+    pub partner_id: String,
+    /// When the run started (ms).
+    pub at: i64,
+    /// How long it took (ms).
+    pub duration_ms: i64,
+    /// HTTP status, when an answer came.
+    pub http_status: Option<i64>,
+    /// Pass, warn or fail.
+    pub outcome: Outcome,
+    /// Error kind word of a failure.
+    pub error_kind: Option<&'static str>,
+    /// A short reason.
+    pub message: Option<String>,
+    /// Every assertion's outcome, JSON.
+    pub assertions: String,
+    /// A confirmation re-run.
+    pub confirmation: bool,
+    /// Counts for the state and the success rate (false: superseded by its confirmation).
+    pub counted: bool,
+}
+
+/// A state to store (only written when it changed).
+#[derive(Debug, Clone)]
+pub struct StateRow {
+    /// Check id.
+    pub check_id: String,
+    /// Partner id.
+    pub partner_id: String,
+    /// The state.
+    pub record: StateRecord,
+}
+
+/// A state change to store for triage.
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    /// Check id.
+    pub check_id: String,
+    /// Partner id.
+    pub partner_id: String,
+    /// The `at` of the result that caused it (ms).
+    pub at: i64,
+    /// Before.
+    pub from: CheckState,
+    /// After.
+    pub to: CheckState,
+}
+
+/// What the engine writes at once.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Results.
+    pub results: Vec<ResultRow>,
+    /// Changed states.
+    pub states: Vec<StateRow>,
+    /// State changes.
+    pub events: Vec<EventRow>,
+}
+
+impl Batch {
+    /// Nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.results.is_empty() && self.states.is_empty() && self.events.is_empty()
+    }
+}
+
+/// Rows per multi-row INSERT (12 parameters each, under every backend's parameter limit).
+const ROWS_PER_INSERT: usize = 200;
+
+/// Writes a batch in one transaction.
+pub async fn write_batch(store: &Store, batch: &Batch) -> Result<(), StoreError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let mut tx = store.pool().begin().await?;
+    for chunk in batch.results.chunks(ROWS_PER_INSERT) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| format!("(${})", (1..=11).map(|j| (i * 11 + j).to_string()).collect::<Vec<_>>().join(", $")))
+            .collect();
+        let sql = format!(
+            "INSERT INTO check_results (check_id, partner_id, at, duration_ms, http_status, outcome, error_kind, message, assertions, confirmation, counted) VALUES {}",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for r in chunk {
+            query = query
+                .bind(&r.check_id)
+                .bind(&r.partner_id)
+                .bind(r.at)
+                .bind(r.duration_ms)
+                .bind(r.http_status)
+                .bind(r.outcome.as_str())
+                .bind(r.error_kind)
+                .bind(r.message.as_deref())
+                .bind(&r.assertions)
+                .bind(i64::from(r.confirmation))
+                .bind(i64::from(r.counted));
+        }
+        query.execute(&mut *tx).await?;
+    }
+    for s in &batch.states {
+        sqlx::query(
+            "INSERT INTO check_state (check_id, partner_id, state, consecutive_failures, consecutive_successes, since, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (check_id) DO UPDATE SET partner_id = $2, state = $3, \
+             consecutive_failures = $4, consecutive_successes = $5, since = $6, updated_at = $7",
+        )
+        .bind(&s.check_id)
+        .bind(&s.partner_id)
+        .bind(s.record.state.as_str())
+        .bind(i64::from(s.record.consecutive_failures))
+        .bind(i64::from(s.record.consecutive_successes))
+        .bind(s.record.since)
+        .bind(super::now_ms())
+        .execute(&mut *tx)
+        .await?;
+    }
+    for e in &batch.events {
+        sqlx::query("INSERT INTO check_events (check_id, partner_id, at, from_state, to_state) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&e.check_id)
+            .bind(&e.partner_id)
+            .bind(e.at)
+            .bind(e.from.as_str())
+            .bind(e.to.as_str())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Every stored state, by check id.
+pub async fn states(store: &Store) -> Result<HashMap<String, StateRecord>, StoreError> {
+    let rows = sqlx::query("SELECT check_id, state, consecutive_failures, consecutive_successes, since FROM check_state")
+        .fetch_all(store.pool())
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let state: String = row.try_get(1)?;
+            let state =
+                CheckState::parse(&state).ok_or_else(|| StoreError::Corrupt { what: "check_state.state", reason: state.clone() })?;
+            let count = |i: usize| -> Result<u32, StoreError> { Ok(u32::try_from(row.try_get::<i64, _>(i)?).unwrap_or(0)) };
+            Ok((
+                row.try_get(0)?,
+                StateRecord { state, consecutive_failures: count(2)?, consecutive_successes: count(3)?, since: row.try_get(4)? },
+            ))
+        })
+        .collect()
+}
+
+/// A counted result's time, duration and outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sample {
+    /// When (ms).
+    pub at: i64,
+    /// Duration (ms).
+    pub duration_ms: i64,
+    /// Outcome.
+    pub outcome: Outcome,
+}
+
+/// The counted results of `check` since `since` (ms), oldest first.
+pub async fn samples(store: &Store, check: &str, since: i64) -> Result<Vec<Sample>, StoreError> {
+    let rows =
+        sqlx::query("SELECT at, duration_ms, outcome FROM check_results WHERE check_id = $1 AND at >= $2 AND counted = 1 ORDER BY at")
+            .bind(check)
+            .bind(since)
+            .fetch_all(store.pool())
+            .await?;
+    rows.iter()
+        .map(|row| {
+            let outcome: String = row.try_get(2)?;
+            let outcome =
+                Outcome::parse(&outcome).ok_or_else(|| StoreError::Corrupt { what: "check_results.outcome", reason: outcome.clone() })?;
+            Ok(Sample { at: row.try_get(0)?, duration_ms: row.try_get(1)?, outcome })
+        })
+        .collect()
+}
+
+/// Renews `owner`'s leases, takes over expired ones, registers checks never seen, and returns
+/// the ids of `ids` that `owner` holds until `lease_until` (ms). A handful of statements
+/// whatever the number of checks (one INSERT per check the first time only).
+pub async fn sync_ownership(store: &Store, owner: &str, ids: &[String], lease_until: i64) -> Result<Vec<String>, StoreError> {
+    let now = super::now_ms();
+    let mut tx = store.pool().begin().await?;
+    sqlx::query("UPDATE check_owners SET lease_until = $2 WHERE owner = $1").bind(owner).bind(lease_until).execute(&mut *tx).await?;
+    sqlx::query("UPDATE check_owners SET owner = $1, lease_until = $2 WHERE lease_until < $3")
+        .bind(owner)
+        .bind(lease_until)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    let known: std::collections::HashSet<String> = sqlx::query("SELECT check_id FROM check_owners")
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    for id in ids.iter().filter(|id| !known.contains(*id)) {
+        sqlx::query("INSERT INTO check_owners (check_id, owner, lease_until) VALUES ($1, $2, $3) ON CONFLICT (check_id) DO NOTHING")
+            .bind(id)
+            .bind(owner)
+            .bind(lease_until)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let mine: std::collections::HashSet<String> = sqlx::query("SELECT check_id FROM check_owners WHERE owner = $1")
+        .bind(owner)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    tx.commit().await?;
+    Ok(ids.iter().filter(|id| mine.contains(*id)).cloned().collect())
+}
+
+/// Gives up `owner`'s checks (a clean shutdown hands them over at once).
+pub async fn release_checks(store: &Store, owner: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM check_owners WHERE owner = $1").bind(owner).execute(store.pool()).await?;
+    Ok(())
+}
+
+/// Deletes results older than `before` (ms); returns how many.
+pub async fn prune_results(store: &Store, before: i64) -> Result<u64, StoreError> {
+    let result = sqlx::query("DELETE FROM check_results WHERE at < $1").bind(before).execute(store.pool()).await?;
+    Ok(result.rows_affected())
+}
