@@ -16,11 +16,14 @@
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 use sparky::sources::changelogs::parse::parse_feed;
 use sparky::sources::changelogs::summarise;
 use sparky::sources::changelogs::summary::TagRules;
+use support::{cpu_seconds, mib, peak_rss_mib, yes_no};
+
+mod support;
 
 /// The summary budget, as in the corpus test.
 const SUMMARY_CHARS: usize = 300;
@@ -38,8 +41,7 @@ struct Args {
 
 /// Parses the command line; flags it does not know (cargo passes `--bench`) are ignored.
 fn parse_args() -> Result<Args, String> {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut args = Args { dir: manifest.join("../shared/fixtures/feeds"), seconds: 5.0, anchor: true };
+    let mut args = Args { dir: support::shared_path("fixtures/feeds"), seconds: 5.0, anchor: true };
     let mut dir = None;
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -79,28 +81,6 @@ fn load(dir: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
     }
     names.sort();
     names.into_iter().map(|name| std::fs::read(dir.join(&name)).map(|bytes| (name, bytes))).collect()
-}
-
-/// CPU-seconds (user + system) used by this process so far.
-fn cpu_seconds() -> f64 {
-    // SAFETY: getrusage only writes into the zeroed struct we pass.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        if libc::getrusage(libc::RUSAGE_SELF, &mut usage) != 0 {
-            panic!("getrusage failed: {}", std::io::Error::last_os_error());
-        }
-        usage
-    };
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    secs(usage.ru_utime) + secs(usage.ru_stime)
-}
-
-/// Peak resident set of this process (VmHWM), in MiB.
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
 }
 
 /// One pass: parse every file, identify and summarise every entry; returns the entries.
@@ -181,25 +161,10 @@ struct Anchor {
 
 /// Runs the anchor on `dir` for `seconds` CPU-seconds; `Err` says why there is no figure.
 fn run_anchor(dir: &Path, seconds: f64) -> Result<Anchor, String> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/anchor-feedparser");
-    if !script.is_file() {
-        return Err(format!("{} not found", script.display()));
-    }
-    let out = Command::new(&script)
-        .arg(dir)
-        .args(["--seconds", &seconds.to_string(), "--json"])
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() {
-        return Err(format!("{} exited with {}; its stderr:\n{}", script.display(), out.status, stderr.trim_end()));
-    }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default();
-    let json: serde_json::Value = serde_json::from_str(line)
-        .map_err(|e| format!("anchor output is not JSON ({e}): {stdout:?}; its stderr:\n{}", stderr.trim_end()))?;
-    let num = |key: &str| json[key].as_f64().ok_or_else(|| format!("anchor JSON has no number {key:?}: {line}"));
-    let int = |key: &str| json[key].as_u64().ok_or_else(|| format!("anchor JSON has no integer {key:?}: {line}"));
+    let seconds = seconds.to_string();
+    let json = support::run_anchor("anchor-feedparser", [dir.as_os_str(), "--seconds".as_ref(), seconds.as_ref(), "--json".as_ref()])?;
+    let num = |key: &str| json[key].as_f64().ok_or_else(|| format!("anchor JSON has no number {key:?}: {json}"));
+    let int = |key: &str| json[key].as_u64().ok_or_else(|| format!("anchor JSON has no integer {key:?}: {json}"));
     Ok(Anchor {
         entries_per_cpu_second: num("entries_per_cpu_second")?,
         mb_per_cpu_second: num("mb_per_cpu_second")?,
@@ -211,14 +176,6 @@ fn run_anchor(dir: &Path, seconds: f64) -> Result<Anchor, String> {
         cpu_seconds: num("cpu_seconds")?,
         bozo_files: int("bozo_files")?,
     })
-}
-
-fn mib(v: Option<f64>) -> String {
-    v.map_or_else(|| "unknown".to_owned(), |m| format!("{m:.1} MiB"))
-}
-
-fn yes_no(ok: bool) -> &'static str {
-    if ok { "yes" } else { "NO" }
 }
 
 fn main() -> ExitCode {

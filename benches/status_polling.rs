@@ -26,9 +26,8 @@
 //! 200 pages per CPU-second.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -43,6 +42,9 @@ use chrono::{DateTime, Utc};
 use sparky::app::App;
 use sparky::config::Config;
 use sparky::sources::status_pages::{Indicator, PollReport, poll_all};
+use support::{Helper, cpu_seconds, mib, peak_rss_mib, status_mib};
+
+mod support;
 
 /// Partners of the target.
 const TARGET_PARTNERS: f64 = 6000.0;
@@ -62,7 +64,7 @@ const LARGE_FIXTURE: &str = "githubstatus_summary_major_investigating_2026-08-17
 const COMPONENT: &str = "API Requests";
 
 fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/statuspages")
+    support::shared_path("fixtures/statuspages")
 }
 
 /// Command line.
@@ -202,144 +204,40 @@ fn serve(args: &Args) -> ExitCode {
     let pages =
         Arc::new(Pages { count: args.pages, close: args.close, round: AtomicU64::new(0), templates, bodies: Mutex::new(HashMap::new()) });
     let control = pages.clone();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
-        let port = listener.local_addr().expect("local address").port();
-        std::thread::spawn(move || {
-            let mut out = std::io::stdout().lock();
-            if writeln!(out, "port {port}").and_then(|()| out.flush()).is_err() {
-                std::process::exit(0);
-            }
-            for line in std::io::stdin().lock().lines() {
-                let Ok(line) = line else { break };
-                if line.trim() == "next" {
-                    let round = control.round.fetch_add(1, Ordering::SeqCst) + 1;
-                    if writeln!(out, "round {round}").and_then(|()| out.flush()).is_err() {
-                        break;
-                    }
-                }
-            }
-            // The bench is gone (or closed our stdin): never outlive it.
-            std::process::exit(0);
-        });
-        let app = axum::Router::new().route("/p/{i}/summary.json", axum::routing::get(page)).with_state(pages);
-        if let Err(e) = axum::serve(listener, app).await {
-            eprintln!("status_polling server: {e}");
-        }
-    });
-    ExitCode::FAILURE
+    let app = axum::Router::new().route("/p/{i}/summary.json", axum::routing::get(page)).with_state(pages);
+    support::serve_loopback("status_polling server", app, move |line| {
+        (line.trim() == "next").then(|| format!("round {}", control.round.fetch_add(1, Ordering::SeqCst) + 1))
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
 // The bench (parent process).
 // ---------------------------------------------------------------------------------------------
 
-/// The page server process; killed on drop.
+/// The page server process (`--serve`); killed on drop.
 struct PageServer {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: BufReader<ChildStdout>,
+    helper: Helper,
     port: u16,
 }
 
 impl PageServer {
     fn start(args: &Args) -> Result<Self, String> {
-        let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
-        let mut command = Command::new(exe);
-        command.args(["--serve", "--pages", &args.pages.to_string()]);
+        let pages = args.pages.to_string();
+        let mut argv = vec!["--serve", "--pages", &pages];
         if args.close {
-            command.arg("--close");
+            argv.push("--close");
         }
-        let mut child = command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| format!("cannot start the page server: {e}"))?;
-        let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-        let mut server = Self { child, stdin: Some(stdin), stdout, port: 0 };
-        let line = server.read_line()?;
-        server.port =
-            line.strip_prefix("port ").and_then(|p| p.parse().ok()).ok_or_else(|| format!("page server said {line:?}, not `port N`"))?;
-        Ok(server)
-    }
-
-    fn read_line(&mut self) -> Result<String, String> {
-        let mut line = String::new();
-        match self.stdout.read_line(&mut line) {
-            Ok(0) => Err("the page server exited".to_owned()),
-            Ok(_) => Ok(line.trim().to_owned()),
-            Err(e) => Err(format!("cannot read from the page server: {e}")),
-        }
+        let helper = Helper::spawn("page server", &argv, &[])?;
+        let port = helper.port()?;
+        Ok(Self { helper, port })
     }
 
     /// Starts the next round: one page in [`CHANGE_EVERY`] changes.
     fn next_round(&mut self) -> Result<u64, String> {
-        let stdin = self.stdin.as_mut().ok_or("page server stdin closed")?;
-        writeln!(stdin, "next").and_then(|()| stdin.flush()).map_err(|e| format!("cannot talk to the page server: {e}"))?;
-        let line = self.read_line()?;
+        self.helper.send_line("next")?;
+        let line = self.helper.read_line()?;
         line.strip_prefix("round ").and_then(|r| r.parse().ok()).ok_or_else(|| format!("page server said {line:?}, not `round N`"))
     }
-
-    /// Kills the server and reaps it; the description of how it ended.
-    fn stop(&mut self) -> String {
-        let pid = self.child.id();
-        if let Ok(Some(status)) = self.child.try_wait() {
-            return format!("page server (pid {pid}) had already exited: {status}");
-        }
-        let killed = self.child.kill();
-        self.stdin = None;
-        match (killed, self.child.wait()) {
-            (_, Ok(status)) => {
-                // SAFETY: signal 0 only asks whether the (reaped) pid still exists.
-                let gone = i32::try_from(pid).is_ok_and(|p| unsafe { libc::kill(p, 0) } != 0);
-                format!("page server (pid {pid}) stopped: {status}{}", if gone { "; pid gone" } else { "; pid STILL EXISTS" })
-            }
-            (Err(e), Err(_)) | (Ok(()), Err(e)) => format!("page server (pid {pid}) could not be stopped: {e}"),
-        }
-    }
-}
-
-impl Drop for PageServer {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// CPU-seconds (user + system) used by this process so far.
-fn cpu_seconds() -> f64 {
-    // SAFETY: getrusage only writes into the zeroed struct we pass.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        if libc::getrusage(libc::RUSAGE_SELF, &mut usage) != 0 {
-            panic!("getrusage failed: {}", std::io::Error::last_os_error());
-        }
-        usage
-    };
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    secs(usage.ru_utime) + secs(usage.ru_stime)
-}
-
-/// Peak resident set of this process (VmHWM), in MiB.
-fn peak_rss_mib() -> Option<f64> {
-    status_mib("VmHWM:")
-}
-
-/// A `/proc/self/status` figure given in kB (`VmHWM:`, `VmRSS:`), in MiB.
-fn status_mib(field: &str) -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
-fn mib(v: Option<f64>) -> String {
-    v.map_or_else(|| "unknown".to_owned(), |m| format!("{m:.1} MiB"))
 }
 
 /// What a set of reports says.
@@ -499,11 +397,8 @@ fn main() -> ExitCode {
         println!("status_polling: fixtures {SMALL_FIXTURE} and {LARGE_FIXTURE} not found in {}; benchmark skipped", dir.display());
         return ExitCode::SUCCESS;
     }
-    // A proxy from the environment would carry the loopback requests elsewhere.
-    for var in ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"] {
-        // SAFETY: no other thread runs yet (the runtime and the server start below).
-        unsafe { std::env::remove_var(var) };
-    }
+    // SAFETY: no other thread runs yet (the runtime and the server start below).
+    unsafe { support::clear_proxy_env() };
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut server = match PageServer::start(&args) {
         Ok(server) => server,
@@ -516,14 +411,14 @@ fn main() -> ExitCode {
         "status_polling: {} pages on 127.0.0.1:{} (pid {}), {} steady rounds, one page in {CHANGE_EVERY} changing per round, one in {LARGE_EVERY} of 74 KB{}",
         args.pages,
         server.port,
-        server.child.id(),
+        server.helper.pid(),
         args.rounds,
         if args.close { ", a new connection per request" } else { "" }
     );
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let result = runtime.block_on(run(&args, &mut server));
     drop(runtime);
-    println!("{}", server.stop());
+    println!("{}", server.helper.stop());
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -12,6 +12,7 @@ use crate::sources::status_pages::{self, PollReport};
 use crate::sources::synthetics::CheckConfig;
 use crate::sources::synthetics::engine::{Engine, Executed};
 use crate::store::StoreError;
+use crate::triage::{Decision, Triage};
 
 /// How a job hands its actions over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,9 +72,13 @@ pub struct StatusRun {
     pub delivery: Option<DeliveryReport>,
 }
 
-/// Polls every partner's status page once and delivers the notices.
-pub async fn status(app: &App, delivery: Delivery) -> Result<StatusRun, StoreError> {
+/// Polls every partner's status page once, re-decides the cause of open incidents from what the
+/// pages say now, and delivers the notices and actions.
+pub async fn status(app: &App, delivery: Delivery) -> Result<StatusRun, JobError> {
     let partners = status_pages::poll_all(app).await?;
+    if let Err(e) = Triage::new(app)?.recheck_all(&partners).await {
+        tracing::error!(error = %e, "cannot re-decide incident causes");
+    }
     Ok(StatusRun { partners, delivery: deliver(app, delivery).await? })
 }
 
@@ -103,11 +108,15 @@ pub enum JobError {
 pub struct SyntheticsRun {
     /// One entry per enabled check, in id order.
     pub checks: Vec<Executed>,
+    /// What triage did with the state changes: (check, decision).
+    pub triage: Vec<(String, Decision)>,
+    /// Delivery of the actions, when drained.
+    pub delivery: Option<DeliveryReport>,
 }
 
-/// Runs `checks` (every enabled check with `None`) once each, with confirmation re-runs, and
-/// stores the results and state changes.
-pub async fn synthetics(app: &App, only: Option<&[CheckConfig]>) -> Result<SyntheticsRun, JobError> {
+/// Runs `checks` (every enabled check with `None`) once each, with confirmation re-runs, stores
+/// the results and state changes, triages the changes and delivers what triage decided.
+pub async fn synthetics(app: &App, only: Option<&[CheckConfig]>, delivery: Delivery) -> Result<SyntheticsRun, JobError> {
     let selected: Vec<CheckConfig> = match only {
         Some(checks) => checks.to_vec(),
         None => app.config.checks.iter().filter(|c| c.enabled).cloned().collect(),
@@ -118,5 +127,6 @@ pub async fn synthetics(app: &App, only: Option<&[CheckConfig]>) -> Result<Synth
     // The writer finishes once every result is stored.
     drop(engine);
     let _ = writer.await;
-    Ok(SyntheticsRun { checks })
+    let triage = Triage::new(app)?.run_pending().await.into_iter().map(|(event, decision)| (event.check_id, decision)).collect();
+    Ok(SyntheticsRun { checks, triage, delivery: deliver(app, delivery).await? })
 }

@@ -16,3 +16,4 @@ pub mod sinks;
 pub mod sources;
 pub mod store;
 pub mod templates;
+pub mod triage;

@@ -43,6 +43,8 @@ pub struct Metrics {
     pub check_up: IntGaugeVec,
     /// How late a check started after its scheduled time.
     pub check_lateness: prometheus::Histogram,
+    /// Incidents opened, by partner and cause.
+    pub incidents: IntCounterVec,
     /// Scheduled job runs by job and result (`ok`, `error`, `skipped`).
     pub job_runs: IntCounterVec,
     /// Scheduled job duration by job.
@@ -142,6 +144,7 @@ impl Metrics {
                 r.register(Box::new(h.clone())).unwrap_or_else(|e| unreachable!("metric: {e}"));
                 h
             },
+            incidents: counter(&r, "sparky_incidents_total", "Incidents opened, by partner and cause.", &["partner", "cause"]),
             job_runs: counter(&r, "sparky_job_runs_total", "Scheduled job runs by job and result.", &["job", "result"]),
             job_duration: histogram(&r, "sparky_job_duration_seconds", "Scheduled job duration.", &["job"], JOB_BUCKETS.to_vec()),
             registry: r,

@@ -146,18 +146,23 @@ async fn run_claimed(app: &App, metric_name: &'static str, claim_name: &str, tic
 /// Polls every partner's status page on its own interval, each at its own offset inside the
 /// interval (from its id), so pages are not all fetched in the same second; ticks fall on the
 /// same instants on every replica, so each is claimed once.
-pub fn start_status_polls(app: &App, shutdown: &CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
+pub fn start_status_polls(app: &App, triage: &crate::triage::Triage, shutdown: &CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
     (0..app.config.partners.len())
         .filter(|&i| app.config.partners[i].status_page.is_some())
         .map(|i| {
-            let (app, shutdown) = (app.clone(), shutdown.clone());
+            let (app, triage, shutdown) = (app.clone(), triage.clone(), shutdown.clone());
             tokio::spawn(async move {
                 let partner = &app.config.partners[i];
                 let Some(page) = &partner.status_page else { return };
                 let claim_name = format!("status:{}", partner.id);
                 every(page.interval(), spread(partner.id.as_str(), page.interval()), Start::Now, &shutdown, |tick| {
                     run_claimed(&app, "status", &claim_name, tick, async {
-                        status_pages::poll_partner(&app, partner).await.map(|_| ()).map_err(|e| e.to_string())
+                        let report = status_pages::poll_partner(&app, partner).await.map_err(|e| e.to_string())?;
+                        // While we fail, each reading of the partner's page may change the cause.
+                        if let Some(report) = report {
+                            triage.recheck(partner, &report.status).await.map_err(|e| e.to_string())?;
+                        }
+                        Ok(())
                     })
                 })
                 .await;

@@ -1,7 +1,8 @@
 //! Message and page templates (minijinja): the defaults from the repository's `templates/` are
 //! compiled in; a `templates/` folder in the config directory overrides them file by file.
 //!
-//! Templates named `*.jsonl.j2` / `*.json.j2` print every `{{ ... }}` as JSON; the filters
+//! Templates named `*.jsonl.j2` / `*.json.j2` print every `{{ ... }}` as JSON, `*.html.j2` ones
+//! HTML-escaped; the filters
 //! `mrkdwn` and `tag_badge` and the function `slack_link` write Slack mrkdwn safely.
 
 use std::path::Path;
@@ -17,6 +18,11 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("slack/digest.txt.j2", include_str!("../templates/slack/digest.txt.j2")),
     ("slack/status_notice.jsonl.j2", include_str!("../templates/slack/status_notice.jsonl.j2")),
     ("slack/status_notice.txt.j2", include_str!("../templates/slack/status_notice.txt.j2")),
+    ("slack/incident.jsonl.j2", include_str!("../templates/slack/incident.jsonl.j2")),
+    ("slack/incident.txt.j2", include_str!("../templates/slack/incident.txt.j2")),
+    ("statuspage/incident.txt.j2", include_str!("../templates/statuspage/incident.txt.j2")),
+    ("jira/incident.txt.j2", include_str!("../templates/jira/incident.txt.j2")),
+    ("status_page.html.j2", include_str!("../templates/status_page.html.j2")),
 ];
 
 /// A template could not be rendered.
@@ -40,7 +46,13 @@ impl Templates {
     pub fn load(config_dir: &Path) -> Result<Self, Vec<Problem>> {
         let mut env = Environment::new();
         env.set_auto_escape_callback(|name| {
-            if name.ends_with(".jsonl.j2") || name.ends_with(".json.j2") { AutoEscape::Json } else { AutoEscape::None }
+            if name.ends_with(".jsonl.j2") || name.ends_with(".json.j2") {
+                AutoEscape::Json
+            } else if name.ends_with(".html.j2") {
+                AutoEscape::Html
+            } else {
+                AutoEscape::None
+            }
         });
         env.add_filter("mrkdwn", |s: String| escape_mrkdwn(&s));
         env.add_filter("tag_badge", |s: String| format!("`{}`", s.replace('`', "'")));

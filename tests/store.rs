@@ -161,3 +161,46 @@ async fn a_tick_runs_once_and_a_dead_holder_is_replaced(store: &Store) {
     assert_eq!(jobs::latest_tick(store, "changelogs").await.unwrap(), Some(2000));
 }
 on_both_backends!(job_ticks, a_tick_runs_once_and_a_dead_holder_is_replaced);
+
+async fn check_results_are_written_in_batches(store: &Store) {
+    use sparky::sources::synthetics::Outcome;
+    use sparky::sources::synthetics::state::{CheckState, StateRecord};
+    use sparky::store::synthetics::{self as checks, Batch, EventRow, ResultRow, StateRow};
+    let now = now_ms();
+    let results = (0..300)
+        .map(|i| ResultRow {
+            check_id: format!("c{}", i % 3),
+            partner_id: "okta".to_owned(),
+            at: now - 1000 + i,
+            duration_ms: i,
+            http_status: Some(200),
+            outcome: if i == 299 { Outcome::Fail } else { Outcome::Pass },
+            error_kind: (i == 299).then_some("http"),
+            message: None,
+            assertions: "[]".to_owned(),
+            confirmation: false,
+            counted: true,
+        })
+        .collect();
+    let failing = StateRecord { state: CheckState::Failing, consecutive_failures: 1, consecutive_successes: 0, since: now };
+    let batch = Batch {
+        results,
+        states: vec![StateRow { check_id: "c2".to_owned(), partner_id: "okta".to_owned(), record: failing }],
+        events: vec![EventRow {
+            check_id: "c2".to_owned(),
+            partner_id: "okta".to_owned(),
+            at: now,
+            from: CheckState::Healthy,
+            to: CheckState::Failing,
+        }],
+    };
+    checks::write_batch(store, &batch).await.unwrap();
+    let samples = checks::samples(store, "c2", 0).await.unwrap();
+    assert_eq!(samples.len(), 100, "300 rows in chunks of 128, 128, 32, 8, 4");
+    assert_eq!(samples.last().map(|s| s.outcome), Some(Outcome::Fail));
+    assert_eq!(checks::states(store).await.unwrap().get("c2"), Some(&failing));
+    let events = sparky::store::incidents::unhandled_events(store, 10).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!((events[0].check_id.as_str(), events[0].to), ("c2", CheckState::Failing));
+}
+on_both_backends!(check_results_in_batches, check_results_are_written_in_batches);

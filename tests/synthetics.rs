@@ -393,3 +393,25 @@ async fn hundreds_of_checks_run_on_schedule_and_a_hanging_partner_delays_no_othe
     let (within_50ms, all) = (bucket("0.05"), bucket("+Inf"));
     assert!(all > 500.0 && within_50ms / all >= 0.99, "p99 scheduling lateness under 50 ms: {within_50ms} of {all}");
 }
+
+#[tokio::test]
+async fn check_id_prints_each_assertion_and_the_record_over_three_windows() {
+    let api = MockServer::start().await;
+    Mock::given(path("/ok")).respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 1}))).mount(&api).await;
+    let sparky = sparky();
+    check(&sparky, "api", &format!("url = \"{}/ok\"\n[[assert]]\nstatus = 200\n[[assert]]\njson_path = \"$.id\"\nequals = 1", api.uri()));
+    sparky.run(&["check", "api"]).await.expect_code(0);
+    let run = sparky.run(&["check", "api"]).await;
+    run.expect_code(0);
+    let out = &run.stdout;
+    assert!(out.contains("run: pass in"), "{out}");
+    assert!(out.contains("[pass] status is 200: got 200"), "{out}");
+    assert!(out.contains("[pass] $.id equals 1"), "{out}");
+    assert!(out.contains("state: healthy since"), "{out}");
+    for window in ["last  1h: 2 runs, success rate 100.0 %", "last 24h: 2 runs", "last  7d: 2 runs"] {
+        assert!(out.contains(window), "missing {window:?} in {out}");
+    }
+    let unknown = sparky.run(&["check", "nope"]).await;
+    unknown.expect_code(2);
+    assert!(unknown.stderr.contains("no check `nope`"));
+}

@@ -58,6 +58,12 @@ pub enum Command {
         /// The check id.
         id: String,
     },
+    /// List open incidents and those resolved in the last 7 days (`--all`: 90 days).
+    Incidents {
+        /// Resolved ones from the last 90 days too.
+        #[arg(long)]
+        all: bool,
+    },
     /// List undelivered and dead actions, or requeue a dead one.
     Outbox {
         /// Include delivered actions.
@@ -94,6 +100,9 @@ pub enum OutboxCommand {
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> ExitCode {
+    if cli.json {
+        crate::sinks::log::print_to_stderr();
+    }
     if matches!(cli.command, Command::CheckConfig) {
         return check_config(&cli);
     }
@@ -107,6 +116,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Once { job } => once(&app, *job, cli.json).await,
         Command::Status { partner, at } => report::partner_status(&app, partner, at.as_deref(), cli.json).await,
         Command::Check { id } => report::check(&app, id, cli.json).await,
+        Command::Incidents { all } => report::incidents(&app, *all, cli.json).await,
         Command::Outbox { all, action } => outbox(&app, *all, action.as_ref(), cli.json).await,
     };
     app.store.close().await;
@@ -164,13 +174,24 @@ async fn daemon(app: App) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    tracing::info!(listen = %app.config.global.server.listen, instance = %app.instance, "sparky running");
+    tracing::info!(listen = %app.config.global.server.listen, instance = %app.instance, sinks = ?app.sinks.describe(), "sparky running");
     let server = tokio::spawn(crate::http::serve(app.clone(), listener, shutdown.clone()));
     let worker = {
         let (deliverer, wake, shutdown) = (app.deliverer(), app.wake.clone(), shutdown.clone());
         tokio::spawn(async move { deliverer.run(wake, shutdown).await })
     };
-    let polls = crate::scheduler::start_status_polls(&app, &shutdown);
+    let triage = match crate::triage::Triage::new(&app) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("sparky: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let triage_task = {
+        let (triage, wake, shutdown) = (triage.clone(), app.triage_wake.clone(), shutdown.clone());
+        tokio::spawn(async move { triage.run(wake, shutdown).await })
+    };
+    let polls = crate::scheduler::start_status_polls(&app, &triage, &shutdown);
     let checks = match start_checks(&app, &shutdown).await {
         Ok(checks) => checks,
         Err(e) => {
@@ -187,6 +208,7 @@ async fn daemon(app: App) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    crate::app::release_startup_memory();
     wait_for_signal().await;
     tracing::info!("shutting down");
     shutdown.cancel();
@@ -202,6 +224,7 @@ async fn daemon(app: App) -> ExitCode {
         let (engine, writer) = checks;
         let _ = engine.await;
         let _ = writer.await;
+        let _ = triage_task.await;
     })
     .await;
     ExitCode::SUCCESS
@@ -246,8 +269,17 @@ async fn wait_for_signal() {
 async fn once(app: &App, job: OnceJob, json: bool) -> ExitCode {
     let result = match job {
         OnceJob::Changelogs => jobs::changelogs(app, Delivery::Drain).await.map(|run| report::changelog_run(&run, json)),
-        OnceJob::Status => jobs::status(app, Delivery::Drain).await.map(|run| report::status_run(&run, json)),
-        OnceJob::Synthetics => match jobs::synthetics(app, None).await {
+        OnceJob::Status => match jobs::status(app, Delivery::Drain).await {
+            Ok(run) => {
+                report::status_run(&run, json);
+                Ok(())
+            }
+            Err(e) => {
+                eprintln!("sparky: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        OnceJob::Synthetics => match jobs::synthetics(app, None, Delivery::Drain).await {
             Ok(run) => {
                 report::synthetics_run(&run, json);
                 Ok(())

@@ -109,7 +109,7 @@ pub async fn partner_status(app: &App, id: &str, at: Option<&str>, json: bool) -
             Ok(found) => found,
             Err(code) => return code,
         },
-        None => match status_pages::fetch_now(app, partner).await {
+        None => match status_pages::poll_partner(app, partner).await {
             Ok(Some(report)) => (report.status, format!("read now ({})", report.result)),
             Ok(None) => return ExitCode::from(2),
             Err(e) => {
@@ -224,6 +224,52 @@ pub fn synthetics_run(run: &SyntheticsRun, json: bool) {
         run.checks.iter().filter_map(|e| e.transition.map(|t| format!("{}: {} -> {}", e.check, t.from.as_str(), t.to.as_str()))).collect();
     let changes = if changes.is_empty() { String::new() } else { format!("; state changes: {}", changes.join(", ")) };
     println!("synthetics: {} checks: {} pass, {} warn, {} fail{changes}", run.checks.len(), count(Pass), count(Warn), count(Fail));
+    for (check, decision) in &run.triage {
+        println!("triage: {check}: {}", serde_json::to_string(decision).unwrap_or_default());
+    }
+    if let Some(report) = &run.delivery {
+        delivery(report, false);
+    }
+}
+
+/// `sparky incidents`: open incidents and recent ones, one per line.
+pub async fn incidents(app: &App, all: bool, json: bool) -> ExitCode {
+    const DAY: i64 = 24 * 3600 * 1000;
+    let since = now_ms() - if all { 90 } else { 7 } * DAY;
+    let list = match crate::store::incidents::list(&app.store, since).await {
+        Ok(list) => list,
+        Err(e) => {
+            eprintln!("sparky: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list).unwrap_or_default());
+        return ExitCode::SUCCESS;
+    }
+    if list.is_empty() {
+        println!("no incidents (open, or resolved in the last {} days)", if all { 90 } else { 7 });
+    }
+    for s in &list {
+        let i = &s.incident;
+        let end = s.resolved_at.unwrap_or_else(now_ms);
+        let lasted =
+            crate::sinks::slack::message::human_duration(std::time::Duration::from_millis(u64::try_from(end - i.opened_at).unwrap_or(0)));
+        let remote: Vec<String> = s.remote.iter().map(|(sink, id)| format!("{sink}={id}")).collect();
+        println!(
+            "{}  {}  {}  {}  opened {}  {} {lasted}  checks: {}  {}  ({})",
+            i.id,
+            i.partner,
+            s.state,
+            i.cause.as_str(),
+            ms_to_time(i.opened_at).format("%Y-%m-%d %H:%M"),
+            if s.state == "open" { "for" } else { "lasted" },
+            s.all_checks.join(","),
+            remote.join(" "),
+            i.cause_reason
+        );
+    }
+    ExitCode::SUCCESS
 }
 
 /// `sparky check ID`: the full result and the check's record over 1 h / 24 h / 7 d.
@@ -236,7 +282,7 @@ pub async fn check(app: &App, id: &str, json: bool) -> ExitCode {
         eprintln!("sparky: check `{id}` is disabled (enabled = false in its file)");
         return ExitCode::from(2);
     }
-    let run = match jobs::synthetics(app, Some(std::slice::from_ref(config))).await {
+    let run = match jobs::synthetics(app, Some(std::slice::from_ref(config)), jobs::Delivery::Drain).await {
         Ok(run) => run,
         Err(e) => {
             eprintln!("sparky: {e}");

@@ -7,8 +7,11 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::load::{EnvLookup, Problem};
-use super::types::{ByteSize, Cron, Duration, Secret};
+use super::types::{ByteSize, Cron, Duration, HttpUrl, Secret};
+pub use crate::sinks::jira::JiraConfig;
+pub use crate::sinks::pagerduty::PagerDutyConfig;
 pub use crate::sinks::slack::{SlackConfig, check_channel};
+pub use crate::sinks::statuspage::StatuspageConfig;
 
 /// The whole of `sparky.toml`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -30,6 +33,38 @@ pub struct GlobalConfig {
     pub outbox: OutboxConfig,
     /// `[synthetics]`
     pub synthetics: SyntheticsSettings,
+    /// `[jira]`
+    pub jira: JiraConfig,
+    /// `[pagerduty]`
+    pub pagerduty: PagerDutyConfig,
+    /// `[statuspage]`: our public status page.
+    pub statuspage: StatuspageConfig,
+    /// `[connectivity]`: Sparky's own egress check.
+    pub connectivity: ConnectivityConfig,
+}
+
+/// `[connectivity]`: before blaming a partner, Sparky checks its own egress against a few
+/// independent canary URLs; it is offline only when most of them fail. `SPARKY_CANARY_URLS`
+/// (comma-separated) overrides `canaries`; an empty value turns the check off.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnectivityConfig {
+    /// The canaries (any 2xx/3xx/4xx answer means the network works).
+    pub canaries: Vec<HttpUrl>,
+    /// Time allowed per canary. Default 5 s.
+    pub timeout: Duration,
+}
+
+impl Default for ConnectivityConfig {
+    fn default() -> Self {
+        let canaries = [
+            "https://www.google.com/generate_204",
+            "https://www.cloudflare.com/cdn-cgi/trace",
+            "https://www.microsoft.com/",
+            "https://aws.amazon.com/",
+        ];
+        Self { canaries: canaries.iter().filter_map(|u| u.parse().ok()).collect(), timeout: Duration::from_secs(5) }
+    }
 }
 
 /// `[synthetics]`: the check engine.
@@ -163,6 +198,13 @@ pub struct OutboxConfig {
     pub attempts_per_run: u32,
     /// Longest wait a `once` run accepts between attempts (e.g. a long `Retry-After`). Default 30 s.
     pub max_wait_per_run: Duration,
+    /// Deliveries per second by sink: `jira`, `pagerduty`, `statuspage`, `slack` (all channels;
+    /// each channel also gets `[slack] messages_per_second`).
+    pub rate_limits: std::collections::BTreeMap<String, u32>,
+    /// Failed deliveries in a row that open a sink's circuit breaker. Default 5.
+    pub breaker_failures: u32,
+    /// How long an open breaker holds deliveries before a trial one. Default 30 s.
+    pub breaker_cooldown: Duration,
 }
 
 impl Default for OutboxConfig {
@@ -174,6 +216,11 @@ impl Default for OutboxConfig {
             backoff_max: Duration::from_secs(600),
             attempts_per_run: 3,
             max_wait_per_run: Duration::from_secs(30),
+            // Jira Cloud's cost-based limit, PagerDuty's 120 events a minute per routing key,
+            // Statuspage's 1 request a second per key.
+            rate_limits: [("jira", 10), ("pagerduty", 2), ("statuspage", 1)].into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            breaker_failures: 5,
+            breaker_cooldown: Duration::from_secs(30),
         }
     }
 }
@@ -192,6 +239,18 @@ impl GlobalConfig {
         }
         if let Some(token) = env("SLACK_BOT_TOKEN").filter(|v| !v.is_empty()) {
             self.slack.token = Some(Secret::new(token));
+        }
+        self.jira.apply_env(env, problems);
+        self.pagerduty.apply_env(env, problems);
+        self.statuspage.apply_env(env, problems);
+        if let Some(canaries) = env("SPARKY_CANARY_URLS") {
+            self.connectivity.canaries = Vec::new();
+            for url in canaries.split(',').map(str::trim).filter(|u| !u.is_empty()) {
+                match url.parse() {
+                    Ok(u) => self.connectivity.canaries.push(u),
+                    Err(e) => problems.push(Problem::new("SPARKY_CANARY_URLS", "-", e)),
+                }
+            }
         }
         if let Some(url) = env("SLACK_API_URL").filter(|v| !v.is_empty()) {
             match url.parse() {
@@ -213,6 +272,9 @@ impl GlobalConfig {
                 "outbox.lease",
                 "must be longer than slack.timeout, or a slow delivery could be taken over and sent twice",
             ));
+        }
+        for sink in self.outbox.rate_limits.keys().filter(|k| !["jira", "pagerduty", "statuspage", "slack"].contains(&k.as_str())) {
+            problems.push(Problem::new(file, format!("outbox.rate_limits.{sink}"), "not a sink: use jira, pagerduty, statuspage or slack"));
         }
         if self.outbox.max_attempts == 0 {
             problems.push(Problem::new(file, "outbox.max_attempts", "must be at least 1"));

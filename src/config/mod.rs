@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use crate::sources::synthetics::CheckConfig;
 
 pub use global::{
-    ChangelogSettings, DatabaseConfig, GlobalConfig, HttpConfig, OutboxConfig, Schedules, ServerConfig, SlackConfig, SyntheticsSettings,
+    ChangelogSettings, ConnectivityConfig, DatabaseConfig, GlobalConfig, HttpConfig, OutboxConfig, Schedules, ServerConfig, SlackConfig,
+    SyntheticsSettings,
 };
 pub use load::{EnvLookup, Problem, expand, parse_toml, read_toml};
 pub use partner::{CompatConfig, FeedConfig, FeedKind, Partner, PublicStatusConfig};

@@ -171,7 +171,7 @@ pub fn render_digest(templates: &Templates, channel: &str, groups: &[PartnerGrou
             let text = templates.render(TEXT_TEMPLATE, &view)?.trim().to_owned();
             let entries: Vec<(String, String)> =
                 chunk.iter().map(|&(g, e)| (groups[g].id.clone(), groups[g].entries[e].entry.key.clone())).collect();
-            let post = SlackPost { channel: channel.to_owned(), text, blocks, purpose: "digest".to_owned() };
+            let post = SlackPost { channel: channel.to_owned(), text, blocks, purpose: "digest".to_owned(), remember_as: None };
             Ok(DigestPart { fingerprint: fingerprint(&entries), post, entries })
         })
         .collect()

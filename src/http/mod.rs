@@ -1,4 +1,7 @@
-//! The HTTP server (axum): `GET /metrics` (Prometheus text format) and `GET /healthz`.
+//! The HTTP server (axum): `GET /metrics` (Prometheus text format), `GET /healthz`, and the
+//! built-in public status page (`GET /status`, `GET /api/v2/summary.json`, see [`status_page`]).
+
+pub mod status_page;
 
 use std::time::Duration;
 
@@ -15,7 +18,12 @@ use crate::store::outbox::{ActionState, count_by_state};
 
 /// The routes.
 pub fn router(app: App) -> Router {
-    Router::new().route("/metrics", get(metrics)).route("/healthz", get(healthz)).with_state(app)
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .route("/status", get(status_page::page))
+        .route("/api/v2/summary.json", get(status_page::summary_json))
+        .with_state(app)
 }
 
 /// Serves until `shutdown`.

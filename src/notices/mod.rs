@@ -76,7 +76,8 @@ pub fn notices(
             let mut blocks = parse_blocks(&templates.render(BLOCKS_TEMPLATE, &view)?)?;
             clamp_texts(&mut blocks);
             let text = templates.render(TEXT_TEMPLATE, &view)?.trim().to_owned();
-            let action = Action::SlackPost(SlackPost { channel: channel.to_owned(), text, blocks, purpose: "notice".to_owned() });
+            let action =
+                Action::SlackPost(SlackPost { channel: channel.to_owned(), text, blocks, purpose: "notice".to_owned(), remember_as: None });
             Ok(NewAction {
                 idempotency_key: key,
                 ordering_key: format!("slack:{channel}"),

@@ -34,6 +34,7 @@ fn render(events: &[StatusEvent]) -> Vec<NewAction> {
 fn post(action: &NewAction) -> SlackPost {
     match serde_json::from_str::<Action>(&action.payload).unwrap() {
         Action::SlackPost(post) => post,
+        other => panic!("not a Slack post: {other:?}"),
     }
 }
 

@@ -3,13 +3,17 @@
 //! delivered by the [`worker`] with retries, backoff with jitter, `Retry-After`, leases and a
 //! dead letter state.
 
+pub mod breaker;
 pub mod worker;
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::sinks::slack::message::SlackPost;
+use crate::sinks::jira::JiraAction;
+use crate::sinks::pagerduty::PagerDutyEvent;
+use crate::sinks::slack::message::{SlackPost, SlackUpdate};
+use crate::sinks::statuspage::StatuspageAction;
 
 pub use worker::{Deliverer, DeliveryReport};
 
@@ -19,13 +23,24 @@ pub use worker::{Deliverer, DeliveryReport};
 pub enum Action {
     /// Post a Slack message (`chat.postMessage`).
     SlackPost(SlackPost),
+    /// Edit a message posted earlier (`chat.update`).
+    SlackUpdate(SlackUpdate),
+    /// Create, comment on or resolve a Jira issue.
+    Jira(JiraAction),
+    /// A PagerDuty Events v2 event.
+    PagerDuty(PagerDutyEvent),
+    /// A change of our public status page.
+    Statuspage(StatuspageAction),
 }
 
 impl Action {
     /// The sink that delivers it.
     pub fn sink(&self) -> &'static str {
         match self {
-            Self::SlackPost(_) => "slack",
+            Self::SlackPost(_) | Self::SlackUpdate(_) => "slack",
+            Self::Jira(_) => "jira",
+            Self::PagerDuty(_) => "pagerduty",
+            Self::Statuspage(_) => "statuspage",
         }
     }
 

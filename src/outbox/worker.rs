@@ -16,13 +16,13 @@ use super::{Action, DeliveryError};
 use crate::config::OutboxConfig;
 use crate::metrics::METRICS;
 use crate::sinks::Sinks;
-use crate::store::outbox::{self as rows, ActionRow};
+use crate::store::outbox::{self as rows, ActionRow, Attempted};
 use crate::store::{Store, StoreError, now_ms};
 
 /// Actions claimed per round.
 const BATCH: i64 = 32;
 /// Actions delivered at once (each is the head of its own ordering key).
-const CONCURRENCY: usize = 8;
+const CONCURRENCY: usize = 16;
 /// Longest idle sleep of the daemon worker between looks at the outbox.
 const IDLE_POLL: Duration = Duration::from_secs(1);
 
@@ -136,59 +136,63 @@ impl Deliverer {
         rows::claim_due(&self.store, &self.owner, lease_until, BATCH, exclude).await
     }
 
+    /// Delivers a claimed batch (up to [`CONCURRENCY`] at once), then records every outcome in
+    /// one transaction.
     async fn deliver_all(&self, claimed: Vec<ActionRow>) -> Vec<(i64, Outcome)> {
-        futures::stream::iter(claimed)
-            .map(|row| async move {
-                let id = row.id;
-                let outcome = self.deliver_one(row).await.unwrap_or_else(|e| {
-                    METRICS.error("outbox", "store");
-                    tracing::error!(action = id, error = %e, "outbox: cannot record a delivery outcome");
-                    Outcome::LostLease
-                });
-                (id, outcome)
-            })
-            .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await
+        let attempts: Vec<(i64, Attempted, Outcome)> =
+            futures::stream::iter(claimed).map(|row| self.attempt(row)).buffer_unordered(CONCURRENCY).collect().await;
+        let records: Vec<(i64, Attempted)> = attempts.iter().map(|(id, a, _)| (*id, a.clone())).collect();
+        match rows::record(&self.store, &self.owner, &records).await {
+            Ok(kept) => attempts
+                .into_iter()
+                .zip(kept)
+                .map(|((id, _, outcome), kept)| {
+                    if !kept {
+                        tracing::warn!(action = id, "attempt made, but the lease had passed to another deliverer");
+                    }
+                    (id, if kept { outcome } else { Outcome::LostLease })
+                })
+                .collect(),
+            Err(e) => {
+                // The leases run out and the actions go again; the sinks find what was sent.
+                METRICS.error("outbox", "store");
+                tracing::error!(error = %e, "outbox: cannot record delivery outcomes");
+                attempts.into_iter().map(|(id, _, _)| (id, Outcome::LostLease)).collect()
+            }
+        }
     }
 
-    async fn deliver_one(&self, row: ActionRow) -> Result<Outcome, StoreError> {
+    /// One attempt: the sink's answer, as the outcome to record.
+    async fn attempt(&self, row: ActionRow) -> (i64, Attempted, Outcome) {
         let result = match serde_json::from_str::<Action>(&row.payload) {
             Ok(action) => self.sinks.deliver(&action, &row).await.map(|d| (action, d)),
             Err(e) => Err(DeliveryError::Permanent { reason: format!("unreadable action payload: {e}") }),
         };
-        match result {
-            Ok((action, delivered)) => self.record_delivered(&row, &action, delivered.remote_id.as_deref()).await,
+        let (attempted, outcome) = match result {
+            Ok((action, delivered)) => {
+                METRICS.outbox_deliveries.with_label_values(&[&row.sink, "delivered"]).inc();
+                if let Action::SlackPost(post) = &action
+                    && post.purpose == "digest"
+                {
+                    METRICS.digests_posted.with_label_values(&[self.sinks.slack_kind()]).inc();
+                }
+                (Attempted::Delivered { remote_id: delivered.remote_id }, Outcome::Delivered)
+            }
             Err(DeliveryError::Retry { reason, retry_after }) if row.attempts < i64::from(self.cfg.max_attempts) => {
                 let delay = self.backoff(row.attempts).max(retry_after.unwrap_or_default());
                 let next = now_ms() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
                 tracing::warn!(action = row.id, sink = %row.sink, attempt = row.attempts, retry_in = ?delay, error = %reason, "delivery failed, will retry");
                 METRICS.outbox_deliveries.with_label_values(&[&row.sink, "retry"]).inc();
-                let kept = rows::mark_failed(&self.store, row.id, &self.owner, &reason, Some(next)).await?;
-                Ok(if kept { Outcome::Retrying } else { Outcome::LostLease })
+                (Attempted::Failed { error: reason, next_attempt_at: Some(next) }, Outcome::Retrying)
             }
             Err(DeliveryError::Retry { reason, .. } | DeliveryError::Permanent { reason }) => {
                 tracing::error!(action = row.id, sink = %row.sink, attempts = row.attempts, error = %reason, "delivery failed for good: dead letter (sparky outbox retry {})", row.id);
                 METRICS.outbox_deliveries.with_label_values(&[&row.sink, "dead"]).inc();
                 METRICS.outbox_dead_letters.with_label_values(&[&row.sink]).inc();
-                let kept = rows::mark_failed(&self.store, row.id, &self.owner, &reason, None).await?;
-                Ok(if kept { Outcome::Dead } else { Outcome::LostLease })
+                (Attempted::Failed { error: reason, next_attempt_at: None }, Outcome::Dead)
             }
-        }
-    }
-
-    async fn record_delivered(&self, row: &ActionRow, action: &Action, remote_id: Option<&str>) -> Result<Outcome, StoreError> {
-        METRICS.outbox_deliveries.with_label_values(&[&row.sink, "delivered"]).inc();
-        if let Action::SlackPost(post) = action
-            && post.purpose == "digest"
-        {
-            METRICS.digests_posted.with_label_values(&[self.sinks.slack_kind()]).inc();
-        }
-        let kept = rows::mark_delivered(&self.store, row.id, &self.owner, remote_id).await?;
-        if !kept {
-            tracing::warn!(action = row.id, "delivered, but the lease had passed to another deliverer");
-        }
-        Ok(Outcome::Delivered)
+        };
+        (row.id, attempted, outcome)
     }
 
     /// Delay before attempt `attempts + 1`: exponential from `backoff_base`, capped at

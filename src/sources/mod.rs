@@ -1,5 +1,6 @@
 //! Sources: scheduled readers of the outside world, one module per source kind.
 
 pub mod changelogs;
+pub mod connectivity;
 pub mod status_pages;
 pub mod synthetics;

@@ -5,8 +5,10 @@
 //! times as Unix epoch milliseconds in BIGINT columns, JSON as TEXT.
 
 pub mod changelogs;
+pub mod incidents;
 pub mod jobs;
 pub mod outbox;
+pub mod remote_ids;
 pub mod slack;
 pub mod status;
 pub mod synthetics;

@@ -94,6 +94,24 @@ pub struct ActionRow {
 }
 
 impl ActionRow {
+    /// The row a deliverer holds on attempt `attempts` of action `key` for `sink` (attempt 1:
+    /// never tried before; later ones: retrying). For sink tests and tools.
+    pub fn attempt(sink: &str, key: &str, attempts: i64) -> Self {
+        Self {
+            id: 1,
+            idempotency_key: key.to_owned(),
+            ordering_key: format!("{sink}:test"),
+            sink: sink.to_owned(),
+            payload: String::new(),
+            state: if attempts > 1 { ActionState::Retrying } else { ActionState::Pending },
+            attempts,
+            created_at: crate::store::now_ms(),
+            next_attempt_at: 0,
+            last_error: None,
+            remote_id: None,
+        }
+    }
+
     /// True when an earlier attempt may have reached the sink (its answer never came back, or
     /// the process died): the sink must look for that effect before creating it again.
     pub fn maybe_delivered_before(&self) -> bool {
@@ -169,36 +187,68 @@ pub async fn claim_due(store: &Store, owner: &str, lease_until: i64, limit: i64,
     Ok(claimed)
 }
 
+/// How one delivery attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempted {
+    /// The sink confirmed it.
+    Delivered {
+        /// The id the sink gave it.
+        remote_id: Option<String>,
+    },
+    /// It failed: `retrying` from `next_attempt_at`, or `dead` when that is `None`.
+    Failed {
+        /// Why.
+        error: String,
+        /// When to try again.
+        next_attempt_at: Option<i64>,
+    },
+}
+
+/// Records the outcomes of a batch of attempts in one transaction (one commit, not one per
+/// action). Each entry is `true` when `owner` still held that action's lease.
+pub async fn record(store: &Store, owner: &str, outcomes: &[(i64, Attempted)]) -> Result<Vec<bool>, StoreError> {
+    let now = now_ms();
+    let mut tx = store.pool().begin().await?;
+    let mut kept = Vec::with_capacity(outcomes.len());
+    for (id, outcome) in outcomes {
+        let query = match outcome {
+            Attempted::Delivered { remote_id } => sqlx::query(
+                "UPDATE outbox SET state = 'delivered', delivered_at = $3, remote_id = COALESCE($4, remote_id), \
+                 lease_owner = NULL, lease_until = NULL, last_error = NULL WHERE id = $1 AND lease_owner = $2",
+            )
+            .bind(*id)
+            .bind(owner)
+            .bind(now)
+            .bind(remote_id.as_deref()),
+            Attempted::Failed { error, next_attempt_at } => {
+                let state = if next_attempt_at.is_some() { ActionState::Retrying } else { ActionState::Dead };
+                sqlx::query(
+                    "UPDATE outbox SET state = $3, next_attempt_at = COALESCE($4, next_attempt_at), last_error = $5, \
+                     lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2",
+                )
+                .bind(*id)
+                .bind(owner)
+                .bind(state.as_str())
+                .bind(*next_attempt_at)
+                .bind(error.as_str())
+            }
+        };
+        kept.push(query.execute(&mut *tx).await?.rows_affected() == 1);
+    }
+    tx.commit().await?;
+    Ok(kept)
+}
+
 /// Marks a claimed action delivered; false when `owner` no longer holds it.
 pub async fn mark_delivered(store: &Store, id: i64, owner: &str, remote_id: Option<&str>) -> Result<bool, StoreError> {
-    let result = sqlx::query(
-        "UPDATE outbox SET state = 'delivered', delivered_at = $3, remote_id = COALESCE($4, remote_id), \
-         lease_owner = NULL, lease_until = NULL, last_error = NULL WHERE id = $1 AND lease_owner = $2",
-    )
-    .bind(id)
-    .bind(owner)
-    .bind(now_ms())
-    .bind(remote_id)
-    .execute(store.pool())
-    .await?;
-    Ok(result.rows_affected() == 1)
+    let done = record(store, owner, &[(id, Attempted::Delivered { remote_id: remote_id.map(str::to_owned) })]).await?;
+    Ok(done.first().copied().unwrap_or(false))
 }
 
 /// Records a failed attempt: `retrying` from `next_attempt_at`, or `dead` when that is `None`.
 pub async fn mark_failed(store: &Store, id: i64, owner: &str, error: &str, next_attempt_at: Option<i64>) -> Result<bool, StoreError> {
-    let state = if next_attempt_at.is_some() { ActionState::Retrying } else { ActionState::Dead };
-    let result = sqlx::query(
-        "UPDATE outbox SET state = $3, next_attempt_at = COALESCE($4, next_attempt_at), last_error = $5, \
-         lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2",
-    )
-    .bind(id)
-    .bind(owner)
-    .bind(state.as_str())
-    .bind(next_attempt_at)
-    .bind(error)
-    .execute(store.pool())
-    .await?;
-    Ok(result.rows_affected() == 1)
+    let done = record(store, owner, &[(id, Attempted::Failed { error: error.to_owned(), next_attempt_at })]).await?;
+    Ok(done.first().copied().unwrap_or(false))
 }
 
 /// Makes every pending or retrying action due now (a manual run delivers what it can at once).

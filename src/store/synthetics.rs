@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::{Store, StoreError};
+use super::{Backend, Store, StoreError};
 use crate::sources::synthetics::Outcome;
 use crate::sources::synthetics::state::{CheckState, StateRecord};
 
@@ -82,8 +82,24 @@ impl Batch {
     }
 }
 
-/// Rows per multi-row INSERT (12 parameters each, under every backend's parameter limit).
-const ROWS_PER_INSERT: usize = 200;
+/// Rows per multi-row INSERT: a batch is cut into these sizes (largest first), so a handful of
+/// statement texts serve every batch and stay in the prepared-statement cache. 11 parameters a
+/// row, under every backend's limit.
+const CHUNKS: [usize; 8] = [128, 64, 32, 16, 8, 4, 2, 1];
+
+/// The INSERT of `rows` results. SQLite gets anonymous `?` placeholders: it looks a numbered
+/// `$N` up by scanning every name, which costs the square of the parameter count.
+fn insert_sql(rows: usize, backend: Backend) -> String {
+    let row = |i: usize| match backend {
+        Backend::Sqlite => "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)".to_owned(),
+        Backend::Postgres => format!("(${})", (1..=11).map(|j| (i * 11 + j).to_string()).collect::<Vec<_>>().join(", $")),
+    };
+    let values: Vec<String> = (0..rows).map(row).collect();
+    format!(
+        "INSERT INTO check_results (check_id, partner_id, at, duration_ms, http_status, outcome, error_kind, message, assertions, confirmation, counted) VALUES {}",
+        values.join(", ")
+    )
+}
 
 /// Writes a batch in one transaction.
 pub async fn write_batch(store: &Store, batch: &Batch) -> Result<(), StoreError> {
@@ -91,15 +107,12 @@ pub async fn write_batch(store: &Store, batch: &Batch) -> Result<(), StoreError>
         return Ok(());
     }
     let mut tx = store.pool().begin().await?;
-    for chunk in batch.results.chunks(ROWS_PER_INSERT) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| format!("(${})", (1..=11).map(|j| (i * 11 + j).to_string()).collect::<Vec<_>>().join(", $")))
-            .collect();
-        let sql = format!(
-            "INSERT INTO check_results (check_id, partner_id, at, duration_ms, http_status, outcome, error_kind, message, assertions, confirmation, counted) VALUES {}",
-            values.join(", ")
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    let mut rest: &[ResultRow] = &batch.results;
+    while !rest.is_empty() {
+        let size = CHUNKS.into_iter().find(|c| *c <= rest.len()).unwrap_or(1);
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(insert_sql(size, store.backend())));
         for r in chunk {
             query = query
                 .bind(&r.check_id)
@@ -242,4 +255,16 @@ pub async fn release_checks(store: &Store, owner: &str) -> Result<(), StoreError
 pub async fn prune_results(store: &Store, before: i64) -> Result<u64, StoreError> {
     let result = sqlx::query("DELETE FROM check_results WHERE at < $1").bind(before).execute(store.pool()).await?;
     Ok(result.rows_affected())
+}
+
+/// Queues a fresh `healthy -> failing` event for a check that is failing without an incident
+/// (its first event was suppressed while Sparky had no egress), so triage looks at it again.
+pub async fn requeue_failing_event(conn: &mut sqlx::AnyConnection, check: &str, partner: &str, at: i64) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO check_events (check_id, partner_id, at, from_state, to_state) VALUES ($1, $2, $3, 'healthy', 'failing')")
+        .bind(check)
+        .bind(partner)
+        .bind(at)
+        .execute(conn)
+        .await?;
+    Ok(())
 }

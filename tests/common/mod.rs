@@ -3,7 +3,10 @@
 #![allow(dead_code)]
 
 pub mod fake_feeds;
+pub mod fake_jira;
+pub mod fake_pagerduty;
 pub mod fake_slack;
+pub mod fake_statuspage;
 pub mod openapi;
 
 use std::path::{Path, PathBuf};

@@ -25,6 +25,21 @@ pub struct SlackPost {
     pub blocks: Vec<Value>,
     /// What the message is (`digest`, `notice` ...), for metrics.
     pub purpose: String,
+    /// Our key for it (`incident:42`), under which its channel and `ts` are kept so a later
+    /// [`SlackUpdate`] can edit it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remember_as: Option<String>,
+}
+
+/// An edit of a message posted earlier (`chat.update`); editing twice is harmless.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlackUpdate {
+    /// The `remember_as` key of the message.
+    pub message: String,
+    /// New notification text.
+    pub text: String,
+    /// New blocks.
+    pub blocks: Vec<Value>,
 }
 
 /// Escapes text for mrkdwn: `&`, `<`, `>` become entities so feed text cannot mention

@@ -15,11 +15,11 @@ use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 
 use super::config::SlackConfig;
-use super::message::SlackPost;
+use super::message::{SlackPost, SlackUpdate};
 use crate::config::Secret;
 use crate::outbox::{Delivered, DeliveryError};
 use crate::store::outbox::ActionRow;
-use crate::store::{Store, slack as channels};
+use crate::store::{Store, remote_ids, slack as channels};
 
 /// `event_type` of the metadata Sparky attaches to its messages.
 pub const METADATA_EVENT_TYPE: &str = "sparky_action";
@@ -84,6 +84,26 @@ impl SlackSink {
         if let Err(e) = channels::remember_channel(&self.store, &post.channel, &answer.channel.0).await {
             tracing::warn!(error = %e, "cannot remember the Slack channel id");
         }
+        if let Some(key) = &post.remember_as {
+            // Kept as "CHANNEL_ID TS": chat.update needs both.
+            remote_ids::put(&self.store, "slack", key, &format!("{} {}", answer.channel.0, answer.ts.0))
+                .await
+                .map_err(|e| DeliveryError::retry(format!("posted, but cannot record its ts: {e}")))?;
+        }
+        Ok(Delivered { remote_id: Some(answer.ts.0) })
+    }
+
+    /// Edits the message remembered as `update.message` (`chat.update`).
+    pub async fn update(&self, update: &SlackUpdate) -> Result<Delivered, DeliveryError> {
+        let remote = remote_ids::get(&self.store, "slack", &update.message).await.map_err(|e| DeliveryError::retry(e.to_string()))?;
+        let Some((channel, ts)) = remote.as_deref().and_then(|r| r.split_once(' ')) else {
+            return Err(DeliveryError::retry(format!("no posted message `{}` yet", update.message)));
+        };
+        let blocks = blocks(&update.blocks)?;
+        let content = SlackMessageContent::new().with_text(update.text.clone()).with_blocks(blocks);
+        let request = SlackApiChatUpdateRequest::new(SlackChannelId(channel.to_owned()), content, SlackTs(ts.to_owned()));
+        let session = self.client.open_session(&self.token);
+        let answer = self.call(session.chat_update(&request)).await?;
         Ok(Delivered { remote_id: Some(answer.ts.0) })
     }
 
@@ -171,13 +191,16 @@ fn carries_key(content: &SlackMessageContent, key: &str) -> bool {
         .is_some_and(|k| k == key)
 }
 
-fn post_request(post: &SlackPost, key: &str) -> Result<SlackApiChatPostMessageRequest, DeliveryError> {
-    let blocks = post
-        .blocks
+fn blocks(blocks: &[serde_json::Value]) -> Result<Vec<SlackBlock>, DeliveryError> {
+    blocks
         .iter()
         .map(|b| serde_json::from_value::<SlackBlock>(b.clone()))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| DeliveryError::Permanent { reason: format!("stored blocks are not Block Kit: {e}") })?;
+        .map_err(|e| DeliveryError::Permanent { reason: format!("stored blocks are not Block Kit: {e}") })
+}
+
+fn post_request(post: &SlackPost, key: &str) -> Result<SlackApiChatPostMessageRequest, DeliveryError> {
+    let blocks = blocks(&post.blocks)?;
     let metadata = SlackMessageMetadata::new(METADATA_EVENT_TYPE.to_owned())
         .with_event_payload(HashMap::from([(METADATA_KEY.to_owned(), key.to_owned())]));
     let content = SlackMessageContent::new().with_text(post.text.clone()).with_blocks(blocks).with_metadata(metadata);

@@ -12,6 +12,7 @@ fn the_log_form_shows_every_text() {
             json!({"type": "section", "text": {"type": "mrkdwn", "text": "line one\nline two"}}),
         ],
         purpose: "digest".to_owned(),
+        remember_as: None,
     };
     assert_eq!(plain_text(&post), "[slack #c] 2 new entries\n  Digest\n  ---\n  line one\n  line two");
 }

@@ -13,7 +13,7 @@ use super::history::{carry_over, diff};
 use super::{PartnerStatus, StatusPageConfig};
 use crate::app::App;
 use crate::config::Partner;
-use crate::fetch::{Body, Fetched, Validators};
+use crate::fetch::{Body, Fetched, Fetcher, Validators};
 use crate::metrics::METRICS;
 use crate::notices;
 use crate::store::status::{self as table, Fetch, PollRecord};
@@ -60,15 +60,20 @@ pub async fn poll_all(app: &App) -> Result<Vec<PollReport>, StoreError> {
     Ok(reports)
 }
 
-/// Fetches one partner's status afresh, bypassing the schedule (triage calls this when a check
-/// fails). The poll is recorded like a scheduled one. `Ok(None)`: the partner has no status page.
-pub async fn fetch_now(app: &App, partner: &Partner) -> Result<Option<PollReport>, StoreError> {
-    poll_partner(app, partner).await
+/// Fetches one partner's status afresh with `fetcher`, bypassing the schedule (triage calls this
+/// when a check fails, with a fetcher that does not retry: a page must not wait for a status
+/// page that hangs). The poll is recorded like a scheduled one. `Ok(None)`: no status page.
+pub async fn fetch_now(app: &App, fetcher: &Fetcher, partner: &Partner) -> Result<Option<PollReport>, StoreError> {
+    poll_with(app, fetcher, partner).await
 }
 
 /// Polls one partner. `Ok(None)` when it has no `[status_page]`; `Err` only when the database
 /// fails (a bad page is a report, not an error).
 pub async fn poll_partner(app: &App, partner: &Partner) -> Result<Option<PollReport>, StoreError> {
+    poll_with(app, &app.fetcher, partner).await
+}
+
+async fn poll_with(app: &App, fetcher: &Fetcher, partner: &Partner) -> Result<Option<PollReport>, StoreError> {
     let Some(page) = &partner.status_page else { return Ok(None) };
     let id = partner.id.as_str();
     let started = Instant::now();
@@ -80,7 +85,7 @@ pub async fn poll_partner(app: &App, partner: &Partner) -> Result<Option<PollRep
     } else {
         Validators::default()
     };
-    let fetched = app.fetcher.get(page.url.url(), &validators).await;
+    let fetched = fetcher.get(page.url.url(), &validators).await;
     let (fetch, status, result) = match fetched {
         Ok(Fetched::NotModified) => match previous {
             Some(prev) => (Fetch::NotModified, prev.clone(), "not_modified".to_owned()),

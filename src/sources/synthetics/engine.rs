@@ -145,7 +145,7 @@ impl Engine {
         let settings = &app.config.global.synthetics;
         let runner = Runner::new(&app.config.global.http.user_agent, settings.max_body.0)?;
         let (tx, rx) = mpsc::channel(BATCH_ROWS * 4);
-        let writer = tokio::spawn(write_results(app.store.clone(), rx));
+        let writer = tokio::spawn(write_results(app.store.clone(), rx, app.triage_wake.clone()));
         Ok((Self { runner: Arc::new(runner), permits: Arc::new(Semaphore::new(settings.concurrency.max(1))), writer: tx }, writer))
     }
 
@@ -303,7 +303,7 @@ impl Engine {
             keep
         });
         for id in held {
-            if running.contains_key(id) {
+            if running.contains_key(id.as_str()) {
                 continue;
             }
             let (Some(rt), engine, shutdown) = (by_id.get(id).cloned(), self.clone(), shutdown.clone()) else { continue };
@@ -318,13 +318,17 @@ impl Engine {
                 let wait = (next - chrono::Utc::now()).to_std().unwrap_or_default();
                 tokio::select! {
                     () = shutdown.cancelled() => return,
-                    () = tokio::time::sleep(wait) => { self.execute(rt, Some(next.timestamp_millis())).await; }
+                    () = tokio::time::sleep(wait) => { Box::pin(self.execute(rt, Some(next.timestamp_millis()))).await; }
                 }
             },
             None => {
                 let interval = rt.config.interval();
-                every(interval, spread(rt.config.id.as_str(), interval), Start::NextTick, shutdown, |tick| async move {
-                    self.execute(rt, Some(tick)).await;
+                // Boxed: an idle check's task then holds a pointer, not a whole run's state (10,000
+                // checks would otherwise keep a few KB each while they sleep).
+                every(interval, spread(rt.config.id.as_str(), interval), Start::NextTick, shutdown, |tick| {
+                    Box::pin(async move {
+                        self.execute(rt, Some(tick)).await;
+                    })
                 })
                 .await;
             }
@@ -333,7 +337,7 @@ impl Engine {
 }
 
 /// Writes queued results in batches: up to [`BATCH_ROWS`] or [`BATCH_WAIT`], whichever first.
-async fn write_results(store: Store, mut rx: mpsc::Receiver<Batch>) {
+async fn write_results(store: Store, mut rx: mpsc::Receiver<Batch>, triage: Arc<tokio::sync::Notify>) {
     while let Some(first) = rx.recv().await {
         let mut batch = first;
         let deadline = tokio::time::Instant::now() + BATCH_WAIT;
@@ -348,6 +352,9 @@ async fn write_results(store: Store, mut rx: mpsc::Receiver<Batch>) {
             }
         }
         write_with_retry(&store, &batch).await;
+        if !batch.events.is_empty() {
+            triage.notify_one();
+        }
     }
 }
 

@@ -1,0 +1,87 @@
+//! The HTTP discipline of the sinks: one client with timeouts, a bounded response size, and the
+//! mapping of answers to delivery outcomes (retry 408/429/5xx and transport errors, honouring
+//! `Retry-After`; a 4xx is permanent: retrying the same request cannot help).
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::fetch::{classify, parse_retry_after, read_capped};
+use crate::outbox::DeliveryError;
+
+/// Largest answer a sink reads.
+const MAX_ANSWER: u64 = 1024 * 1024;
+
+/// A sink's HTTP client.
+#[derive(Debug, Clone)]
+pub struct SinkHttp {
+    client: reqwest::Client,
+    timeout: Duration,
+    /// The service's name in errors (`Jira`, `PagerDuty` ...).
+    service: &'static str,
+}
+
+/// A successful answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// Status.
+    pub status: StatusCode,
+    /// Body as JSON (`Null` when empty or not JSON).
+    pub json: Value,
+}
+
+impl SinkHttp {
+    /// A client for `service` with a total `timeout` per request.
+    pub fn new(service: &'static str, user_agent: &str, timeout: Duration) -> Result<Self, DeliveryError> {
+        let client = reqwest::Client::builder()
+            .user_agent(user_agent)
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .build()
+            .map_err(|e| DeliveryError::Permanent { reason: format!("cannot build the {service} client: {e}") })?;
+        Ok(Self { client, timeout, service })
+    }
+
+    /// The underlying client, to build requests.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Sends `request`; a 2xx answer is `Ok`, anything else the matching delivery error.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<Answer, DeliveryError> {
+        let service = self.service;
+        let response = request.send().await.map_err(|e| DeliveryError::retry(format!("{service}: {}", classify(&e, self.timeout))))?;
+        let status = response.status();
+        let retry_after = parse_retry_after(response.headers());
+        let body = read_capped(response, MAX_ANSWER, self.timeout).await.map_err(|e| DeliveryError::retry(format!("{service}: {e}")))?;
+        let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        if status.is_success() {
+            return Ok(Answer { status, json });
+        }
+        let reason = format!("{service} answered HTTP {}{}", status.as_u16(), error_detail(&json));
+        if status == StatusCode::TOO_MANY_REQUESTS
+            || status == StatusCode::REQUEST_TIMEOUT
+            || status == StatusCode::CONFLICT
+            || status.is_server_error()
+        {
+            return Err(DeliveryError::Retry { reason, retry_after });
+        }
+        Err(DeliveryError::Permanent { reason })
+    }
+}
+
+/// The error words an API put in its JSON answer (Jira `errorMessages` / `errors`, PagerDuty
+/// `errors`, Statuspage `error`), short.
+fn error_detail(json: &Value) -> String {
+    let parts: Vec<String> = ["errorMessages", "errors", "error", "message"]
+        .iter()
+        .filter_map(|k| json.get(*k))
+        .map(|v| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .filter(|s| !s.is_empty() && s != "[]" && s != "{}")
+        .collect();
+    if parts.is_empty() { String::new() } else { format!(": {}", parts.join("; ").chars().take(300).collect::<String>()) }
+}

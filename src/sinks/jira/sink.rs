@@ -1,0 +1,302 @@
+//! The Jira Cloud REST v3 client: create an incident's issue once, comment once, resolve.
+//!
+//! Follows the Jira Cloud platform REST API v3: `POST /issue` (`fields`: project, issuetype,
+//! summary, description (ADF), priority, labels), `GET /search/jql` (`jql`, `fields`,
+//! `maxResults`), `GET|POST /issue/{key}/comment` (`orderBy=-created`, `maxResults`; `body` ADF),
+//! `GET|POST /issue/{key}/transitions` (`transition.id`), `GET /issue/{key}` (`fields=status`).
+//!
+//! Nothing is done twice: the issue carries the incident's fingerprint as a label and its key is
+//! kept in `remote_ids`; after an attempt whose answer never came back the issue is looked up by
+//! that label. Every comment ends with a marker paragraph (`sparky ref` + 12 hex digits of the
+//! action's idempotency key) looked for among the issue's newest comments before posting again.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::{JiraAction, JiraConfig, adf};
+use crate::config::Secret;
+use crate::outbox::{Delivered, DeliveryError};
+use crate::sinks::http::SinkHttp;
+use crate::sources::synthetics::Priority;
+use crate::store::outbox::ActionRow;
+use crate::store::{Store, remote_ids};
+
+/// The sink name under which issue keys are kept in `remote_ids`.
+const SINK: &str = "jira";
+/// Comments read when looking for an earlier attempt's comment.
+const COMMENTS_LOOKED_AT: u32 = 50;
+/// Start of the marker paragraph of every comment.
+pub const MARKER_PREFIX: &str = "sparky ref ";
+
+/// Creates, comments on and resolves incident issues.
+pub struct JiraSink {
+    http: SinkHttp,
+    base: url::Url,
+    user: String,
+    token: Secret,
+    project: String,
+    cfg: JiraConfig,
+    store: Store,
+}
+
+/// The fields of a create action.
+struct NewIssue<'a> {
+    incident: &'a str,
+    fingerprint: &'a str,
+    summary: &'a str,
+    description: &'a Value,
+    priority: Priority,
+    labels: &'a [String],
+}
+
+impl JiraSink {
+    /// A sink for the site of `cfg` (which `is_configured`).
+    pub fn new(cfg: &JiraConfig, user_agent: &str, store: Store) -> Result<Self, DeliveryError> {
+        let missing = |what: &str| DeliveryError::Permanent { reason: format!("Jira is not configured: {what} is missing") };
+        let base = cfg.base_url.as_ref().ok_or_else(|| missing("base_url (JIRA_BASE_URL)"))?.url().clone();
+        if base.cannot_be_a_base() {
+            return Err(DeliveryError::Permanent { reason: "Jira base_url cannot hold a path".to_owned() });
+        }
+        Ok(Self {
+            http: SinkHttp::new("Jira", user_agent, cfg.timeout.get())?,
+            base,
+            user: cfg.user_email.clone().ok_or_else(|| missing("user_email (JIRA_USER_EMAIL)"))?,
+            token: cfg.api_token.clone().ok_or_else(|| missing("api_token (JIRA_API_TOKEN)"))?,
+            project: cfg.project_key.clone().ok_or_else(|| missing("project_key (JIRA_PROJECT_KEY)"))?,
+            cfg: cfg.clone(),
+            store,
+        })
+    }
+
+    /// Delivers one action. The remote id is the issue key, for every kind of action.
+    pub async fn deliver(&self, action: &JiraAction, row: &ActionRow) -> Result<Delivered, DeliveryError> {
+        let key = match action {
+            JiraAction::Create { incident, fingerprint, summary, description, priority, labels } => {
+                let issue = NewIssue { incident, fingerprint, summary, description, priority: *priority, labels };
+                self.create(&issue, row).await?
+            }
+            JiraAction::Comment { incident, body } => {
+                let key = self.issue_key(incident).await?;
+                self.comment_once(&key, body, row).await?;
+                key
+            }
+            JiraAction::Resolve { incident, comment } => {
+                let key = self.issue_key(incident).await?;
+                self.comment_once(&key, comment, row).await?;
+                self.resolve(&key, row).await?;
+                key
+            }
+        };
+        Ok(Delivered { remote_id: Some(key) })
+    }
+
+    /// The issue of `issue.incident`: known, found by fingerprint after an uncertain attempt, or
+    /// created now.
+    async fn create(&self, issue: &NewIssue<'_>, row: &ActionRow) -> Result<String, DeliveryError> {
+        if let Some(key) = self.known_key(issue.incident).await? {
+            return Ok(key);
+        }
+        let fingerprint = label(issue.fingerprint);
+        if row.maybe_delivered_before()
+            && let Some(key) = self.find_by_label(&fingerprint).await?
+        {
+            tracing::info!(action = row.id, key = %key, "Jira already has this incident's issue (found by fingerprint); not creating it again");
+            self.remember(issue.incident, &key).await?;
+            return Ok(key);
+        }
+        let body = json!({ "fields": self.issue_fields(issue, &fingerprint) });
+        let answer =
+            self.http.send(self.request(Method::POST, &["issue"])?.json(&body)).await.map_err(|e| context(e, "creating the issue"))?;
+        let Some(key) = answer.json["key"].as_str().filter(|k| !k.is_empty()) else {
+            return Err(DeliveryError::retry("Jira created the issue but its answer carries no key"));
+        };
+        self.remember(issue.incident, key).await?;
+        Ok(key.to_owned())
+    }
+
+    fn issue_fields(&self, issue: &NewIssue<'_>, fingerprint: &str) -> Value {
+        let mut labels: Vec<String> = Vec::new();
+        for l in self.cfg.labels.iter().chain(issue.labels).map(|l| label(l)).chain([fingerprint.to_owned()]) {
+            if !l.is_empty() && !labels.contains(&l) {
+                labels.push(l);
+            }
+        }
+        json!({
+            "project": { "key": self.project },
+            "issuetype": { "name": self.cfg.issue_type },
+            "summary": summary(issue.summary),
+            "description": issue.description,
+            "priority": { "name": self.cfg.priority_name(issue.priority) },
+            "labels": labels,
+        })
+    }
+
+    /// The key of the first issue of the project labelled `label` (JQL search).
+    async fn find_by_label(&self, label: &str) -> Result<Option<String>, DeliveryError> {
+        let jql = format!("project = {} AND labels = {} ORDER BY created ASC", jql_string(&self.project), jql_string(label));
+        let request = self.get(&["search", "jql"], &[("jql", jql.as_str()), ("fields", "labels"), ("maxResults", "5")])?;
+        let answer = self.http.send(request).await.map_err(|e| context(e, "searching the issue by fingerprint"))?;
+        let first = answer.json["issues"].as_array().and_then(|issues| issues.first());
+        Ok(first.and_then(|i| i["key"].as_str().or_else(|| i["id"].as_str())).map(str::to_owned))
+    }
+
+    /// Posts `body` on `key` with the row's marker, unless an earlier attempt did.
+    async fn comment_once(&self, key: &str, body: &Value, row: &ActionRow) -> Result<(), DeliveryError> {
+        let marker = marker(&row.idempotency_key);
+        if row.maybe_delivered_before() && self.has_comment(key, &marker).await? {
+            tracing::info!(action = row.id, key, "Jira already has this comment (found by marker); not posting it again");
+            return Ok(());
+        }
+        let body = json!({ "body": with_marker(body, &marker)? });
+        let request = self.request(Method::POST, &["issue", key, "comment"])?.json(&body);
+        self.http.send(request).await.map_err(|e| context(e, &format!("commenting on {key}")))?;
+        Ok(())
+    }
+
+    /// True when one of the newest comments of `key` carries `marker`.
+    async fn has_comment(&self, key: &str, marker: &str) -> Result<bool, DeliveryError> {
+        let max = COMMENTS_LOOKED_AT.to_string();
+        let request = self.get(&["issue", key, "comment"], &[("orderBy", "-created"), ("maxResults", max.as_str())])?;
+        let answer = self.http.send(request).await.map_err(|e| context(e, &format!("reading the comments of {key}")))?;
+        let comments = answer.json["comments"].as_array().map(Vec::as_slice).unwrap_or_default();
+        Ok(comments.iter().any(|c| c["body"].to_string().contains(marker)))
+    }
+
+    /// Moves `key` through the resolve transition (or the first one into a done status).
+    async fn resolve(&self, key: &str, row: &ActionRow) -> Result<(), DeliveryError> {
+        if row.maybe_delivered_before() && self.is_done(key).await? {
+            return Ok(());
+        }
+        let request = self.get(&["issue", key, "transitions"], &[])?;
+        let answer = self.http.send(request).await.map_err(|e| context(e, &format!("reading the transitions of {key}")))?;
+        let transitions = answer.json["transitions"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let Some(id) = pick_transition(transitions, &self.cfg.resolve_transition) else {
+            if self.is_done(key).await? {
+                return Ok(());
+            }
+            return Err(DeliveryError::Permanent {
+                reason: format!(
+                    "Jira issue {key} has no transition `{}` nor one into a done status (available: {})",
+                    self.cfg.resolve_transition,
+                    names(transitions)
+                ),
+            });
+        };
+        let body = json!({ "transition": { "id": id } });
+        let request = self.request(Method::POST, &["issue", key, "transitions"])?.json(&body);
+        self.http.send(request).await.map_err(|e| context(e, &format!("resolving {key}")))?;
+        Ok(())
+    }
+
+    /// True when `key` is in a status of the done category.
+    async fn is_done(&self, key: &str) -> Result<bool, DeliveryError> {
+        let request = self.get(&["issue", key], &[("fields", "status")])?;
+        let answer = self.http.send(request).await.map_err(|e| context(e, &format!("reading the status of {key}")))?;
+        Ok(answer.json["fields"]["status"]["statusCategory"]["key"] == "done")
+    }
+
+    /// The issue key of `incident`; an incident whose issue is not created yet is retried.
+    async fn issue_key(&self, incident: &str) -> Result<String, DeliveryError> {
+        self.known_key(incident).await?.ok_or_else(|| DeliveryError::retry(format!("the issue of {incident} is not created yet")))
+    }
+
+    async fn known_key(&self, incident: &str) -> Result<Option<String>, DeliveryError> {
+        remote_ids::get(&self.store, SINK, incident)
+            .await
+            .map_err(|e| DeliveryError::retry(format!("cannot read the Jira key of {incident}: {e}")))
+    }
+
+    async fn remember(&self, incident: &str, key: &str) -> Result<(), DeliveryError> {
+        remote_ids::put(&self.store, SINK, incident, key)
+            .await
+            .map_err(|e| DeliveryError::retry(format!("Jira has issue {key} for {incident}, but it cannot be recorded: {e}")))
+    }
+
+    /// A GET of `{base_url}/rest/api/3/{segments}?{query}` with basic auth.
+    fn get(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<reqwest::RequestBuilder, DeliveryError> {
+        let mut url = self.url(segments)?;
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        Ok(self.authorized(Method::GET, url))
+    }
+
+    /// A request to `{base_url}/rest/api/3/{segments}` with basic auth.
+    fn request(&self, method: Method, segments: &[&str]) -> Result<reqwest::RequestBuilder, DeliveryError> {
+        Ok(self.authorized(method, self.url(segments)?))
+    }
+
+    fn url(&self, segments: &[&str]) -> Result<url::Url, DeliveryError> {
+        let mut url = self.base.clone();
+        url.set_query(None);
+        url.path_segments_mut()
+            .map_err(|()| DeliveryError::Permanent { reason: "Jira base_url cannot hold a path".to_owned() })?
+            .pop_if_empty()
+            .extend(["rest", "api", "3"])
+            .extend(segments);
+        Ok(url)
+    }
+
+    fn authorized(&self, method: Method, url: url::Url) -> reqwest::RequestBuilder {
+        self.http
+            .client()
+            .request(method, url)
+            .basic_auth(&self.user, Some(self.token.expose()))
+            .header(reqwest::header::ACCEPT, "application/json")
+    }
+}
+
+/// The transition named `wanted` (case-insensitive), else the first into a done status.
+fn pick_transition(transitions: &[Value], wanted: &str) -> Option<String> {
+    let id = |t: &Value| t["id"].as_str().map(str::to_owned);
+    let named = transitions.iter().find(|t| t["name"].as_str().is_some_and(|n| n.trim().eq_ignore_ascii_case(wanted.trim())));
+    named.or_else(|| transitions.iter().find(|t| t["to"]["statusCategory"]["key"] == "done")).and_then(id)
+}
+
+fn names(transitions: &[Value]) -> String {
+    let names: Vec<&str> = transitions.iter().filter_map(|t| t["name"].as_str()).collect();
+    if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+}
+
+/// The marker of the comment of the action with idempotency key `key`.
+pub fn marker(key: &str) -> String {
+    let digest = hex::encode(Sha256::digest(key.as_bytes()));
+    format!("{MARKER_PREFIX}{}", &digest[..12])
+}
+
+/// `body` (an ADF document, or plain text) with a last paragraph holding `marker`.
+fn with_marker(body: &Value, marker: &str) -> Result<Value, DeliveryError> {
+    let mut doc = match body {
+        Value::String(text) => adf(text),
+        other => other.clone(),
+    };
+    let Some(content) = doc.get_mut("content").and_then(Value::as_array_mut) else {
+        return Err(DeliveryError::Permanent { reason: "the stored Jira comment is not an Atlassian Document Format document".to_owned() });
+    };
+    content.push(json!({"type": "paragraph", "content": [{"type": "text", "text": marker}]}));
+    Ok(doc)
+}
+
+/// A Jira label: no whitespace (Jira refuses it), at most 255 characters.
+fn label(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join("_").chars().take(255).collect()
+}
+
+/// A summary: one line, at most 255 characters (Jira's limit).
+fn summary(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(255).collect()
+}
+
+/// `text` as a quoted JQL string.
+fn jql_string(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// `e` with what was being done in front of its reason.
+fn context(e: DeliveryError, doing: &str) -> DeliveryError {
+    match e {
+        DeliveryError::Retry { reason, retry_after } => DeliveryError::Retry { reason: format!("{doing}: {reason}"), retry_after },
+        DeliveryError::Permanent { reason } => DeliveryError::Permanent { reason: format!("{doing}: {reason}") },
+    }
+}

@@ -1,0 +1,58 @@
+//! `[statuspage]` of `sparky.toml`; `STATUSPAGE_API_KEY`, `STATUSPAGE_PAGE_ID` and
+//! `STATUSPAGE_API_URL` override the matching keys. Without key and page id, Sparky's built-in
+//! status page is ours.
+
+use serde::Deserialize;
+
+use crate::config::{Duration, EnvLookup, HttpUrl, Problem, Secret};
+
+/// `[statuspage]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StatuspageConfig {
+    /// API key (sent as `Authorization: OAuth KEY`).
+    pub api_key: Option<Secret>,
+    /// The page id.
+    pub page_id: Option<String>,
+    /// API base. Default `https://api.statuspage.io/v1`.
+    pub api_url: HttpUrl,
+    /// Time allowed per request. Default 15 s.
+    pub timeout: Duration,
+    /// Title of the built-in page. Default `Service status`.
+    pub title: String,
+}
+
+impl Default for StatuspageConfig {
+    fn default() -> Self {
+        Self {
+            api_key: None,
+            page_id: None,
+            api_url: "https://api.statuspage.io/v1".parse().unwrap_or_else(|_| unreachable!("constant URL")),
+            timeout: Duration::from_secs(15),
+            title: "Service status".to_owned(),
+        }
+    }
+}
+
+impl StatuspageConfig {
+    /// Applies `STATUSPAGE_*` from the environment.
+    pub fn apply_env(&mut self, env: EnvLookup<'_>, problems: &mut Vec<Problem>) {
+        if let Some(v) = env("STATUSPAGE_API_KEY").filter(|v| !v.is_empty()) {
+            self.api_key = Some(Secret::new(v));
+        }
+        if let Some(v) = env("STATUSPAGE_PAGE_ID").filter(|v| !v.is_empty()) {
+            self.page_id = Some(v);
+        }
+        if let Some(url) = env("STATUSPAGE_API_URL").filter(|v| !v.is_empty()) {
+            match url.parse() {
+                Ok(u) => self.api_url = u,
+                Err(e) => problems.push(Problem::new("STATUSPAGE_API_URL", "-", e)),
+            }
+        }
+    }
+
+    /// True when the Atlassian API is ours (else the built-in page).
+    pub fn is_configured(&self) -> bool {
+        self.api_key.is_some() && self.page_id.is_some()
+    }
+}

@@ -1,0 +1,206 @@
+//! The Atlassian Statuspage REST API client (manage API v1, `Authorization: OAuth KEY`), under
+//! `{api_url}/pages/{page_id}/`:
+//!
+//! - a component's status: `PATCH components/{component_id}` `{"component": {"status"}}`;
+//! - an incident: `POST incidents` `{"incident": {"name", "status", "body", "component_ids",
+//!   "components": {id: status}, "metadata": {"sparky": {"incident": KEY}}}}`; its id is kept in
+//!   `remote_ids` (sink `statuspage`). When an earlier attempt may have reached Statuspage, the
+//!   unresolved incidents (`GET incidents/unresolved`) are searched for our key in `metadata`
+//!   first, so an incident is created once;
+//! - an update or resolution: `PATCH incidents/{id}` `{"incident": {"status", "body"}}`.
+
+use serde_json::{Map, Value, json};
+use url::Url;
+
+use super::{IncidentStatus, PublicComponent, StatuspageAction, StatuspageConfig};
+use crate::outbox::{Delivered, DeliveryError};
+use crate::sinks::http::SinkHttp;
+use crate::store::outbox::ActionRow;
+use crate::store::{Store, remote_ids};
+
+/// Sink name in `remote_ids`.
+const SINK: &str = "statuspage";
+/// Statuspage's limit on an incident name, in characters.
+const MAX_NAME: usize = 255;
+/// Statuspage's limit on an update body, in characters.
+const MAX_BODY: usize = 25_000;
+/// Pages of unresolved incidents read when looking for an earlier attempt.
+const UNRESOLVED_PAGES: u32 = 5;
+/// Incidents per page of that look-up.
+const PER_PAGE: u32 = 100;
+
+/// Updates components and incidents of our Statuspage page.
+pub struct StatuspageSink {
+    http: SinkHttp,
+    /// `{api_url}/pages/{page_id}`.
+    page: Url,
+    api_key: String,
+    store: Store,
+}
+
+impl StatuspageSink {
+    /// A sink for the page of `cfg` (which `is_configured`).
+    pub fn new(cfg: &StatuspageConfig, user_agent: &str, store: Store) -> Result<Self, DeliveryError> {
+        let (Some(api_key), Some(page_id)) = (cfg.api_key.as_ref(), cfg.page_id.as_deref()) else {
+            return Err(DeliveryError::Permanent { reason: "Statuspage: STATUSPAGE_API_KEY and STATUSPAGE_PAGE_ID are needed".to_owned() });
+        };
+        let http = SinkHttp::new("Statuspage", user_agent, cfg.timeout.get())?;
+        let mut page = cfg.api_url.url().clone();
+        page.path_segments_mut()
+            .map_err(|()| DeliveryError::Permanent { reason: format!("Statuspage: `{}` cannot be a base URL", cfg.api_url) })?
+            .pop_if_empty()
+            .extend(["pages", page_id]);
+        Ok(Self { http, page, api_key: api_key.expose().to_owned(), store })
+    }
+
+    /// Delivers one action.
+    pub async fn deliver(&self, action: &StatuspageAction, row: &ActionRow) -> Result<Delivered, DeliveryError> {
+        match action {
+            StatuspageAction::Component(component) => self.component(component, row).await,
+            StatuspageAction::OpenIncident { incident, name, body, status, components } => {
+                self.open(incident, name, body, *status, components, row).await
+            }
+            StatuspageAction::UpdateIncident { incident, body, status } => self.update(incident, body, *status).await,
+            StatuspageAction::ResolveIncident { incident, body } => self.update(incident, body, IncidentStatus::Resolved).await,
+        }
+    }
+
+    async fn component(&self, component: &PublicComponent, row: &ActionRow) -> Result<Delivered, DeliveryError> {
+        let Some(id) = component.component_id.as_deref().filter(|id| !id.is_empty()) else {
+            tracing::info!(
+                action = row.id,
+                partner = %component.partner,
+                status = component.status.as_str(),
+                "Statuspage component update skipped: the partner has no [public_status] component_id, nothing to update"
+            );
+            return Ok(Delivered { remote_id: None });
+        };
+        let url = self.url(&["components", id]);
+        let body = json!({"component": {"status": component.status.as_str()}});
+        self.send(self.http.client().patch(url).json(&body)).await?;
+        Ok(Delivered { remote_id: Some(id.to_owned()) })
+    }
+
+    async fn open(
+        &self,
+        key: &str,
+        name: &str,
+        body: &str,
+        status: IncidentStatus,
+        components: &[PublicComponent],
+        row: &ActionRow,
+    ) -> Result<Delivered, DeliveryError> {
+        if let Some(id) = self.remembered(key).await? {
+            return Ok(Delivered { remote_id: Some(id) });
+        }
+        if row.maybe_delivered_before()
+            && let Some(id) = self.find_earlier(key).await?
+        {
+            tracing::info!(action = row.id, incident = key, id = %id, "Statuspage already has this incident (found by metadata); not creating it again");
+            self.remember(key, &id).await?;
+            return Ok(Delivered { remote_id: Some(id) });
+        }
+        let request = incident_body(key, name, body, status, components);
+        let answer = self.send(self.http.client().post(self.url(&["incidents"])).json(&request)).await?;
+        let Some(id) = answer.get("id").and_then(Value::as_str).filter(|id| !id.is_empty()) else {
+            // Created, but without its id: the next attempt finds it by metadata.
+            return Err(DeliveryError::retry("Statuspage created the incident but its answer carries no id"));
+        };
+        self.remember(key, id).await?;
+        Ok(Delivered { remote_id: Some(id.to_owned()) })
+    }
+
+    async fn update(&self, key: &str, body: &str, status: IncidentStatus) -> Result<Delivered, DeliveryError> {
+        let Some(id) = self.remembered(key).await? else {
+            return Err(DeliveryError::retry(format!("Statuspage incident `{key}` not opened yet")));
+        };
+        let request = json!({"incident": {"status": status.as_str(), "body": truncate(body, MAX_BODY)}});
+        self.send(self.http.client().patch(self.url(&["incidents", &id])).json(&request)).await?;
+        Ok(Delivered { remote_id: Some(id) })
+    }
+
+    /// The id of an unresolved incident carrying `key` in `metadata.sparky.incident`.
+    async fn find_earlier(&self, key: &str) -> Result<Option<String>, DeliveryError> {
+        for page in 1..=UNRESOLVED_PAGES {
+            let mut url = self.url(&["incidents", "unresolved"]);
+            url.query_pairs_mut().append_pair("page", &page.to_string()).append_pair("per_page", &PER_PAGE.to_string());
+            let answer = self.send(self.http.client().get(url)).await?;
+            let incidents = answer.as_array().map(Vec::as_slice).unwrap_or_default();
+            if let Some(found) = incidents.iter().find(|i| i["metadata"]["sparky"]["incident"].as_str() == Some(key)) {
+                return Ok(found["id"].as_str().map(str::to_owned));
+            }
+            if incidents.len() < PER_PAGE as usize {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
+    async fn remembered(&self, key: &str) -> Result<Option<String>, DeliveryError> {
+        remote_ids::get(&self.store, SINK, key)
+            .await
+            .map_err(|e| DeliveryError::retry(format!("cannot read the Statuspage incident id: {e}")))
+    }
+
+    async fn remember(&self, key: &str, id: &str) -> Result<(), DeliveryError> {
+        remote_ids::put(&self.store, SINK, key, id)
+            .await
+            .map_err(|e| DeliveryError::retry(format!("Statuspage incident {id} created, but its id cannot be recorded: {e}")))
+    }
+
+    /// `{page}/{segments...}`, each segment escaped.
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.page.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.extend(segments);
+        }
+        url
+    }
+
+    /// Sends with the API key; the answer's JSON.
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, DeliveryError> {
+        let request = request.header(reqwest::header::AUTHORIZATION, format!("OAuth {}", self.api_key));
+        match self.http.send(request).await {
+            Ok(answer) => Ok(answer.json),
+            Err(e) => Err(self.redact(e)),
+        }
+    }
+
+    /// The error without the API key, should an answer have echoed it.
+    fn redact(&self, e: DeliveryError) -> DeliveryError {
+        let clean = |s: String| if self.api_key.is_empty() { s } else { s.replace(&self.api_key, "***") };
+        match e {
+            DeliveryError::Retry { reason, retry_after } => DeliveryError::Retry { reason: clean(reason), retry_after },
+            DeliveryError::Permanent { reason } => DeliveryError::Permanent { reason: clean(reason) },
+        }
+    }
+}
+
+/// The `POST incidents` body: the affected components with a Statuspage id, and our key in
+/// `metadata` (every top-level metadata value must be an object).
+fn incident_body(key: &str, name: &str, body: &str, status: IncidentStatus, components: &[PublicComponent]) -> Value {
+    let with_id: Vec<(&str, &str)> =
+        components.iter().filter_map(|c| c.component_id.as_deref().filter(|id| !id.is_empty()).map(|id| (id, c.status.as_str()))).collect();
+    let ids: Vec<&str> = with_id.iter().map(|(id, _)| *id).collect();
+    let statuses: Map<String, Value> = with_id.iter().map(|(id, status)| ((*id).to_owned(), Value::String((*status).to_owned()))).collect();
+    json!({
+        "incident": {
+            "name": truncate(name, MAX_NAME),
+            "status": status.as_str(),
+            "body": truncate(body, MAX_BODY),
+            "component_ids": ids,
+            "components": statuses,
+            "metadata": {"sparky": {"incident": key}},
+        }
+    })
+}
+
+/// At most `max` characters, an ellipsis marking a cut.
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}

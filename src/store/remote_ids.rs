@@ -1,0 +1,28 @@
+//! Table `remote_ids`: the ids sinks gave our effects, so nothing is created twice and later
+//! actions (a Jira comment, a Statuspage update) find what they refer to.
+
+use sqlx::Row;
+
+use super::{Store, StoreError, now_ms};
+
+/// The remote id of `local_key` at `sink`, if known.
+pub async fn get(store: &Store, sink: &str, local_key: &str) -> Result<Option<String>, StoreError> {
+    let row = sqlx::query("SELECT remote_id FROM remote_ids WHERE sink = $1 AND local_key = $2")
+        .bind(sink)
+        .bind(local_key)
+        .fetch_optional(store.pool())
+        .await?;
+    Ok(row.map(|r| r.try_get(0)).transpose()?)
+}
+
+/// Records that `local_key` is `remote_id` at `sink` (the first record wins).
+pub async fn put(store: &Store, sink: &str, local_key: &str, remote_id: &str) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO remote_ids (sink, local_key, remote_id, at) VALUES ($1, $2, $3, $4) ON CONFLICT (sink, local_key) DO NOTHING")
+        .bind(sink)
+        .bind(local_key)
+        .bind(remote_id)
+        .bind(now_ms())
+        .execute(store.pool())
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,152 @@
+use super::*;
+use crate::sources::status_pages::ComponentStatus;
+
+fn partner() -> Partner {
+    toml::from_str(
+        "id = \"okta\"\nname = \"Okta\"\nowner_team = \"identity\"\n[status_page]\nkind = \"statuspage\"\nurl = \"https://status.okta.com/api/v2/summary.json\"\n[public_status]\ncomponent_id = \"cmp1\"\n",
+    )
+    .unwrap()
+}
+
+fn templates() -> Templates {
+    Templates::load(std::path::Path::new("/nonexistent")).unwrap()
+}
+
+fn incident(cause: CauseKind, paged: bool, published: bool) -> Incident {
+    Incident {
+        id: 7,
+        partner: "okta".into(),
+        cause,
+        cause_reason: "Okta reports all operational".into(),
+        priority: Priority::P4,
+        dedup_key: "okta-users".into(),
+        paged,
+        published,
+        generation: 0,
+        opened_at: 1_000_000,
+        checks: vec!["okta-users".into()],
+    }
+}
+
+fn change() -> CheckChange {
+    CheckChange { check: "okta-users".into(), priority: Priority::P4, reason: Some("status is 2xx: got 503".into()), at: 1_000_000 }
+}
+
+fn cause(kind: CauseKind) -> Cause {
+    match kind {
+        CauseKind::Internal => Cause { kind, reason: "Okta reports all operational".into(), public_status: None, partner_incident: None },
+        CauseKind::External => Cause {
+            kind,
+            reason: "Okta reports API as major_outage".into(),
+            public_status: Some(ComponentStatus::MajorOutage),
+            partner_incident: Some(("Login failures".into(), Some("https://stspg.io/abc".into()))),
+        },
+    }
+}
+
+fn actions(list: &[NewAction]) -> Vec<Action> {
+    list.iter().map(|a| serde_json::from_str(&a.payload).unwrap()).collect()
+}
+
+fn with_ctx<R>(now: i64, f: impl FnOnce(&Ctx<'_>) -> R) -> R {
+    let (t, p) = (templates(), partner());
+    f(&Ctx { templates: &t, partner: &p, channel: "#ecosystem-updates", now })
+}
+
+#[test]
+fn an_internal_cause_pages_and_opens_a_p4_jira_incident_but_leaves_our_status_page_alone() {
+    let plan =
+        with_ctx(1_000_000, |ctx| open(ctx, &incident(CauseKind::Internal, false, false), &change(), &cause(CauseKind::Internal)).unwrap());
+    assert!(plan.paged && !plan.published);
+    let sinks: Vec<&str> = plan.actions.iter().map(|a| a.sink.as_str()).collect();
+    assert_eq!(sinks, vec!["pagerduty", "jira", "slack"]);
+    let all = actions(&plan.actions);
+    let Action::PagerDuty(page) = &all[0] else { panic!() };
+    assert_eq!((page.action, page.dedup_key.as_str(), page.severity), (EventAction::Trigger, "okta-users", Severity::Warning));
+    assert!(page.summary.contains("status is 2xx: got 503"), "{}", page.summary);
+    let Action::Jira(JiraAction::Create { priority, labels, fingerprint, description, .. }) = &all[1] else { panic!() };
+    assert_eq!(*priority, Priority::P4);
+    assert_eq!(labels, &vec!["okta".to_owned(), "internal".to_owned()]);
+    assert_eq!(fingerprint, "sparky-incident-okta-1000000");
+    assert!(description.to_string().contains("Owning team: identity"));
+    let Action::SlackPost(post) = &all[2] else { panic!() };
+    assert_eq!(post.remember_as.as_deref(), Some("incident:7"));
+    assert_eq!(post.text, "Okta: okta-users failing, internal cause");
+}
+
+#[test]
+fn an_external_cause_updates_our_status_page_names_the_partner_and_pages_nobody() {
+    let plan =
+        with_ctx(1_000_000, |ctx| open(ctx, &incident(CauseKind::External, false, false), &change(), &cause(CauseKind::External)).unwrap());
+    assert!(!plan.paged && plan.published);
+    let all = actions(&plan.actions);
+    assert!(all.iter().all(|a| !matches!(a, Action::PagerDuty(_))), "no page");
+    let Action::Statuspage(StatuspageAction::Component(c)) = &all[0] else { panic!("{all:?}") };
+    assert_eq!((c.component_id.as_deref(), c.status), (Some("cmp1"), ComponentStatus::MajorOutage));
+    let Action::Statuspage(StatuspageAction::OpenIncident { body, components, .. }) = &all[1] else { panic!() };
+    assert!(body.contains("because Okta is having problems on their side") && body.contains("https://stspg.io/abc"), "{body}");
+    assert_eq!(components.len(), 1);
+    let Action::Jira(JiraAction::Create { labels, .. }) = &all[2] else { panic!() };
+    assert!(labels.contains(&"external".to_owned()));
+}
+
+#[test]
+fn recovery_resolves_everything_that_was_opened() {
+    let now = 1_000_000 + 23 * 60 * 1000;
+    let list = with_ctx(now, |ctx| resolve(ctx, &incident(CauseKind::Internal, true, true), &change()).unwrap());
+    let all = actions(&list);
+    assert!(matches!(&all[0], Action::PagerDuty(p) if p.action == EventAction::Resolve && p.dedup_key == "okta-users"));
+    assert!(matches!(&all[1], Action::Statuspage(StatuspageAction::Component(c)) if c.status == ComponentStatus::Operational));
+    assert!(matches!(&all[2], Action::Statuspage(StatuspageAction::ResolveIncident { .. })));
+    assert!(matches!(&all[3], Action::Jira(JiraAction::Resolve { .. })));
+    let Action::SlackPost(post) = &all[4] else { panic!() };
+    assert_eq!(post.text, "Okta: recovered after 23m");
+    assert!(matches!(&all[5], Action::SlackUpdate(u) if u.message == "incident:7"));
+    let only_jira = with_ctx(now, |ctx| resolve(ctx, &incident(CauseKind::External, false, false), &change()).unwrap());
+    assert!(
+        actions(&only_jira).iter().all(|a| !matches!(a, Action::PagerDuty(_) | Action::Statuspage(_))),
+        "nothing to undo that was never done"
+    );
+}
+
+#[test]
+fn a_late_partner_incident_turns_a_page_into_a_status_page_update() {
+    let mut inc = incident(CauseKind::External, true, false);
+    inc.generation = 1;
+    let plan = with_ctx(2_000_000, |ctx| recause(ctx, &inc, &cause(CauseKind::External), "okta-users").unwrap());
+    assert!(!plan.paged && plan.published);
+    let all = actions(&plan.actions);
+    assert!(matches!(&all[0], Action::PagerDuty(p) if p.action == EventAction::Resolve));
+    assert!(matches!(&all[1], Action::Statuspage(StatuspageAction::Component(_))));
+    assert!(matches!(&all[2], Action::Statuspage(StatuspageAction::OpenIncident { .. })));
+    assert!(matches!(&all[3], Action::Jira(JiraAction::Comment { .. })));
+    assert!(plan.actions.iter().all(|a| a.idempotency_key.starts_with("incident:7:cause1:")));
+
+    let mut back = incident(CauseKind::Internal, false, true);
+    back.generation = 2;
+    let plan = with_ctx(3_000_000, |ctx| recause(ctx, &back, &cause(CauseKind::Internal), "okta-users").unwrap());
+    assert!(plan.paged && plan.published);
+    let all = actions(&plan.actions);
+    assert!(matches!(&all[0], Action::PagerDuty(p) if p.action == EventAction::Trigger));
+    assert!(matches!(&all[1], Action::Statuspage(StatuspageAction::UpdateIncident { status: IncidentStatus::Investigating, .. })));
+}
+
+#[test]
+fn another_failing_check_is_a_comment_not_a_second_incident() {
+    let list = with_ctx(1_500_000, |ctx| {
+        attach(ctx, &incident(CauseKind::Internal, true, false), &CheckChange { check: "okta-groups".into(), ..change() }).unwrap()
+    });
+    let all = actions(&list);
+    assert_eq!(all.len(), 2);
+    assert!(matches!(&all[0], Action::Jira(JiraAction::Comment { .. })));
+    assert!(matches!(&all[1], Action::SlackPost(_)));
+    assert!(list.iter().all(|a| !a.idempotency_key.contains(":open:")));
+}
+
+#[test]
+fn ordering_keeps_each_sink_in_order_and_never_makes_a_page_wait_for_jira() {
+    let plan =
+        with_ctx(1_000_000, |ctx| open(ctx, &incident(CauseKind::Internal, false, false), &change(), &cause(CauseKind::Internal)).unwrap());
+    let orders: Vec<&str> = plan.actions.iter().map(|a| a.ordering_key.as_str()).collect();
+    assert_eq!(orders, vec!["incident:7:pagerduty", "incident:7:jira", "incident:7:slack"]);
+}

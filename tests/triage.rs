@@ -1,0 +1,306 @@
+//! Triage and the incident lifecycle end to end: the real binary against a fake partner API, a
+//! fake partner status page, and fake Slack, Jira, PagerDuty and Statuspage servers, every
+//! request checked against the vendors' OpenAPI descriptions.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use wiremock::matchers::path;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use common::fake_feeds::{FakeFeeds, Served};
+use common::fake_jira::FakeJira;
+use common::fake_pagerduty::FakePagerDuty;
+use common::fake_slack::{FakeSlack, Reply};
+use common::fake_statuspage::FakeStatuspage;
+use common::{Db, Sparky, eventually};
+
+/// A partner API whose status the test sets.
+struct Api(Arc<AtomicU16>);
+
+impl Respond for Api {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let status = self.0.load(Ordering::SeqCst);
+        ResponseTemplate::new(status).set_body_json(json!({"ok": status == 200}))
+    }
+}
+
+/// Everything on loopback, and Sparky pointed at it.
+struct World {
+    sparky: Sparky,
+    api_status: Arc<AtomicU16>,
+    api: MockServer,
+    page: FakeFeeds,
+    slack: FakeSlack,
+    jira: FakeJira,
+    pagerduty: FakePagerDuty,
+    statuspage: FakeStatuspage,
+}
+
+fn summary(indicator: &str, api: &str, incident: bool) -> String {
+    let incidents = if incident {
+        json!([{"id": "p1", "name": "Elevated API errors", "status": "investigating", "impact": "major", "started_at": "2026-11-25T09:00:00Z", "shortlink": "https://stspg.io/p1", "components": [{"name": "API"}]}])
+    } else {
+        json!([])
+    };
+    json!({"page": {"id": "acme"}, "status": {"indicator": indicator, "description": "x"}, "components": [{"id": "c1", "name": "API", "status": api}], "incidents": incidents, "scheduled_maintenances": []}).to_string()
+}
+
+impl World {
+    async fn new(checks: &[&str], sparky_toml: &str) -> Self {
+        let api = MockServer::start().await;
+        let api_status = Arc::new(AtomicU16::new(200));
+        Mock::given(path("/canary")).respond_with(ResponseTemplate::new(204)).mount(&api).await;
+        Mock::given(path("/api")).respond_with(Api(api_status.clone())).mount(&api).await;
+        let page = FakeFeeds::start().await;
+        let page_url = page.serve("/api/v2/summary.json", Served::Body(summary("none", "operational", false), "application/json"));
+        let (slack, jira, pagerduty, statuspage) =
+            (FakeSlack::start().await, FakeJira::start().await, FakePagerDuty::start().await, FakeStatuspage::start().await);
+        let canary = format!("{}/canary", api.uri());
+        let sparky = Sparky::new(Db::Sqlite)
+            .slack(&slack.api_url())
+            .env("JIRA_BASE_URL", &jira.base_url())
+            .env("JIRA_USER_EMAIL", "sparky@acme.test")
+            .env("JIRA_API_TOKEN", "jira-token-do-not-log")
+            .env("JIRA_PROJECT_KEY", "OPS")
+            .env("PAGERDUTY_ROUTING_KEY", "R0UTINGKEY0123456789012345678901")
+            .env("PAGERDUTY_EVENTS_URL", &pagerduty.events_url())
+            .env("STATUSPAGE_API_KEY", "statuspage-key-do-not-log")
+            .env("STATUSPAGE_PAGE_ID", "pg1")
+            .env("STATUSPAGE_API_URL", &statuspage.api_url())
+            .env("SPARKY_CANARY_URLS", &format!("{canary},{canary},{canary}"));
+        sparky.write(
+            "partners/acme.toml",
+            &format!("id = \"acme\"\nname = \"Acme Cloud\"\n[status_page]\nkind = \"statuspage\"\nurl = \"{page_url}\"\ncomponents = [\"API\"]\n[public_status]\ncomponent_id = \"cmp-acme\"\n"),
+        );
+        for id in checks {
+            sparky.write(
+                &format!("synthetics/{id}.toml"),
+                &format!("id = \"{id}\"\npartner = \"acme\"\nurl = \"{}/api\"\nconfirm_after = \"50ms\"\ntimeout = \"2s\"\n", api.uri()),
+            );
+        }
+        sparky.write("sparky.toml", &format!("[http]\nretries = 0\ntimeout = \"2s\"\n[outbox]\nbackoff_base = \"50ms\"\nrate_limits = {{ pagerduty = 100, jira = 100, statuspage = 100 }}\n{sparky_toml}"));
+        World { sparky, api_status, api, page, slack, jira, pagerduty, statuspage }
+    }
+
+    fn partner_api(&self, status: u16) {
+        self.api_status.store(status, Ordering::SeqCst);
+    }
+
+    fn partner_page(&self, indicator: &str, api: &str, incident: bool) {
+        self.page.serve("/api/v2/summary.json", Served::Body(summary(indicator, api, incident), "application/json"));
+    }
+
+    async fn once(&self, job: &str) -> String {
+        let run = self.sparky.run(&["once", job]).await;
+        run.expect_code(0);
+        run.stdout
+    }
+
+    fn pages(&self, action: &str) -> Vec<Value> {
+        self.pagerduty.accepted().into_iter().filter(|e| e["event_action"] == action).collect()
+    }
+
+    fn no_spec_violations(&self) {
+        for (who, v) in [
+            ("slack", self.slack.spec_violations()),
+            ("jira", self.jira.spec_violations()),
+            ("pagerduty", self.pagerduty.spec_violations()),
+            ("statuspage", self.statuspage.spec_violations()),
+        ] {
+            assert!(v.is_empty(), "{who} requests depart from its OpenAPI description: {v:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_partner_outage_on_its_status_page_updates_our_status_page_and_pages_nobody() {
+    let w = World::new(&["acme-api"], "").await;
+    w.partner_api(503);
+    w.partner_page("major", "major_outage", true);
+    let out = w.once("synthetics").await;
+    assert!(out.contains("\"decision\":\"opened\"") && out.contains("\"cause\":\"external\""), "{out}");
+    assert!(w.pagerduty.events().is_empty(), "no page");
+    assert_eq!(w.statuspage.component_updates(), vec![("cmp-acme".to_owned(), "major_outage".to_owned())]);
+    let incidents = w.statuspage.incidents();
+    assert_eq!(incidents.len(), 1);
+    let body = incidents[0].to_string();
+    assert!(body.contains("Acme Cloud") && body.contains("https://stspg.io/p1"), "names the partner and links its incident: {body}");
+    let issues = w.jira.created();
+    assert_eq!(issues.len(), 1);
+    assert!(issues[0].labels().contains(&"external".to_owned()));
+    assert_eq!(issues[0].fields["priority"]["name"], "P4");
+    assert!(w.slack.posted().iter().any(|p| p.all_text().contains("Cause: external")));
+    w.no_spec_violations();
+}
+
+#[tokio::test]
+async fn a_failure_with_the_partner_all_green_pages_on_call_and_opens_a_p4_incident() {
+    let w = World::new(&["acme-api"], "").await;
+    w.partner_api(500);
+    w.once("synthetics").await;
+    let triggers = w.pages("trigger");
+    assert_eq!(triggers.len(), 1);
+    assert_eq!(triggers[0]["dedup_key"], "acme-api", "dedup_key = the check");
+    assert_eq!(triggers[0]["payload"]["severity"], "warning");
+    assert_eq!(w.jira.created().len(), 1);
+    assert_eq!(w.jira.created()[0].fields["priority"]["name"], "P4");
+    assert!(w.jira.created()[0].labels().contains(&"internal".to_owned()));
+    assert!(w.statuspage.component_updates().is_empty() && w.statuspage.incidents().is_empty(), "our status page untouched");
+    w.no_spec_violations();
+}
+
+#[tokio::test]
+async fn a_late_partner_incident_flips_internal_to_external_and_recovery_resolves_everything() {
+    let w = World::new(&["acme-api"], "").await;
+    w.partner_api(500);
+    w.once("synthetics").await;
+    assert_eq!(w.pages("trigger").len(), 1);
+
+    // The partner posts its incident 20 minutes late: the next status poll changes the cause.
+    w.partner_page("major", "partial_outage", true);
+    w.once("status").await;
+    assert_eq!(w.pages("resolve").len(), 1, "the page is resolved");
+    assert_eq!(w.statuspage.component_updates(), vec![("cmp-acme".to_owned(), "partial_outage".to_owned())]);
+    assert_eq!(w.statuspage.incidents().len(), 1);
+    let key = w.jira.created()[0].key.clone();
+    assert!(w.jira.comments(&key).iter().any(|c| c.contains("Cause changed to external")), "{:?}", w.jira.comments(&key));
+
+    w.partner_api(200);
+    w.partner_page("none", "operational", false);
+    w.once("synthetics").await;
+    assert_eq!(w.jira.transitions_done(&key), vec!["31"], "Jira resolved");
+    assert_eq!(w.jira.issue_status(&key).as_deref(), Some("Done"));
+    assert_eq!(w.statuspage.component_updates().last().map(|(_, s)| s.as_str()), Some("operational"));
+    assert_eq!(w.statuspage.incidents()[0]["status"], "resolved");
+    assert!(w.slack.posted().iter().any(|p| p.all_text().contains("recovered after")));
+    assert_eq!(w.pages("trigger").len(), 1, "never paged twice");
+    let incidents = w.sparky.run(&["incidents"]).await.stdout;
+    assert!(incidents.contains("acme  resolved  external"), "{incidents}");
+    w.no_spec_violations();
+}
+
+#[tokio::test]
+async fn two_checks_of_one_partner_make_one_incident() {
+    let w = World::new(&["acme-api", "acme-login"], "").await;
+    w.partner_api(500);
+    let out = w.once("synthetics").await;
+    assert_eq!(out.matches("\"decision\":\"opened\"").count(), 1, "{out}");
+    assert_eq!(out.matches("\"decision\":\"attached\"").count(), 1, "{out}");
+    assert_eq!(w.jira.created().len(), 1);
+    assert_eq!(w.pages("trigger").len(), 1);
+    let key = w.jira.created()[0].key.clone();
+    assert!(w.jira.comments(&key).iter().any(|c| c.contains("is failing too")));
+    w.partner_api(200);
+    w.once("synthetics").await;
+    assert_eq!(w.pages("resolve").len(), 1);
+    assert_eq!(w.jira.transitions_done(&key).len(), 1);
+}
+
+#[tokio::test]
+async fn jira_failing_three_times_then_answering_makes_exactly_one_issue() {
+    let w = World::new(&["acme-api"], "attempts_per_run = 5\n").await;
+    w.jira.fail_creates(3, 500);
+    w.partner_api(500);
+    w.once("synthetics").await;
+    assert_eq!(w.jira.create_attempts(), 4);
+    assert_eq!(w.jira.created().len(), 1);
+    w.once("deliver").await;
+    assert_eq!(w.jira.created().len(), 1);
+}
+
+#[tokio::test]
+async fn a_process_killed_between_jiras_201_and_the_database_update_still_makes_one_issue() {
+    let w = World::new(&["acme-api"], "lease = \"3s\"\n[slack]\ntimeout = \"2s\"\n[jira]\ntimeout = \"1s\"\n").await;
+    w.jira.hold_next_create(Duration::from_secs(30));
+    w.partner_api(500);
+    let mut child = w.sparky.command(&["once", "synthetics"]).spawn().unwrap();
+    assert!(eventually(30, || w.jira.create_attempts() == 1).await, "Jira got the create");
+    child.kill().await.unwrap();
+    assert_eq!(w.jira.created().len(), 1, "Jira created the issue; Sparky never recorded it");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    w.once("deliver").await;
+    assert_eq!(w.jira.create_attempts(), 1, "found by its fingerprint, not created again");
+    let outbox = w.sparky.run(&["outbox", "--all"]).await.stdout;
+    assert!(outbox.lines().any(|l| l.contains("jira  delivered")), "{outbox}");
+    let incidents = w.sparky.run(&["incidents"]).await.stdout;
+    assert!(incidents.contains("jira=OPS-1"), "the key is kept: {incidents}");
+}
+
+#[tokio::test]
+async fn slack_retry_after_is_honoured_for_incident_messages() {
+    let w = World::new(&["acme-api"], "").await;
+    w.slack.script([Reply::RateLimited(2)]);
+    w.partner_api(500);
+    let started = std::time::Instant::now();
+    w.once("synthetics").await;
+    let posted = w.slack.posted();
+    assert_eq!(posted.len(), 1);
+    assert!(started.elapsed() >= Duration::from_secs(2), "waited for Retry-After: 2");
+    assert_eq!(w.slack.attempts().len(), 2);
+}
+
+#[tokio::test]
+async fn a_sink_down_longer_than_the_retry_budget_goes_to_the_dead_letter_and_outbox_retry_delivers_it() {
+    common::crypto();
+    let w = World::new(&["acme-api"], "max_attempts = 2\nattempts_per_run = 1\nbackoff_max = \"100ms\"\n").await;
+    // Down for both attempts the budget allows, then back.
+    w.pagerduty.script([503, 503]);
+    w.partner_api(500);
+    // The first attempt fails in the run; the daemon's worker makes the last one.
+    w.once("synthetics").await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut daemon = w.sparky.command(&["run"]).env("SPARKY_LISTEN", format!("127.0.0.1:{port}")).spawn().unwrap();
+    let metrics_url = format!("http://127.0.0.1:{port}/metrics");
+    let mut metrics = String::new();
+    for _ in 0..150 {
+        if let Ok(r) = reqwest::get(&metrics_url).await {
+            metrics = r.text().await.unwrap_or_default();
+            if metrics.contains("sparky_outbox_dead_letters_total{sink=\"pagerduty\"} 1") {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(metrics.contains("sparky_outbox_dead_letters_total{sink=\"pagerduty\"} 1"), "dead letter counted:\n{metrics}");
+    // SAFETY: SIGTERM to our own child.
+    unsafe { libc::kill(daemon.id().unwrap() as i32, libc::SIGTERM) };
+    let _ = daemon.wait().await;
+
+    let listing = w.sparky.run(&["outbox"]).await.stdout;
+    let dead = listing.lines().find(|l| l.contains("pagerduty  dead")).unwrap_or_else(|| panic!("{listing}"));
+    let id = dead.split_whitespace().next().unwrap();
+    assert!(w.pagerduty.accepted().is_empty());
+    w.sparky.run(&["outbox", "retry", id]).await.expect_code(0);
+    w.once("deliver").await;
+    assert_eq!(w.pages("trigger").len(), 1, "delivered after the retry");
+    let after = w.sparky.run(&["outbox"]).await.stdout;
+    assert!(!after.contains(" dead "), "{after}");
+}
+
+#[tokio::test]
+async fn without_egress_no_partner_is_blamed_and_one_alert_is_raised() {
+    let w = World::new(&["acme-api", "acme-login"], "").await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dead = format!("http://127.0.0.1:{closed}/");
+    let offline =
+        w.sparky.command(&["once", "synthetics"]).env("SPARKY_CANARY_URLS", format!("{dead},{dead},{}/canary", w.api.uri())).output();
+    w.partner_api(500);
+    let out = offline.await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.matches("\"decision\":\"suppressed\"").count(), 2, "{stdout}");
+    let triggers = w.pages("trigger");
+    assert_eq!(triggers.len(), 1, "one egress alert, not one per check");
+    assert_eq!(triggers[0]["dedup_key"], "sparky-egress");
+    assert!(w.jira.created().is_empty(), "no partner incident");
+
+    // Egress is back: the alert is resolved and the failing checks are triaged for real.
+    let triage = w.sparky.command(&["run"]).env("SPARKY_LISTEN", "127.0.0.1:0").spawn().unwrap();
+    assert!(eventually(45, || w.pages("resolve").iter().any(|e| e["dedup_key"] == "sparky-egress")).await, "egress alert resolved");
+    assert!(eventually(15, || w.jira.created().len() == 1).await, "the partner incident opens once egress is back");
+    drop(triage);
+}
