@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use url::Url;
 
 use super::{IncidentStatus, PublicComponent, StatuspageAction, StatuspageConfig};
+use crate::config::Secret;
 use crate::outbox::{Delivered, DeliveryError};
 use crate::sinks::http::SinkHttp;
 use crate::store::outbox::ActionRow;
@@ -34,7 +35,7 @@ pub struct StatuspageSink {
     http: SinkHttp,
     /// `{api_url}/pages/{page_id}`.
     page: Url,
-    api_key: String,
+    api_key: Secret,
     store: Store,
 }
 
@@ -50,7 +51,7 @@ impl StatuspageSink {
             .map_err(|()| DeliveryError::Permanent { reason: format!("Statuspage: `{}` cannot be a base URL", cfg.api_url) })?
             .pop_if_empty()
             .extend(["pages", page_id]);
-        Ok(Self { http, page, api_key: api_key.expose().to_owned(), store })
+        Ok(Self { http, page, api_key: api_key.clone(), store })
     }
 
     /// Delivers one action.
@@ -159,7 +160,7 @@ impl StatuspageSink {
 
     /// Sends with the API key; the answer's JSON.
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, DeliveryError> {
-        let request = request.header(reqwest::header::AUTHORIZATION, format!("OAuth {}", self.api_key));
+        let request = request.header(reqwest::header::AUTHORIZATION, format!("OAuth {}", self.api_key.expose()));
         match self.http.send(request).await {
             Ok(answer) => Ok(answer.json),
             Err(e) => Err(self.redact(e)),
@@ -168,7 +169,8 @@ impl StatuspageSink {
 
     /// The error without the API key, should an answer have echoed it.
     fn redact(&self, e: DeliveryError) -> DeliveryError {
-        let clean = |s: String| if self.api_key.is_empty() { s } else { s.replace(&self.api_key, "***") };
+        let key = self.api_key.expose();
+        let clean = |s: String| if key.is_empty() { s } else { s.replace(key, "***") };
         match e {
             DeliveryError::Retry { reason, retry_after } => DeliveryError::Retry { reason: clean(reason), retry_after },
             DeliveryError::Permanent { reason } => DeliveryError::Permanent { reason: clean(reason) },
