@@ -14,6 +14,8 @@
 //! The anchor runs after Sparky's measurement, never beside it. Targets: at least 10x
 //! feedparser's entries per CPU-second, and a peak RSS under 64 MiB.
 
+#![allow(unreachable_pub, clippy::unwrap_used)] // test and bench code: a failed unwrap is a failed run
+
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -1,4 +1,4 @@
-//! Status page polling cost: Sparky's `poll_all` over a few thousand Statuspage v2 pages served
+//! Status page polling cost: Sparky's status job (`poll_all` and the notices stage) over a few thousand Statuspage v2 pages served
 //! on loopback, in pages per CPU-second of the Sparky process, with its peak RSS.
 //!
 //! ```text
@@ -17,13 +17,15 @@
 //!
 //! Sparky runs for real: a temp config directory (SQLite database in it, `[http] retries = 0`),
 //! N partner files with a `statuspage` `[status_page]`, `Config::load_with_env` without the
-//! process environment, `App::start`, then `poll_all` once (the first poll: every page 200,
+//! process environment, `App::start`, then the status job once (the first poll: every page 200,
 //! parsed and stored) and R more rounds. CPU is utime + stime of this process (`getrusage`)
 //! around the steady-state rounds only; peak RSS is VmHWM at the end. `--close` makes the server
 //! close every connection (a new TCP connection per poll, as with partners on distinct hosts
 //! polled minutes apart; still no TLS). Target (the vendor status aggregators poll every 5
 //! minutes): 6,000 partners every 5 minutes (20 pages/s) in under 10 % of one core, i.e. at least
 //! 200 pages per CPU-second.
+
+#![allow(unreachable_pub, clippy::unwrap_used)] // test and bench code: a failed unwrap is a failed run
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -39,9 +41,11 @@ use axum::response::Response;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
-use sparky::app::App;
 use sparky::config::Config;
-use sparky::sources::status_pages::{Indicator, PollReport, poll_all};
+use sparky::model::Indicator;
+use sparky::service::App;
+use sparky::service::jobs::{self, Handover, StatusRun};
+use sparky::sources::status_pages::PollReport;
 use support::{Helper, cpu_seconds, mib, peak_rss_mib, status_mib};
 
 mod support;
@@ -253,7 +257,12 @@ struct Tally {
 }
 
 impl Tally {
-    fn add(&mut self, reports: &[PollReport]) {
+    fn add(&mut self, run: &StatusRun) {
+        self.notices += run.notices;
+        self.count(&run.partners);
+    }
+
+    fn count(&mut self, reports: &[PollReport]) {
         for r in reports {
             self.pages += 1;
             match r.result.as_str() {
@@ -263,7 +272,6 @@ impl Tally {
             }
             self.unknown += usize::from(r.status.indicator == Indicator::Unknown);
             self.events += r.events;
-            self.notices += r.notices;
         }
     }
 
@@ -311,7 +319,7 @@ async fn run(args: &Args, server: &mut PageServer) -> Result<(), String> {
     println!("status_polling: config of {} partners loaded and app started in {:.2} s", args.pages, t.elapsed().as_secs_f64());
 
     let (c0, w0) = (cpu_seconds(), Instant::now());
-    let reports = poll_all(&app).await.map_err(|e| format!("first poll: {e}"))?;
+    let reports = jobs::status(&app, Handover::Wake).await.map_err(|e| format!("first poll: {e}"))?;
     let (first_cpu, first_wall) = (cpu_seconds() - c0, w0.elapsed().as_secs_f64());
     let rss_after_first = status_mib("VmRSS:");
     let mut first = Tally::default();
@@ -329,7 +337,7 @@ async fn run(args: &Args, server: &mut PageServer) -> Result<(), String> {
     for _ in 0..args.rounds {
         let round = server.next_round()?;
         let (c0, w0) = (cpu_seconds(), Instant::now());
-        let reports = poll_all(&app).await.map_err(|e| format!("round {round}: {e}"))?;
+        let reports = jobs::status(&app, Handover::Wake).await.map_err(|e| format!("round {round}: {e}"))?;
         let (c, w) = (cpu_seconds() - c0, w0.elapsed().as_secs_f64());
         let mut tally = Tally::default();
         tally.add(&reports);

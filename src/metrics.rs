@@ -51,23 +51,24 @@ pub struct Metrics {
     pub job_duration: HistogramVec,
 }
 
+/// Registers `metric`. The names, labels and buckets are constants of this file, checked by its
+/// test: a failure here is a typo in them.
+fn register<M: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: Result<M, prometheus::Error>) -> M {
+    let metric = metric.expect("a well-formed metric"); // invariant: constant definitions, tested
+    registry.register(Box::new(metric.clone())).expect("a metric registered once"); // invariant: each name once, tested
+    metric
+}
+
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    let c = IntCounterVec::new(Opts::new(name, help), labels).unwrap_or_else(|e| unreachable!("metric {name}: {e}"));
-    registry.register(Box::new(c.clone())).unwrap_or_else(|e| unreachable!("metric {name}: {e}"));
-    c
+    register(registry, IntCounterVec::new(Opts::new(name, help), labels))
 }
 
 fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
-    let g = IntGaugeVec::new(Opts::new(name, help), labels).unwrap_or_else(|e| unreachable!("metric {name}: {e}"));
-    registry.register(Box::new(g.clone())).unwrap_or_else(|e| unreachable!("metric {name}: {e}"));
-    g
+    register(registry, IntGaugeVec::new(Opts::new(name, help), labels))
 }
 
 fn histogram(registry: &Registry, name: &str, help: &str, labels: &[&str], buckets: Vec<f64>) -> HistogramVec {
-    let h =
-        HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels).unwrap_or_else(|e| unreachable!("metric {name}: {e}"));
-    registry.register(Box::new(h.clone())).unwrap_or_else(|e| unreachable!("metric {name}: {e}"));
-    h
+    register(registry, HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels))
 }
 
 const FETCH_BUCKETS: [f64; 11] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
@@ -132,18 +133,16 @@ impl Metrics {
                 &["outcome", "error_kind"],
             ),
             check_up: gauge(&r, "sparky_check_up", "1 while a synthetic check is healthy, 0 while failing.", &["check", "partner"]),
-            check_lateness: {
-                let h = prometheus::Histogram::with_opts(
+            check_lateness: register(
+                &r,
+                prometheus::Histogram::with_opts(
                     HistogramOpts::new(
                         "sparky_check_schedule_lateness_seconds",
                         "How late a synthetic check started after its scheduled time.",
                     )
                     .buckets(LATENESS_BUCKETS.to_vec()),
-                )
-                .unwrap_or_else(|e| unreachable!("metric: {e}"));
-                r.register(Box::new(h.clone())).unwrap_or_else(|e| unreachable!("metric: {e}"));
-                h
-            },
+                ),
+            ),
             incidents: counter(&r, "sparky_incidents_total", "Incidents opened, by partner and cause.", &["partner", "cause"]),
             job_runs: counter(&r, "sparky_job_runs_total", "Scheduled job runs by job and result.", &["job", "result"]),
             job_duration: histogram(&r, "sparky_job_duration_seconds", "Scheduled job duration.", &["job"], JOB_BUCKETS.to_vec()),
@@ -168,3 +167,15 @@ impl Metrics {
 
 /// The process-wide metrics.
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_metric_is_well_formed_and_registered_once() {
+        let text = METRICS.render();
+        METRICS.error("test", "x");
+        assert!(METRICS.render().contains("sparky_errors_total{kind=\"x\",stage=\"test\"} 1"), "{text}");
+    }
+}

@@ -10,7 +10,6 @@ use std::path::Path;
 use minijinja::{AutoEscape, Environment, Value};
 
 use crate::config::Problem;
-use crate::sinks::slack::message::{escape_mrkdwn, link as slack_link};
 
 /// The compiled-in defaults: (name, source).
 const DEFAULTS: &[(&str, &str)] = &[
@@ -80,5 +79,46 @@ impl Templates {
         let err = |source| TemplateError { name: name.to_owned(), source };
         let template = self.env.get_template(name).map_err(err)?;
         template.render(Value::from(minijinja::value::Serde(ctx))).map_err(err)
+    }
+}
+
+/// Escapes text for Slack mrkdwn: `&`, `<`, `>` become entities so partner text cannot mention
+/// `@channel`, forge links or break formatting (Slack's "Formatting text for app surfaces").
+pub fn escape_mrkdwn(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A Slack mrkdwn link `<url|text>`, or the escaped text alone when there is no http(s) URL.
+pub fn slack_link(url: Option<&str>, text: &str) -> String {
+    let label = escape_mrkdwn(text).replace('|', "\u{2223}");
+    match url.filter(|u| u.starts_with("http://") || u.starts_with("https://")) {
+        Some(url) => format!("<{}|{label}>", url.replace('|', "%7C").replace('>', "%3E").replace('<', "%3C")),
+        None => label,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mrkdwn_escapes_control_characters() {
+        assert_eq!(escape_mrkdwn("a <b> & <!channel>"), "a &lt;b&gt; &amp; &lt;!channel&gt;");
+    }
+
+    #[test]
+    fn links_escape_their_label_and_url() {
+        assert_eq!(slack_link(Some("https://x.test/a|b"), "A <b> | c"), "<https://x.test/a%7Cb|A &lt;b&gt; \u{2223} c>");
+        assert_eq!(slack_link(None, "T&C"), "T&amp;C");
+        assert_eq!(slack_link(Some("javascript:alert(1)"), "x"), "x");
     }
 }

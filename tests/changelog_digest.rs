@@ -1,5 +1,7 @@
-//! The changelog watcher and digest end to end: the real binary against partner feeds and a
-//! fake Slack on loopback.
+//! The changelog watcher and digest end to end, in-process against partner feeds and a fake
+//! Slack on loopback (the real binary where its output is what is tested).
+
+#![allow(unreachable_pub, clippy::unwrap_used)] // test and bench code: a failed unwrap is a failed run
 
 mod common;
 
@@ -7,7 +9,11 @@ use std::time::Duration;
 
 use common::fake_feeds::{FakeFeeds, Served, rss};
 use common::fake_slack::{FakeSlack, Reply};
-use common::{Db, Sparky, eventually, fresh_postgres, postgres_url};
+use common::{Db, Sparky, eventually, fresh_postgres, postgres_url, time_travel};
+use sparky::model::{ActionState, ErrorKind};
+use sparky::service::jobs::{self, Handover};
+use sparky::sources::changelogs::FeedOutcome;
+use sparky::store::outbox;
 
 const RSS: &str = "application/rss+xml";
 
@@ -46,7 +52,7 @@ fn keys(slack: &FakeSlack) -> Vec<String> {
 async fn first_run_posts_the_backfill_then_nothing_then_the_new_entry() {
     let (sparky, feeds, slack) = setup(Db::Sqlite).await;
 
-    let first = sparky.run(&["once", "changelogs"]).await;
+    let first = sparky.cli(&["once", "changelogs"]).await;
     first.expect_code(0);
     let posted = slack.posted();
     assert_eq!(posted.len(), 1, "one digest message: {}", first.stdout);
@@ -67,13 +73,13 @@ async fn first_run_posts_the_backfill_then_nothing_then_the_new_entry() {
     assert!(!first.stdout.contains("xoxb-test-secret-token") && !first.stderr.contains("xoxb-test-secret-token"), "the token never shows");
     assert_eq!(slack.spec_violations(), Vec::<String>::new(), "requests follow Slack's Web API description");
 
-    sparky.run(&["once", "changelogs"]).await.expect_code(0);
+    sparky.changelogs().await;
     assert_eq!(slack.attempts().len(), 1, "a second run posts nothing");
 
     let mut items = five_entries();
     items.insert(0, ("e6", "Rate limits raised", "Sat, 06 Sep 2025 10:00:00 GMT", "<p>More calls.</p>"));
     feeds.serve("/acme/feed.xml", Served::Body(rss(&items), RSS));
-    sparky.run(&["once", "changelogs"]).await.expect_code(0);
+    sparky.changelogs().await;
     let posted = slack.posted();
     assert_eq!(posted.len(), 2, "the third run posts the new entry");
     let text = posted[1].all_text();
@@ -84,10 +90,9 @@ async fn first_run_posts_the_backfill_then_nothing_then_the_new_entry() {
 #[tokio::test]
 async fn an_unchanged_feed_costs_a_304() {
     let (sparky, feeds, slack) = setup(Db::Sqlite).await;
-    sparky.run(&["once", "changelogs"]).await.expect_code(0);
-    let second = sparky.run(&["once", "changelogs"]).await;
-    second.expect_code(0);
-    assert!(second.stdout.contains("not modified (304)"), "{}", second.stdout);
+    sparky.changelogs().await;
+    let second = sparky.changelogs().await;
+    assert_eq!(second.feeds[0].outcome, FeedOutcome::NotModified);
     let requests = feeds.requests("/acme/feed.xml").await;
     assert_eq!(requests.len(), 2);
     assert!(requests[0].headers.get("if-none-match").is_none());
@@ -102,20 +107,18 @@ async fn slack_failures_lose_nothing_and_duplicate_nothing() {
     let (sparky, _feeds, slack) = setup(Db::Sqlite).await;
     slack.script([Reply::Status(500), Reply::RateLimited(1), Reply::NotOk("internal_error")]);
 
-    let first = sparky.run(&["once", "changelogs"]).await;
-    first.expect_code(0);
+    let first = sparky.changelogs().await;
     assert!(slack.posted().is_empty(), "three failures in the first run");
     assert_eq!(slack.attempts().len(), 3, "three attempts per run");
-    assert!(first.stdout.contains("1 left for the next run"), "{}", first.stdout);
+    assert_eq!(first.delivery.map(|d| d.retrying), Some(1), "left for the next run");
 
-    let second = sparky.run(&["once", "changelogs"]).await;
-    second.expect_code(0);
+    sparky.changelogs().await;
     let posted = slack.posted();
     assert_eq!(posted.len(), 1, "delivered once by the next run");
     assert!(posted[0].all_text().contains("Webhooks v5"));
     assert!(slack.history_calls() >= 1, "an earlier attempt is looked up in history before re-posting");
     assert_eq!(slack.spec_violations(), Vec::<String>::new());
-    sparky.run(&["once", "changelogs"]).await.expect_code(0);
+    sparky.changelogs().await;
     assert_eq!(slack.posted().len(), 1, "and never again");
 }
 
@@ -124,22 +127,20 @@ async fn retry_after_is_honoured() {
     let (sparky, _feeds, slack) = setup(Db::Sqlite).await;
     slack.script([Reply::RateLimited(2)]);
     let started = std::time::Instant::now();
-    sparky.run(&["once", "changelogs"]).await.expect_code(0);
+    sparky.changelogs().await;
     assert_eq!(slack.posted().len(), 1);
     assert!(started.elapsed() >= Duration::from_secs(2), "waited for Retry-After: 2");
 }
 
+/// Two services on one database (two processes: each its own pool and instance id).
 async fn two_processes_post_nothing_twice(db: Db) {
     let (sparky, _feeds, slack) = setup(db).await;
-    let a = sparky.command(&["once", "changelogs"]).spawn().unwrap();
-    let b = sparky.command(&["once", "changelogs"]).spawn().unwrap();
-    let (a, b) = (a.wait_with_output().await.unwrap(), b.wait_with_output().await.unwrap());
-    assert!(a.status.success() && b.status.success(), "{}\n{}", String::from_utf8_lossy(&a.stderr), String::from_utf8_lossy(&b.stderr));
+    tokio::join!(sparky.changelogs(), sparky.changelogs());
     let posted = slack.posted();
     assert_eq!(posted.len(), 1, "one digest between two processes");
     let text = posted[0].all_text();
     assert_eq!(text.matches("Webhooks v5").count(), 1);
-    sparky.run(&["once", "changelogs"]).await.expect_code(0);
+    sparky.changelogs().await;
     assert_eq!(keys(&slack).len(), 1);
 }
 
@@ -157,19 +158,24 @@ async fn a_second_process_on_the_same_postgres_database_posts_nothing_twice() {
 async fn killed_mid_request_posts_once(db: Db) {
     let (sparky, _feeds, slack) = setup(db).await;
     slack.script([Reply::Hold(Duration::from_secs(30))]);
-    let mut child = sparky.command(&["once", "changelogs"]).spawn().unwrap();
+    let app = sparky.app().await;
+    let job = tokio::spawn({
+        let app = app.clone();
+        async move { jobs::changelogs(&app, Handover::Drain).await }
+    });
     assert!(eventually(30, || !slack.attempts().is_empty()).await, "Sparky posted");
-    child.kill().await.unwrap();
+    // Killed: the job stops where it is, its lease stays in the database.
+    job.abort();
+    assert!(job.await.unwrap_err().is_cancelled());
     assert_eq!(slack.posted().len(), 1, "Slack posted the message but its answer never came");
 
-    // The killed process's lease (3 s) must pass before another process takes the action over.
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    let rerun = sparky.run(&["once", "deliver"]).await;
-    rerun.expect_code(0);
-    assert_eq!(slack.attempts().len(), 1, "found in history by its idempotency key, not posted again:\n{}", rerun.stderr);
-    assert!(rerun.stdout.contains("1 delivered"), "{}", rerun.stdout);
-    let outbox = sparky.run(&["outbox", "--all"]).await;
-    assert!(outbox.stdout.contains("slack  delivered"), "{}", outbox.stdout);
+    // The killed deliverer's lease (3 s) must pass before another process takes the action over.
+    time_travel(Duration::from_secs(4)).await;
+    let rerun = sparky.deliver().await;
+    assert_eq!(slack.attempts().len(), 1, "found in history by its idempotency key, not posted again");
+    assert_eq!(rerun.delivered, 1);
+    let rows = outbox::list(&app.store, ActionState::ALL, 10).await.unwrap();
+    assert_eq!(rows.iter().map(|r| (r.sink.as_str(), r.state)).collect::<Vec<_>>(), [("slack", ActionState::Delivered)]);
 }
 
 #[tokio::test]
@@ -198,16 +204,22 @@ async fn one_broken_feed_never_stops_the_others() {
     sparky.partner("good", "Good", &[&good]);
     sparky.partner("broken", "Broken", &[&malformed, &html, &down, &hangs, &endless]);
 
-    let run = sparky.run(&["once", "changelogs"]).await;
-    run.expect_code(0);
-    let out = &run.stdout;
-    assert!(out.contains("FAILED (malformed"), "{out}");
-    assert!(out.contains("FAILED (html_not_feed") && out.contains("got an HTML page"), "{out}");
-    assert!(out.contains("FAILED (http") && out.contains("HTTP 503"), "{out}");
-    assert!(out.contains("FAILED (timeout"), "{out}");
-    assert!(out.contains("FAILED (too_large"), "{out}");
-    assert!(out.contains("5 failed (broken)"), "{out}");
-    assert!(run.stderr.contains("feed poll failed") && run.stderr.contains(&malformed), "logged with partner and URL");
+    let run = sparky.changelogs().await;
+    let failed = |url: &str| {
+        let feed = run.feeds.iter().find(|f| f.url == url).unwrap_or_else(|| panic!("no report of {url}"));
+        match &feed.outcome {
+            FeedOutcome::Failed { kind, error, .. } => (*kind, error.clone()),
+            other => panic!("{url}: {other:?}"),
+        }
+    };
+    assert_eq!(failed(&malformed).0, ErrorKind::Malformed);
+    let (kind, error) = failed(&html);
+    assert!(kind == ErrorKind::HtmlNotFeed && error.contains("got an HTML page"), "{error}");
+    let (kind, error) = failed(&down);
+    assert!(kind == ErrorKind::Http && error.contains("HTTP 503"), "{error}");
+    assert_eq!(failed(&hangs).0, ErrorKind::Timeout);
+    assert_eq!(failed(&endless).0, ErrorKind::TooLarge);
+    assert!(matches!(run.feeds.iter().find(|f| f.url == good).map(|f| &f.outcome), Some(FeedOutcome::Ok { .. })));
     assert_eq!(slack.posted().len(), 1);
     assert!(slack.posted()[0].all_text().contains("Webhooks v5"));
 }
@@ -218,7 +230,7 @@ async fn without_a_slack_token_the_log_sink_prints_the_digest() {
     let url = feeds.serve("/feed.xml", Served::Body(rss(&five_entries()), RSS));
     let sparky = Sparky::new(Db::Sqlite);
     sparky.partner("acme", "Acme Cloud", &[&url]);
-    let run = sparky.run(&["once", "changelogs"]).await;
+    let run = sparky.cli(&["once", "changelogs"]).await;
     run.expect_code(0);
     assert!(run.stdout.contains("[slack #ecosystem-updates]"), "{}", run.stdout);
     assert!(run.stdout.contains("Webhooks v5 are generally available"));
@@ -237,7 +249,7 @@ async fn a_partner_channel_gets_its_own_digest() {
         "partners/beta.toml",
         &format!("id = \"beta\"\nname = \"Beta\"\nslack_channel = \"#beta-integration\"\n[[feeds]]\nurl = \"{b}\"\n"),
     );
-    sparky.run(&["once", "changelogs"]).await.expect_code(0);
+    sparky.changelogs().await;
     let mut channels: Vec<String> = slack.posted().iter().map(|p| p.body["channel"].as_str().unwrap().to_owned()).collect();
     channels.sort();
     assert_eq!(channels, vec!["#beta-integration", "#ecosystem-updates"]);
@@ -255,7 +267,7 @@ async fn a_big_digest_is_split_within_slack_limits() {
     let sparky = Sparky::new(Db::Sqlite).slack(&slack.api_url());
     sparky.write("sparky.toml", "[changelogs]\nbackfill = 200\n[slack]\nmessages_per_second = 100\n");
     sparky.partner("acme", "Acme", &[&url]);
-    sparky.run(&["once", "changelogs"]).await.expect_code(0);
+    sparky.changelogs().await;
     let posted = slack.posted();
     assert!(posted.len() >= 3, "120 entries need several messages, got {}", posted.len());
     let mut seen = 0;
@@ -290,9 +302,8 @@ async fn gzip_feeds_and_html_changelog_pages_are_read() {
         "partners/pages.toml",
         &format!("id = \"pages\"\nname = \"Pages Inc\"\n[[feeds]]\nurl = \"{html}\"\nkind = \"html\"\nentry = \"article.release\"\ntitle = \"h2\"\ndate = \"time\"\nbody = \".body\"\n"),
     );
-    let run = sparky.run(&["once", "changelogs"]).await;
-    run.expect_code(0);
-    assert!(!run.stdout.contains("FAILED"), "{}", run.stdout);
+    let run = sparky.changelogs().await;
+    assert!(run.feeds.iter().all(|f| matches!(f.outcome, FeedOutcome::Ok { .. })), "{:?}", run.feeds);
     let text = slack.posted()[0].all_text();
     assert!(text.contains("Webhooks v5 are generally available"), "gzip body decoded: {text}");
     let base = feeds.server.uri();

@@ -1,5 +1,7 @@
 //! `sparky check-config`: every problem as `FILE: key: reason`, exit 2.
 
+#![allow(unreachable_pub, clippy::unwrap_used)] // test and bench code: a failed unwrap is a failed run
+
 mod common;
 
 use common::{Db, Sparky};
@@ -25,7 +27,7 @@ async fn every_problem_is_reported_with_file_and_key() {
     sparky.write("partners/okta-again.toml", "id = \"okta\"\nname = \"Okta again\"\n");
     sparky.write("partners/secret.toml", "id = \"secret\"\nname = \"${SPARKY_TEST_SURELY_UNSET_VAR}\"\n");
     sparky.write("partners/html.toml", "id = \"html\"\nname = \"Html\"\n[[feeds]]\nurl = \"https://x.test/changelog\"\nkind = \"html\"\n");
-    let run = sparky.run(&["check-config"]).await;
+    let run = sparky.cli(&["check-config"]).await;
     run.expect_code(2);
     let out = run.stdout;
     for expected in [
@@ -46,7 +48,7 @@ async fn every_problem_is_reported_with_file_and_key() {
 async fn a_bad_config_stops_every_command_with_exit_2() {
     let sparky = Sparky::new(Db::Sqlite);
     sparky.write("partners/bad.toml", "id = \"Bad Id\"\nname = \"x\"\n");
-    let run = sparky.run(&["once", "changelogs"]).await;
+    let run = sparky.cli(&["once", "changelogs"]).await;
     run.expect_code(2);
     assert!(run.stderr.contains("partners/bad.toml: id: `Bad Id` is not a valid id"), "{}", run.stderr);
 }
@@ -55,7 +57,7 @@ async fn a_bad_config_stops_every_command_with_exit_2() {
 async fn a_broken_template_override_is_a_config_problem() {
     let sparky = Sparky::new(Db::Sqlite);
     sparky.write("templates/slack/digest.txt.j2", "{{ count }");
-    let run = sparky.run(&["check-config"]).await;
+    let run = sparky.cli(&["check-config"]).await;
     run.expect_code(2);
     assert!(run.stdout.contains("templates/slack/digest.txt.j2: line 1:"), "{}", run.stdout);
 }

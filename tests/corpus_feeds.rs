@@ -8,7 +8,11 @@
 //!
 //! When the folder is absent (a checkout without the shared fixtures) the test says so and passes.
 
-use std::path::{Path, PathBuf};
+#![allow(unreachable_pub, clippy::unwrap_used)] // test and bench code: a failed unwrap is a failed run
+
+mod common;
+
+use std::path::Path;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -31,11 +35,7 @@ enum Outcome {
     /// Parsed into this many entries.
     Parsed(usize),
     /// Failed with this error (kind, message).
-    Failed(&'static str, String),
-}
-
-fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/feeds")
+    Failed(sparky::model::ErrorKind, String),
 }
 
 /// Every regular, non-hidden file of `dir` as (name, bytes), sorted by name (as the anchor reads them).
@@ -84,9 +84,9 @@ fn error_problems(err: &ParseError) -> Vec<String> {
     }
     let says_what = match err.kind() {
         // "malformed feed: <the XML/JSON parser's reason>": the reason must be there too.
-        "malformed" => message.strip_prefix("malformed feed:").is_some_and(|reason| !reason.trim().is_empty()),
-        "html_not_feed" => message.contains("HTML page"),
-        "not_text" => message.contains("UTF-8"),
+        sparky::model::ErrorKind::Malformed => message.strip_prefix("malformed feed:").is_some_and(|reason| !reason.trim().is_empty()),
+        sparky::model::ErrorKind::HtmlNotFeed => message.contains("HTML page"),
+        sparky::model::ErrorKind::NotText => message.contains("UTF-8"),
         other => {
             problems.push(format!("unknown error kind {other:?}"));
             true
@@ -152,11 +152,7 @@ fn check_file(name: &str, bytes: &[u8]) -> (Outcome, Vec<String>) {
 #[test]
 fn every_corpus_feed_parses_cleanly_or_fails_clearly() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let dir = corpus_dir();
-    if !dir.is_dir() {
-        eprintln!("corpus_feeds: ../shared/fixtures/feeds not found ({}); corpus test skipped", dir.display());
-        return;
-    }
+    let Some(dir) = common::shared_fixtures("feeds") else { return };
     let files = corpus_files(&dir);
     assert!(!files.is_empty(), "no feed files in {}", dir.display());
 

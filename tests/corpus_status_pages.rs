@@ -8,11 +8,16 @@
 //! When the folders are absent (a checkout without the shared fixtures) the test says so and
 //! passes.
 
+#![allow(unreachable_pub, clippy::unwrap_used)] // test and bench code: a failed unwrap is a failed run
+
+mod common;
+
 use std::path::{Path, PathBuf};
 
-use sparky::sources::status_pages::Indicator::{Maintenance, Major, Minor, None as Operational};
+use sparky::config::StatusPageConfig;
+use sparky::model::Indicator::{Maintenance, Major, Minor, None as Operational};
+use sparky::model::{Indicator, PartnerStatus};
 use sparky::sources::status_pages::adapters::parse;
-use sparky::sources::status_pages::{Indicator, PartnerStatus, StatusPageConfig};
 
 /// What a file must give.
 enum Expect {
@@ -72,6 +77,11 @@ const EXPECTED: &[(&str, Expect)] = &[
     ("statuspages/slack_status_current_active_notice_2022-02-17.json", ok(Operational, 0, 1, 0)),
     // Slack: one `type: outage` -> major.
     ("statuspages/slack_status_current_active_outage_2023-07-27.json", ok(Major, 0, 1, 0)),
+    // Microsoft 365 Service Health (Graph healthOverviews): three services, one "ServiceRestored"
+    // (operational again), no issue listed.
+    ("statuspages/m365_service_health_overviews_example.json", ok(Operational, 3, 0, 0)),
+    // With `$expand=issues`: one service whose one issue is resolved: nothing open.
+    ("statuspages/m365_service_health_overviews_with_issues_example.json", ok(Operational, 1, 0, 0)),
     // Slack: "ok", no incidents: none.
     ("statuspages/slack_status_current_ok_2024-02-27.json", ok(Operational, 0, 0, 0)),
     // Statuspage HTML: banner "All Systems Operational" (page-status status-none); 39 component rows.
@@ -107,6 +117,31 @@ incident_link = "$.uri"
 incident_components = "$.affected_products[*].title"
 "#;
 
+/// Microsoft 365 Service Health through Graph (`healthOverviews?$expand=issues`): services as
+/// components, Graph's `serviceHealthStatus` words mapped by rules, unresolved issues as incidents.
+const M365: &str = r#"
+kind = "json"
+url = "https://graph.microsoft.com/v1.0/admin/serviceAnnouncement/healthOverviews?$expand=issues"
+[json]
+components = "$.value[*]"
+component_name = "$.service"
+component_status = "$.status"
+incidents = "$.value[*].issues[?@.isResolved == false]"
+incident_name = "$.title"
+incident_status = "$.status"
+incident_started = "$.startDateTime"
+incident_components = "$.service"
+[[rules]]
+pattern = '(?i)^(serviceOperational|serviceRestored|falsePositive|resolved|resolvedExternal|mitigatedExternal|postIncidentReviewPublished)$'
+status = "operational"
+[[rules]]
+pattern = '(?i)^(investigating|restoringService|verifyingService|extendedRecovery|serviceDegradation)$'
+status = "degraded_performance"
+[[rules]]
+pattern = '(?i)^serviceInterruption$'
+status = "major_outage"
+"#;
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
 }
@@ -135,6 +170,8 @@ fn config_for(file: &str) -> StatusPageConfig {
         slack()
     } else if name.starts_with("gcp_") {
         config(GCP)
+    } else if name.starts_with("m365_") {
+        config(M365)
     } else {
         config("kind = \"statuspage\"\nurl = \"https://www.githubstatus.com/api/v2/summary.json\"")
     }
@@ -174,8 +211,7 @@ fn well_formed(file: &str, page: &PartnerStatus) {
 #[test]
 fn every_status_page_fixture_gives_the_indicator_it_declares() {
     let root = fixtures();
-    if !root.join("statuspages").is_dir() || !root.join("html").is_dir() {
-        println!("skipped: {} not found (a checkout without the shared fixtures)", root.display());
+    if common::shared_fixtures("statuspages").is_none() || common::shared_fixtures("html").is_none() {
         return;
     }
     let files = present(&root);
@@ -190,7 +226,7 @@ fn every_status_page_fixture_gives_the_indicator_it_declares() {
             (Expect::Err(kind), Err(e)) => {
                 println!("{file}: Err({}) {}", e.kind, e.message);
                 assert!(!e.message.is_empty(), "{file}: an error without a message");
-                if e.kind != *kind {
+                if e.kind.as_str() != *kind {
                     failures.push(format!("{file}: error kind {} ({}), expected {kind}", e.kind, e.message));
                 }
             }
@@ -214,8 +250,7 @@ fn every_status_page_fixture_gives_the_indicator_it_declares() {
 #[test]
 fn the_content_is_read_not_just_counted() {
     let root = fixtures();
-    if !root.join("statuspages").is_dir() || !root.join("html").is_dir() {
-        println!("skipped: {} not found (a checkout without the shared fixtures)", root.display());
+    if common::shared_fixtures("statuspages").is_none() || common::shared_fixtures("html").is_none() {
         return;
     }
     let read = |file: &str| {
@@ -248,10 +283,10 @@ fn the_content_is_read_not_just_counted() {
 #[test]
 fn gcp_reads_every_incident() {
     let file = fixtures().join("statuspages/gcp_status_incidents_2022-07.json");
-    let Ok(body) = std::fs::read(&file) else {
-        println!("skipped: {} not found (a checkout without the shared fixtures)", file.display());
+    if common::shared_fixtures("statuspages").is_none() {
         return;
-    };
+    }
+    let body = std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     // The shipped GCP config with every incident taken as open: all 157 are read, with their
     // severity (low/medium/high) as minor/major/critical, so an open one would count.
     let all = config(&GCP.replace("$[?!@.end || @.end == null]", "$[*]"));

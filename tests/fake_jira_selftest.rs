@@ -1,6 +1,8 @@
 //! The fake Jira itself follows Atlassian's REST v3 description: driven directly with reqwest
 //! (create, search by label, comments, transitions, status), no request departs from it.
 
+#![allow(unreachable_pub, clippy::unwrap_used)] // test and bench code: a failed unwrap is a failed run
+
 mod common;
 
 use std::time::Duration;
@@ -167,10 +169,11 @@ async fn requests_outside_the_description_are_reported() {
 /// create whose answer never came back is found by fingerprint instead of created again.
 #[tokio::test]
 async fn the_sink_speaks_the_description_and_creates_once() {
-    use sparky::config::{Duration as ConfigDuration, Secret};
-    use sparky::sinks::jira::{JiraAction, JiraConfig, JiraSink, adf};
-    use sparky::sources::synthetics::Priority;
-    use sparky::store::outbox::ActionRow;
+    use sparky::config::{Duration as ConfigDuration, HttpConfig, JiraConfig, Secret};
+    use sparky::model::Priority;
+    use sparky::outbox::jira::{JiraAction, adf};
+    use sparky::outbox::{Action, Attempt, attempt};
+    use sparky::sinks::jira::JiraSink;
     use sparky::store::{Store, remote_ids};
 
     common::crypto();
@@ -185,8 +188,12 @@ async fn the_sink_speaks_the_description_and_creates_once() {
         timeout: ConfigDuration::from_millis(500),
         ..JiraConfig::default()
     };
-    let sink = JiraSink::new(&cfg, "sparky-test", store.clone()).unwrap();
-    let row = |key: &str, attempts: i64| ActionRow::attempt("jira", key, attempts);
+    let sink = JiraSink::new(&cfg, &HttpConfig::default(), store.clone()).unwrap();
+    let row = |key: &str, number: i64| Attempt::numbered(key, number);
+    let deliver = |action: &JiraAction, at: Attempt| {
+        let (sink, action) = (&sink, Action::from(action.clone()));
+        async move { attempt(sink, &action, &at).await }
+    };
     let create = JiraAction::Create {
         incident: "incident:1".to_owned(),
         fingerprint: "sparky-incident-1".to_owned(),
@@ -198,19 +205,19 @@ async fn the_sink_speaks_the_description_and_creates_once() {
 
     // The first answer is held past the sink's timeout: the issue exists, its key is unknown.
     jira.hold_next_create(Duration::from_secs(5));
-    assert!(sink.deliver(&create, &row("jira:create:1", 1)).await.is_err());
+    assert!(deliver(&create, row("jira:create:1", 1)).await.is_err());
     assert_eq!(remote_ids::get(&store, "jira", "incident:1").await.unwrap(), None);
-    let done = sink.deliver(&create, &row("jira:create:1", 2)).await.unwrap();
+    let done = deliver(&create, row("jira:create:1", 2)).await.unwrap();
     assert_eq!(done.remote_id.as_deref(), Some("OPS-1"));
     assert_eq!(jira.created().len(), 1, "exactly one issue");
     assert_eq!(jira.create_attempts(), 1);
 
     let comment = JiraAction::Comment { incident: "incident:1".to_owned(), body: adf("cause: external") };
-    sink.deliver(&comment, &row("jira:comment:1", 1)).await.unwrap();
-    sink.deliver(&comment, &row("jira:comment:1", 2)).await.unwrap();
+    deliver(&comment, row("jira:comment:1", 1)).await.unwrap();
+    deliver(&comment, row("jira:comment:1", 2)).await.unwrap();
     let resolve = JiraAction::Resolve { incident: "incident:1".to_owned(), comment: adf("recovered") };
-    sink.deliver(&resolve, &row("jira:resolve:1", 1)).await.unwrap();
-    sink.deliver(&resolve, &row("jira:resolve:1", 2)).await.unwrap();
+    deliver(&resolve, row("jira:resolve:1", 1)).await.unwrap();
+    deliver(&resolve, row("jira:resolve:1", 2)).await.unwrap();
 
     let comments = jira.comments("OPS-1");
     assert_eq!(comments.len(), 2, "{comments:?}");

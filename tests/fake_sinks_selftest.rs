@@ -1,6 +1,8 @@
-//! The fake PagerDuty and Statuspage follow the vendors' official descriptions: driven with
+//! The fake Slack, PagerDuty and Statuspage follow the vendors' official descriptions: driven with
 //! plain reqwest (and with Sparky's own sinks), they answer like the real services and record no
 //! spec violation for conforming requests, while a non-conforming request is caught.
+
+#![allow(unreachable_pub, clippy::unwrap_used)] // test and bench code: a failed unwrap is a failed run
 
 mod common;
 
@@ -9,6 +11,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use common::fake_pagerduty::FakePagerDuty;
+use common::fake_slack::FakeSlack;
 use common::fake_statuspage::FakeStatuspage;
 
 const KEY: &str = "R0UTINGKEY0123456789abcdefabcdef";
@@ -24,6 +27,61 @@ async fn post(client: &reqwest::Client, url: &str, body: Value) -> (u16, Option<
     let status = response.status().as_u16();
     let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
     (status, retry_after, response.json().await.unwrap_or(Value::Null))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Slack
+
+#[tokio::test]
+async fn fake_slack_history_honours_channel_oldest_limit_and_metadata() {
+    let slack = FakeSlack::start().await;
+    let client = client();
+    let api = slack.api_url();
+    let meta = |k: &str| json!({"event_type": "sparky_action", "event_payload": {"idempotency_key": k}});
+    let mut ts = Vec::new();
+    for (channel, key) in [("#ecosystem-updates", "a"), ("#ecosystem-updates", "b"), ("#other", "c"), ("#ecosystem-updates", "d")] {
+        let body = json!({"channel": channel, "text": key, "metadata": meta(key)});
+        let answer: Value =
+            client.post(format!("{api}/chat.postMessage")).bearer_auth("xoxb-t").json(&body).send().await.unwrap().json().await.unwrap();
+        assert_eq!(answer["ok"], true);
+        ts.push(answer["ts"].as_str().unwrap().to_owned());
+    }
+    let history = |query: &'static str| {
+        let (client, api) = (client.clone(), api.clone());
+        async move {
+            client
+                .get(format!("{api}/conversations.history?{query}"))
+                .bearer_auth("xoxb-t")
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let texts = |v: &Value| v["messages"].as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    let all = history("channel=C0ECOSYSTEM").await;
+    assert_eq!(texts(&all), ["d", "b", "a"], "one channel, newest first");
+    assert!(all["messages"][0]["metadata"].is_null(), "metadata only with include_all_metadata");
+    let with = history("channel=C0ECOSYSTEM&include_all_metadata=true&limit=2").await;
+    assert_eq!(texts(&with), ["d", "b"]);
+    assert_eq!(with["messages"][0]["metadata"]["event_payload"]["idempotency_key"], "d");
+    assert_eq!(with["has_more"], true);
+    let cursor = with["response_metadata"]["next_cursor"].as_str().unwrap().to_owned();
+    let next = client
+        .get(format!("{api}/conversations.history?channel=C0ECOSYSTEM&limit=2&cursor={cursor}"))
+        .bearer_auth("xoxb-t")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(texts(&next.json::<Value>().await.unwrap()), ["a"]);
+    let newer =
+        client.get(format!("{api}/conversations.history?channel=C0ECOSYSTEM&oldest={}", ts[1])).bearer_auth("xoxb-t").send().await.unwrap();
+    assert_eq!(texts(&newer.json::<Value>().await.unwrap()), ["d"], "oldest is exclusive");
+    let by_name = history("channel=%23ecosystem-updates").await;
+    assert_eq!((by_name["ok"].as_bool(), by_name["error"].as_str()), (Some(false), Some("channel_not_found")), "history takes ids");
+    assert_eq!(slack.spec_violations(), Vec::<String>::new());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -249,16 +307,22 @@ async fn fake_statuspage_catches_requests_off_the_spec() {
 
 mod with_sinks {
     use super::*;
-    use sparky::config::{Duration as ConfigDuration, Secret};
-    use sparky::outbox::DeliveryError;
-    use sparky::sinks::pagerduty::{EventAction, PagerDutyConfig, PagerDutyEvent, PagerDutySink, Severity};
-    use sparky::sinks::statuspage::{IncidentStatus, PublicComponent, StatuspageAction, StatuspageConfig, StatuspageSink};
-    use sparky::sources::status_pages::ComponentStatus;
+    use sparky::config::{Duration as ConfigDuration, HttpConfig, PagerDutyConfig, Secret, StatuspageConfig};
+    use sparky::model::ComponentStatus;
+    use sparky::outbox::pagerduty::{EventAction, PagerDutyEvent, Severity};
+    use sparky::outbox::statuspage::{IncidentStatus, PublicComponent, StatuspageAction};
+    use sparky::outbox::{Action, Attempt, Delivered, DeliveryError, Sink, attempt};
+    use sparky::sinks::pagerduty::PagerDutySink;
+    use sparky::sinks::statuspage::StatuspageSink;
     use sparky::store::Store;
-    use sparky::store::outbox::ActionRow;
 
-    fn row(attempts: i64) -> ActionRow {
-        ActionRow::attempt("x", "k", attempts)
+    fn row(number: i64) -> Attempt {
+        Attempt::numbered("k", number)
+    }
+
+    /// One attempt of `action`, as the worker makes it.
+    async fn deliver(sink: &dyn Sink, action: impl Into<Action>, at: &Attempt) -> Result<Delivered, DeliveryError> {
+        attempt(sink, &action.into(), at).await
     }
 
     #[tokio::test]
@@ -270,7 +334,7 @@ mod with_sinks {
             events_url: pd.events_url().parse().unwrap(),
             timeout: ConfigDuration::from_secs(5),
         };
-        let sink = PagerDutySink::new(&cfg, "sparky-selftest").unwrap();
+        let sink = PagerDutySink::new(&cfg, &HttpConfig::default()).unwrap();
         let event = PagerDutyEvent {
             action: EventAction::Trigger,
             dedup_key: "check:okta-users".to_owned(),
@@ -285,11 +349,11 @@ mod with_sinks {
         };
         pd.script([429]);
         assert!(
-            matches!(sink.deliver(&event, &row(1)).await, Err(DeliveryError::Retry { retry_after: Some(d), .. }) if d == Duration::from_secs(1))
+            matches!(deliver(&sink, event.clone(), &row(1)).await, Err(DeliveryError::Retry { retry_after: Some(d), .. }) if d == Duration::from_secs(1))
         );
-        assert_eq!(sink.deliver(&event, &row(2)).await.unwrap().remote_id.as_deref(), Some("check:okta-users"));
+        assert_eq!(deliver(&sink, event.clone(), &row(2)).await.unwrap().remote_id.as_deref(), Some("check:okta-users"));
         let resolve = PagerDutyEvent { action: EventAction::Resolve, ..event };
-        sink.deliver(&resolve, &row(1)).await.unwrap();
+        deliver(&sink, resolve.clone(), &row(1)).await.unwrap();
         assert_eq!(pd.accepted().len(), 2);
         assert_eq!(pd.spec_violations(), Vec::<String>::new());
     }
@@ -306,14 +370,14 @@ mod with_sinks {
             api_url: sp.api_url().parse().unwrap(),
             ..StatuspageConfig::default()
         };
-        let sink = StatuspageSink::new(&cfg, "sparky-selftest", store).unwrap();
+        let sink = StatuspageSink::new(&cfg, &HttpConfig::default(), store).unwrap();
         let okta = PublicComponent {
-            partner: "okta".to_owned(),
+            partner: "okta".parse().unwrap(),
             name: "Okta".to_owned(),
             component_id: Some("cmp1".to_owned()),
             status: ComponentStatus::PartialOutage,
         };
-        sink.deliver(&StatuspageAction::Component(okta.clone()), &row(1)).await.unwrap();
+        deliver(&sink, StatuspageAction::Component(okta.clone()).clone(), &row(1)).await.unwrap();
         let open = StatuspageAction::OpenIncident {
             incident: "incident:42".to_owned(),
             name: "Okta sign-in degraded".to_owned(),
@@ -321,16 +385,16 @@ mod with_sinks {
             status: IncidentStatus::Identified,
             components: vec![okta],
         };
-        let id = sink.deliver(&open, &row(2)).await.unwrap().remote_id.unwrap();
-        sink.deliver(&open, &row(3)).await.unwrap();
+        let id = deliver(&sink, open.clone(), &row(2)).await.unwrap().remote_id.unwrap();
+        deliver(&sink, open.clone(), &row(3)).await.unwrap();
         let update = StatuspageAction::UpdateIncident {
             incident: "incident:42".to_owned(),
             body: "A fix is out.".to_owned(),
             status: IncidentStatus::Monitoring,
         };
-        sink.deliver(&update, &row(1)).await.unwrap();
+        deliver(&sink, update.clone(), &row(1)).await.unwrap();
         let resolve = StatuspageAction::ResolveIncident { incident: "incident:42".to_owned(), body: "Recovered.".to_owned() };
-        sink.deliver(&resolve, &row(1)).await.unwrap();
+        deliver(&sink, resolve.clone(), &row(1)).await.unwrap();
         let incidents = sp.incidents();
         assert_eq!(incidents.len(), 1);
         assert_eq!(incidents[0]["id"], id.as_str());

@@ -1,9 +1,12 @@
-//! The status page watcher end to end: the real binary against status pages and a fake Slack on
-//! loopback.
+//! The status page watcher end to end, in-process against status pages and a fake Slack on
+//! loopback (the real binary for `sparky status`'s output).
+
+#![allow(unreachable_pub, clippy::unwrap_used)] // test and bench code: a failed unwrap is a failed run
 
 mod common;
 
 use serde_json::{Value, json};
+use sparky::model::{Indicator, Timestamp};
 use sparky::store::Store;
 use sparky::store::status::events;
 
@@ -52,7 +55,7 @@ async fn setup() -> (Sparky, FakeFeeds, FakeSlack, String) {
 
 async fn event_list(sparky: &Sparky) -> Vec<String> {
     let store = Store::open(&format!("sqlite://{}", sparky.sqlite_path().display())).await.unwrap();
-    let list = events(&store, "acme", 0, 1000).await.unwrap();
+    let list = events(&store, "acme", Timestamp::EPOCH, 1000).await.unwrap();
     store.close().await;
     list.iter()
         .map(|e| {
@@ -73,22 +76,19 @@ async fn a_sequence_of_payloads_gives_exactly_the_expected_events_and_notices() 
     let path = "/api/v2/summary.json";
     let step = |body: String| {
         pages.serve(path, Served::Body(body, JSON));
-        sparky.run(&["once", "status"])
+        sparky.status()
     };
 
-    step(summary("none", "operational", json!([]))).await.expect_code(0);
+    step(summary("none", "operational", json!([]))).await;
     assert_eq!(event_list(&sparky).await, vec!["indicator  -->none"]);
     assert!(slack.posted().is_empty(), "an all-green first reading posts nothing");
 
     let run = step(summary("major", "partial_outage", incident("investigating"))).await;
-    run.expect_code(0);
-    assert!(run.stdout.contains("acme  major"), "{}", run.stdout);
-    assert!(
-        run.stdout.contains("worst component: Webhooks partial_outage")
-            && run.stdout.contains("1 open incidents (Delayed webhook deliveries)"),
-        "{}",
-        run.stdout
-    );
+    let acme = &run.partners[0].status;
+    assert_eq!(acme.indicator, Indicator::Major);
+    assert_eq!(acme.worst_component().map(|c| c.name.as_str()), Some("Webhooks"));
+    assert_eq!(acme.incidents.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(), ["Delayed webhook deliveries"]);
+    assert_eq!(run.notices, 1);
     let posted = slack.posted();
     assert_eq!(posted.len(), 1, "incident opened");
     assert_eq!(posted[0].body["channel"], "#acme-integration", "the partner's channel");
@@ -99,21 +99,21 @@ async fn a_sequence_of_payloads_gives_exactly_the_expected_events_and_notices() 
     );
     assert!(text.contains("major") && text.contains("Webhooks"), "impact and components: {text}");
 
-    step(summary("major", "partial_outage", incident("investigating"))).await.expect_code(0);
+    step(summary("major", "partial_outage", incident("investigating"))).await;
     assert_eq!(slack.attempts().len(), 1, "a repeated payload posts nothing");
 
-    step(summary("major", "partial_outage", incident("identified"))).await.expect_code(0);
+    step(summary("major", "partial_outage", incident("identified"))).await;
     assert_eq!(slack.posted().len(), 2, "incident updated");
     assert!(slack.posted()[1].all_text().contains("investigating → identified"));
 
-    step(summary("none", "operational", json!([]))).await.expect_code(0);
+    step(summary("none", "operational", json!([]))).await;
     assert_eq!(slack.posted().len(), 3, "incident resolved");
     let resolved = slack.posted()[2].all_text();
     assert!(resolved.contains("incident resolved") && resolved.contains("Lasted"), "{resolved}");
 
     // Flapping: the incident comes back for one poll and goes again: nothing is posted twice.
-    step(summary("major", "partial_outage", incident("identified"))).await.expect_code(0);
-    step(summary("none", "operational", json!([]))).await.expect_code(0);
+    step(summary("major", "partial_outage", incident("identified"))).await;
+    step(summary("none", "operational", json!([]))).await;
     assert_eq!(slack.posted().len(), 3, "flapping between two polls is not re-posted");
 
     assert_eq!(
@@ -141,8 +141,8 @@ async fn a_sequence_of_payloads_gives_exactly_the_expected_events_and_notices() 
 #[tokio::test]
 async fn an_unchanged_page_costs_a_304_and_records_nothing() {
     let (sparky, pages, _slack, _) = setup().await;
-    sparky.run(&["once", "status"]).await.expect_code(0);
-    sparky.run(&["once", "status"]).await.expect_code(0);
+    sparky.status().await;
+    sparky.status().await;
     let requests = pages.requests("/api/v2/summary.json").await;
     assert!(requests[1].headers.get("if-none-match").is_some());
     assert_eq!(event_list(&sparky).await.len(), 1);
@@ -152,12 +152,12 @@ async fn an_unchanged_page_costs_a_304_and_records_nothing() {
 async fn an_outage_of_a_component_we_do_not_use_leaves_us_operational() {
     let (sparky, pages, _slack, _) = setup().await;
     pages.serve("/api/v2/summary.json", Served::Body(summary("major", "partial_outage", incident("investigating")), JSON));
-    let run = sparky.run(&["status", "acme", "--json"]).await;
+    let run = sparky.cli(&["status", "acme", "--json"]).await;
     run.expect_code(0);
     let view: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(view["status"]["indicator"], "major");
     assert_eq!(view["effective"], "operational", "we depend on API only: {view}");
-    let human = sparky.run(&["status", "acme"]).await.stdout;
+    let human = sparky.cli(&["status", "acme"]).await.stdout;
     assert!(human.contains("effective status for us (API): operational"), "{human}");
     assert!(human.contains("[major] Delayed webhook deliveries: investigating"), "{human}");
 }
@@ -181,15 +181,17 @@ async fn a_page_that_cannot_be_read_is_unknown_never_operational() {
             &format!("id = \"{id}\"\nname = \"{id}\"\n[status_page]\nkind = \"statuspage\"\nurl = \"{url}\"\n"),
         );
     }
-    let run = sparky.run(&["once", "status"]).await;
-    run.expect_code(0);
-    let line = |id: &str| run.stdout.lines().find(|l| l.starts_with(id)).unwrap_or_default().to_owned();
+    let run = sparky.status().await;
+    let report = |id: &str| run.partners.iter().find(|r| r.partner == id).unwrap_or_else(|| panic!("no report of {id}"));
     for id in ["html", "truncated", "huge", "hangs"] {
-        let l = line(id);
-        assert!(l.contains(" unknown ") && l.contains("could not read"), "{id}: {l}");
+        let r = report(id);
+        assert_eq!(r.status.indicator, Indicator::Unknown, "{id}: {r:?}");
+        assert!(r.status.error.is_some(), "{id}: the error is kept");
     }
-    assert!(line("huge").contains("too_large"), "{}", line("huge"));
-    assert!(line("hangs").contains("timeout"), "{}", line("hangs"));
-    assert!(line("good").contains(" none "), "{}", line("good"));
-    assert!(run.stdout.contains("status: 5 partners, 4 unreadable"), "{}", run.stdout);
+    assert_eq!(report("huge").result, "too_large");
+    assert_eq!(report("hangs").result, "timeout");
+    assert_eq!(report("good").status.indicator, Indicator::None);
+    let human = sparky.cli(&["once", "status"]).await;
+    human.expect_code(0);
+    assert!(human.stdout.contains("status: 5 partners, 4 unreadable"), "{}", human.stdout);
 }

@@ -1,11 +1,16 @@
 //! The store, on SQLite and on PostgreSQL (when `SPARKY_TEST_POSTGRES_URL` is set): the same
 //! assertions against both backends.
 
+#![allow(unreachable_pub, clippy::unwrap_used)] // test and bench code: a failed unwrap is a failed run
+
 mod common;
 
+use std::time::Duration;
+
+use sparky::model::{ActionState, CheckState, ErrorKind, Outcome, SinkKind, StateRecord, Timestamp};
 use sparky::store::changelogs::{self, EntryRecord};
-use sparky::store::outbox::{self, ActionState, NewAction};
-use sparky::store::{Store, jobs, now_ms};
+use sparky::store::outbox::{self, Attempted, NewAction};
+use sparky::store::{Store, jobs};
 
 use common::{fresh_postgres, postgres_url};
 
@@ -28,7 +33,7 @@ macro_rules! on_both_backends {
 }
 
 fn action(key: &str, order: &str) -> NewAction {
-    NewAction { idempotency_key: key.to_owned(), ordering_key: order.to_owned(), sink: "slack".to_owned(), payload: "{}".to_owned() }
+    NewAction { idempotency_key: key.to_owned(), ordering_key: order.to_owned(), sink: SinkKind::Slack, payload: "{}".to_owned() }
 }
 
 async fn insert(store: &Store, a: &NewAction) -> Option<i64> {
@@ -38,8 +43,25 @@ async fn insert(store: &Store, a: &NewAction) -> Option<i64> {
     id
 }
 
-fn lease() -> i64 {
-    now_ms() + 60_000
+fn lease() -> Timestamp {
+    Timestamp::now() + Duration::from_secs(60)
+}
+
+fn past() -> Timestamp {
+    Timestamp::now() - Duration::from_millis(1)
+}
+
+/// Records one outcome as `owner`; true when it still held the lease.
+async fn record(store: &Store, id: i64, owner: &str, outcome: Attempted) -> bool {
+    outbox::record(store, owner, &[(id, outcome)]).await.unwrap()[0]
+}
+
+fn delivered(remote_id: Option<&str>) -> Attempted {
+    Attempted::Delivered { remote_id: remote_id.map(str::to_owned) }
+}
+
+fn failed(error: &str, next_attempt_at: Option<Timestamp>) -> Attempted {
+    Attempted::Failed { error: error.to_owned(), next_attempt_at }
 }
 
 async fn outbox_is_idempotent_and_claims_are_exclusive(store: &Store) {
@@ -55,8 +77,8 @@ async fn outbox_is_idempotent_and_claims_are_exclusive(store: &Store) {
     assert_eq!(a[0].attempts, 1);
     assert!(!a[0].maybe_delivered_before());
 
-    assert!(!outbox::mark_delivered(store, first, "owner-b", Some("ts")).await.unwrap(), "only the lease holder records");
-    assert!(outbox::mark_delivered(store, first, "owner-a", Some("1700000000.1")).await.unwrap());
+    assert!(!record(store, first, "owner-b", delivered(Some("ts"))).await, "only the lease holder records");
+    assert!(record(store, first, "owner-a", delivered(Some("1700000000.1"))).await);
     let row = outbox::get(store, first).await.unwrap().unwrap();
     assert_eq!((row.state, row.remote_id.as_deref()), (ActionState::Delivered, Some("1700000000.1")));
 }
@@ -66,14 +88,14 @@ async fn failures_retry_then_die_and_can_be_requeued(store: &Store) {
     let id = insert(store, &action("k", "o")).await.unwrap();
     let claimed = outbox::claim_due(store, "w", lease(), 10, &[]).await.unwrap();
     assert_eq!(claimed.len(), 1);
-    assert!(outbox::mark_failed(store, id, "w", "HTTP 500", Some(now_ms() + 60_000)).await.unwrap());
+    assert!(record(store, id, "w", failed("HTTP 500", Some(lease()))).await);
     assert!(outbox::claim_due(store, "w", lease(), 10, &[]).await.unwrap().is_empty(), "not due before its backoff");
     assert_eq!(outbox::make_all_due(store).await.unwrap(), 1);
     let again = outbox::claim_due(store, "w", lease(), 10, &[]).await.unwrap();
     assert_eq!(again[0].state, ActionState::Retrying);
     assert!(again[0].maybe_delivered_before());
     assert_eq!(again[0].last_error.as_deref(), Some("HTTP 500"));
-    assert!(outbox::mark_failed(store, id, "w", "HTTP 500", None).await.unwrap());
+    assert!(record(store, id, "w", failed("HTTP 500", None)).await);
     assert_eq!(outbox::get(store, id).await.unwrap().unwrap().state, ActionState::Dead);
     assert_eq!(outbox::list(store, &[ActionState::Dead], 10).await.unwrap().len(), 1);
     assert!(outbox::requeue(store, id).await.unwrap());
@@ -90,7 +112,7 @@ async fn one_ordering_key_goes_out_in_order(store: &Store) {
     let other = insert(store, &action("b1", "incident:2")).await.unwrap();
     let claimed: Vec<i64> = outbox::claim_due(store, "w", lease(), 10, &[]).await.unwrap().iter().map(|r| r.id).collect();
     assert_eq!(claimed, vec![first, other], "the second action of incident 1 waits for the first");
-    outbox::mark_delivered(store, first, "w", None).await.unwrap();
+    record(store, first, "w", delivered(None)).await;
     let next: Vec<i64> = outbox::claim_due(store, "w", lease(), 10, &[]).await.unwrap().iter().map(|r| r.id).collect();
     assert_eq!(next, vec![second]);
 }
@@ -98,7 +120,7 @@ on_both_backends!(ordering_per_key, one_ordering_key_goes_out_in_order);
 
 async fn an_expired_lease_is_taken_over(store: &Store) {
     let id = insert(store, &action("k", "o")).await.unwrap();
-    outbox::claim_due(store, "dead-process", now_ms() - 1, 10, &[]).await.unwrap();
+    outbox::claim_due(store, "dead-process", past(), 10, &[]).await.unwrap();
     let taken = outbox::claim_due(store, "survivor", lease(), 10, &[]).await.unwrap();
     assert_eq!(taken.len(), 1);
     assert_eq!(taken[0].id, id);
@@ -112,7 +134,7 @@ fn entry(key: &str, published: i64) -> EntryRecord {
         key: key.to_owned(),
         title: format!("title {key}"),
         link: None,
-        published_at: Some(published),
+        published_at: Some(Timestamp::from_millis(published)),
         summary: "s".to_owned(),
         tags: vec!["beta".to_owned()],
     }
@@ -152,30 +174,29 @@ async fn entries_are_stored_once_and_claimed_once(store: &Store) {
 on_both_backends!(changelog_entries, entries_are_stored_once_and_claimed_once);
 
 async fn a_tick_runs_once_and_a_dead_holder_is_replaced(store: &Store) {
-    assert!(jobs::claim_tick(store, "changelogs", 1000, "replica-a", lease()).await.unwrap());
-    assert!(!jobs::claim_tick(store, "changelogs", 1000, "replica-b", lease()).await.unwrap(), "claimed once");
-    assert!(jobs::claim_tick(store, "changelogs", 2000, "replica-b", now_ms() - 1).await.unwrap());
-    assert!(jobs::claim_tick(store, "changelogs", 2000, "replica-a", lease()).await.unwrap(), "an expired lease is taken over");
-    assert!(!jobs::renew(store, "changelogs", 2000, "replica-b", lease()).await.unwrap(), "the old holder lost it");
-    jobs::finish(store, "changelogs", 2000, "replica-a").await.unwrap();
-    assert_eq!(jobs::latest_tick(store, "changelogs").await.unwrap(), Some(2000));
+    let (t1, t2) = (Timestamp::from_millis(1000), Timestamp::from_millis(2000));
+    assert!(jobs::claim_tick(store, "changelogs", t1, "replica-a", lease()).await.unwrap());
+    assert!(!jobs::claim_tick(store, "changelogs", t1, "replica-b", lease()).await.unwrap(), "claimed once");
+    assert!(jobs::claim_tick(store, "changelogs", t2, "replica-b", past()).await.unwrap());
+    assert!(jobs::claim_tick(store, "changelogs", t2, "replica-a", lease()).await.unwrap(), "an expired lease is taken over");
+    assert!(!jobs::renew(store, "changelogs", t2, "replica-b", lease()).await.unwrap(), "the old holder lost it");
+    jobs::finish(store, "changelogs", t2, "replica-a").await.unwrap();
+    assert_eq!(jobs::latest_tick(store, "changelogs").await.unwrap(), Some(t2));
 }
 on_both_backends!(job_ticks, a_tick_runs_once_and_a_dead_holder_is_replaced);
 
 async fn check_results_are_written_in_batches(store: &Store) {
-    use sparky::sources::synthetics::Outcome;
-    use sparky::sources::synthetics::state::{CheckState, StateRecord};
     use sparky::store::synthetics::{self as checks, Batch, EventRow, ResultRow, StateRow};
-    let now = now_ms();
+    let now = Timestamp::now();
     let results = (0..300)
         .map(|i| ResultRow {
             check_id: format!("c{}", i % 3),
             partner_id: "okta".to_owned(),
-            at: now - 1000 + i,
+            at: Timestamp::from_millis(now.as_millis() - 1000 + i),
             duration_ms: i,
             http_status: Some(200),
             outcome: if i == 299 { Outcome::Fail } else { Outcome::Pass },
-            error_kind: (i == 299).then_some("http"),
+            error_kind: (i == 299).then_some(ErrorKind::Http),
             message: None,
             assertions: "[]".to_owned(),
             confirmation: false,
@@ -195,7 +216,7 @@ async fn check_results_are_written_in_batches(store: &Store) {
         }],
     };
     checks::write_batch(store, &batch).await.unwrap();
-    let samples = checks::samples(store, "c2", 0).await.unwrap();
+    let samples = checks::samples(store, "c2", Timestamp::EPOCH).await.unwrap();
     assert_eq!(samples.len(), 100, "300 rows in chunks of 128, 128, 32, 8, 4");
     assert_eq!(samples.last().map(|s| s.outcome), Some(Outcome::Fail));
     assert_eq!(checks::states(store).await.unwrap().get("c2"), Some(&failing));

@@ -1,6 +1,8 @@
-//! Triage and the incident lifecycle end to end: the real binary against a fake partner API, a
-//! fake partner status page, and fake Slack, Jira, PagerDuty and Statuspage servers, every
-//! request checked against the vendors' OpenAPI descriptions.
+//! Triage and the incident lifecycle end to end, in-process against a fake partner API, a fake
+//! partner status page, and fake Slack, Jira, PagerDuty and Statuspage servers, every request
+//! checked against the vendors' OpenAPI descriptions.
+
+#![allow(unreachable_pub, clippy::unwrap_used)] // test and bench code: a failed unwrap is a failed run
 
 mod common;
 
@@ -17,7 +19,11 @@ use common::fake_jira::FakeJira;
 use common::fake_pagerduty::FakePagerDuty;
 use common::fake_slack::{FakeSlack, Reply};
 use common::fake_statuspage::FakeStatuspage;
-use common::{Db, Sparky, eventually};
+use common::{Db, Sparky, eventually, time_travel};
+use sparky::model::ActionState;
+use sparky::service::App;
+use sparky::service::jobs::{self, Handover};
+use sparky::store::outbox;
 
 /// A partner API whose status the test sets.
 struct Api(Arc<AtomicU16>);
@@ -95,10 +101,15 @@ impl World {
         self.page.serve("/api/v2/summary.json", Served::Body(summary(indicator, api, incident), "application/json"));
     }
 
+    /// `sparky once JOB` in-process; what it did, as JSON.
     async fn once(&self, job: &str) -> String {
-        let run = self.sparky.run(&["once", job]).await;
-        run.expect_code(0);
-        run.stdout
+        match job {
+            "synthetics" => serde_json::to_string(&self.sparky.synthetics().await),
+            "status" => serde_json::to_string(&self.sparky.status().await),
+            "deliver" => serde_json::to_string(&self.sparky.deliver().await),
+            other => panic!("no job {other}"),
+        }
+        .unwrap()
     }
 
     fn pages(&self, action: &str) -> Vec<Value> {
@@ -179,7 +190,7 @@ async fn a_late_partner_incident_flips_internal_to_external_and_recovery_resolve
     assert_eq!(w.statuspage.incidents()[0]["status"], "resolved");
     assert!(w.slack.posted().iter().any(|p| p.all_text().contains("recovered after")));
     assert_eq!(w.pages("trigger").len(), 1, "never paged twice");
-    let incidents = w.sparky.run(&["incidents"]).await.stdout;
+    let incidents = w.sparky.cli(&["incidents"]).await.stdout;
     assert!(incidents.contains("acme  resolved  external"), "{incidents}");
     w.no_spec_violations();
 }
@@ -218,16 +229,22 @@ async fn a_process_killed_between_jiras_201_and_the_database_update_still_makes_
     let w = World::new(&["acme-api"], "lease = \"3s\"\n[slack]\ntimeout = \"2s\"\n[jira]\ntimeout = \"1s\"\n").await;
     w.jira.hold_next_create(Duration::from_secs(30));
     w.partner_api(500);
-    let mut child = w.sparky.command(&["once", "synthetics"]).spawn().unwrap();
+    let app = w.sparky.app().await;
+    let job = tokio::spawn({
+        let app = app.clone();
+        async move { jobs::synthetics(&app, None, Handover::Drain).await }
+    });
     assert!(eventually(30, || w.jira.create_attempts() == 1).await, "Jira got the create");
-    child.kill().await.unwrap();
+    // Killed: the job stops where it is, its leases stay in the database.
+    job.abort();
+    assert!(job.await.unwrap_err().is_cancelled());
     assert_eq!(w.jira.created().len(), 1, "Jira created the issue; Sparky never recorded it");
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    time_travel(Duration::from_secs(4)).await;
     w.once("deliver").await;
     assert_eq!(w.jira.create_attempts(), 1, "found by its fingerprint, not created again");
-    let outbox = w.sparky.run(&["outbox", "--all"]).await.stdout;
-    assert!(outbox.lines().any(|l| l.contains("jira  delivered")), "{outbox}");
-    let incidents = w.sparky.run(&["incidents"]).await.stdout;
+    let rows = outbox::list(&app.store, ActionState::ALL, 100).await.unwrap();
+    assert!(rows.iter().any(|r| r.sink.as_str() == "jira" && r.state == ActionState::Delivered), "{rows:?}");
+    let incidents = w.sparky.cli(&["incidents"]).await.stdout;
     assert!(incidents.contains("jira=OPS-1"), "the key is kept: {incidents}");
 }
 
@@ -253,32 +270,26 @@ async fn a_sink_down_longer_than_the_retry_budget_goes_to_the_dead_letter_and_ou
     w.partner_api(500);
     // The first attempt fails in the run; the daemon's worker makes the last one.
     w.once("synthetics").await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut daemon = w.sparky.command(&["run"]).env("SPARKY_LISTEN", format!("127.0.0.1:{port}")).spawn().unwrap();
-    let metrics_url = format!("http://127.0.0.1:{port}/metrics");
+    let daemon = w.sparky.boot().await;
     let mut metrics = String::new();
     for _ in 0..150 {
-        if let Ok(r) = reqwest::get(&metrics_url).await {
-            metrics = r.text().await.unwrap_or_default();
-            if metrics.contains("sparky_outbox_dead_letters_total{sink=\"pagerduty\"} 1") {
-                break;
-            }
+        metrics = daemon.get("/metrics").await.1;
+        if metrics.contains("sparky_outbox_dead_letters_total{sink=\"pagerduty\"} 1") {
+            break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(metrics.contains("sparky_outbox_dead_letters_total{sink=\"pagerduty\"} 1"), "dead letter counted:\n{metrics}");
-    // SAFETY: SIGTERM to our own child.
-    unsafe { libc::kill(daemon.id().unwrap() as i32, libc::SIGTERM) };
-    let _ = daemon.wait().await;
+    daemon.stop().await;
 
-    let listing = w.sparky.run(&["outbox"]).await.stdout;
+    let listing = w.sparky.cli(&["outbox"]).await.stdout;
     let dead = listing.lines().find(|l| l.contains("pagerduty  dead")).unwrap_or_else(|| panic!("{listing}"));
     let id = dead.split_whitespace().next().unwrap();
     assert!(w.pagerduty.accepted().is_empty());
-    w.sparky.run(&["outbox", "retry", id]).await.expect_code(0);
+    w.sparky.cli(&["outbox", "retry", id]).await.expect_code(0);
     w.once("deliver").await;
     assert_eq!(w.pages("trigger").len(), 1, "delivered after the retry");
-    let after = w.sparky.run(&["outbox"]).await.stdout;
+    let after = w.sparky.cli(&["outbox"]).await.stdout;
     assert!(!after.contains(" dead "), "{after}");
 }
 
@@ -287,11 +298,13 @@ async fn without_egress_no_partner_is_blamed_and_one_alert_is_raised() {
     let w = World::new(&["acme-api", "acme-login"], "").await;
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let dead = format!("http://127.0.0.1:{closed}/");
-    let offline =
-        w.sparky.command(&["once", "synthetics"]).env("SPARKY_CANARY_URLS", format!("{dead},{dead},{}/canary", w.api.uri())).output();
+    let mut config = w.sparky.config();
+    config.global.connectivity.canaries =
+        [dead.clone(), dead, format!("{}/canary", w.api.uri())].iter().map(|u| u.parse().unwrap()).collect();
+    let offline = App::start(config).await.unwrap();
     w.partner_api(500);
-    let out = offline.await.unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let run = jobs::synthetics(&offline, None, Handover::Drain).await.unwrap();
+    let stdout = serde_json::to_string(&run).unwrap();
     assert_eq!(stdout.matches("\"decision\":\"suppressed\"").count(), 2, "{stdout}");
     let triggers = w.pages("trigger");
     assert_eq!(triggers.len(), 1, "one egress alert, not one per check");
@@ -299,8 +312,8 @@ async fn without_egress_no_partner_is_blamed_and_one_alert_is_raised() {
     assert!(w.jira.created().is_empty(), "no partner incident");
 
     // Egress is back: the alert is resolved and the failing checks are triaged for real.
-    let triage = w.sparky.command(&["run"]).env("SPARKY_LISTEN", "127.0.0.1:0").spawn().unwrap();
+    let daemon = w.sparky.boot().await;
     assert!(eventually(45, || w.pages("resolve").iter().any(|e| e["dedup_key"] == "sparky-egress")).await, "egress alert resolved");
     assert!(eventually(15, || w.jira.created().len() == 1).await, "the partner incident opens once egress is back");
-    drop(triage);
+    daemon.stop().await;
 }

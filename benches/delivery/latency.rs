@@ -7,12 +7,11 @@ use std::time::{Duration, Instant};
 use sqlx::Row;
 use tokio_util::sync::CancellationToken;
 
-use sparky::app::App;
 use sparky::config::Config;
 use sparky::metrics::METRICS;
+use sparky::service::App;
 use sparky::sources::synthetics::engine::Engine;
 use sparky::store::Store;
-use sparky::triage::Triage;
 
 use crate::support::{percentile, yes_no};
 use crate::world::Server;
@@ -104,17 +103,18 @@ async fn latency_round(args: &Args, server: &Server) -> Result<Round, String> {
         let (deliverer, wake, shutdown) = (app.deliverer(), app.wake.clone(), shutdown.clone());
         tokio::spawn(async move { deliverer.run(wake, shutdown).await })
     };
-    let triage = Triage::new(&app).map_err(|e| format!("triage: {e}"))?;
+    let triage = app.triage().map_err(|e| format!("triage: {e}"))?;
     let triage_task = {
         let (wake, shutdown) = (app.triage_wake.clone(), shutdown.clone());
         tokio::spawn(async move { triage.run(wake, shutdown).await })
     };
     let enabled: Vec<_> = app.config.checks.iter().filter(|c| c.enabled).cloned().collect();
-    let (engine, writer) = Engine::start(&app).map_err(|e| format!("engine: {e}"))?;
+    let (engine, writer) = Engine::start(&app.store, &app.config.global.http, &app.config.global.synthetics, app.triage_wake.clone())
+        .map_err(|e| format!("engine: {e}"))?;
     let runtimes = Engine::load(&app.store, &enabled).await.map_err(|e| format!("engine: {e}"))?;
     let engine_task = {
         let (app, shutdown) = (app.clone(), shutdown.clone());
-        tokio::spawn(async move { engine.run_daemon(&app, runtimes, shutdown).await })
+        tokio::spawn(async move { engine.run_daemon(&app.store, &app.instance, runtimes, shutdown).await })
     };
 
     let confirm = humantime::parse_duration(&args.confirm_after).unwrap_or_default();

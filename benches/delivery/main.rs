@@ -46,6 +46,8 @@
 //! Layout: `world.rs` the loopback server and the bench's handle on it, `throughput.rs` and
 //! `latency.rs` the two parts, `../support` the helpers shared with the other benches.
 
+#![allow(unreachable_pub, clippy::unwrap_used)] // test and bench code: a failed unwrap is a failed run
+
 use std::process::ExitCode;
 
 use world::Server;
@@ -65,11 +67,17 @@ const COMPONENT: &str = "API Requests";
 
 /// Command line.
 pub struct Args {
+    /// `--serve`: this process is the sink server.
     pub serve: bool,
+    /// `--actions N`: actions per throughput run.
     pub actions: usize,
+    /// `--rounds N`: latency rounds.
     pub rounds: usize,
+    /// `--confirm-after D`: the check's confirmation delay in the latency phase.
     pub confirm_after: String,
+    /// Run the throughput phase.
     pub throughput: bool,
+    /// Run the latency phase.
     pub latency: bool,
 }
 
@@ -145,7 +153,7 @@ fn main() -> ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
     // Slack and Jira have no credentials here: the log sink prints their incident messages; keep
     // them off the figures on standard output.
-    sparky::sinks::log::print_to_stderr();
+    sparky::service::print_log_sink_to_stderr();
     let mut server = match Server::start() {
         Ok(server) => server,
         Err(e) => {

@@ -8,12 +8,14 @@ use serde_json::json;
 use sqlx::{Connection, Row};
 use tokio_util::sync::CancellationToken;
 
-use sparky::app::App;
 use sparky::config::Config;
+use sparky::model::{ActionState, SinkKind};
 use sparky::outbox::Action;
-use sparky::sinks::pagerduty::{EventAction, Link, PagerDutyEvent, Severity};
+use sparky::outbox::pagerduty::{EventAction, Link, PagerDutyEvent, Severity};
+use sparky::outbox::sink::Mode;
+use sparky::service::App;
 use sparky::store::Store;
-use sparky::store::outbox::{ActionState, NewAction, count_by_state, insert};
+use sparky::store::outbox::{NewAction, count_by_state, insert};
 
 use crate::support::{cpu_seconds, yes_no};
 use crate::world::{Server, Stats};
@@ -76,13 +78,7 @@ fn page_action(tag: &str, i: usize) -> NewAction {
         custom_details: json!({"check": check, "partner": partner, "cause": "internal", "cause_reason": "all operational", "failure": "HTTP 500", "sparky_incident": i}),
         links: vec![Link { href: format!("https://status.{partner}.test"), text: format!("{partner} status page") }],
     };
-    let action = Action::PagerDuty(event);
-    NewAction {
-        idempotency_key: format!("incident:{tag}-{i}:page:trigger"),
-        ordering_key: format!("incident:{tag}-{i}:pagerduty"),
-        sink: action.sink().to_owned(),
-        payload: action.to_json(),
-    }
+    Action::PagerDuty(event).queued(format!("incident:{tag}-{i}:page:trigger"), format!("incident:{tag}-{i}:pagerduty"))
 }
 
 /// Writes `n` actions tagged `tag`, in transactions of [`INSERT_CHUNK`]; the time taken.
@@ -168,8 +164,8 @@ async fn throughput_app(server: &Server, dir: &Path, db: &Db) -> Result<App, Str
     };
     let config = Config::load_with_env(dir, &env).map_err(|e| e.to_string())?;
     let app = App::start(config).await.map_err(|e| format!("cannot start: {e}"))?;
-    if !app.sinks.describe().contains(&("pagerduty", "api")) {
-        return Err(format!("PagerDuty is not the API sink: {:?}", app.sinks.describe()));
+    if app.delivery.sinks.mode(SinkKind::PagerDuty) != Some(Mode::Api) {
+        return Err("PagerDuty is not the API sink".to_owned());
     }
     Ok(app)
 }

@@ -11,10 +11,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::{App, StartError};
 use crate::config::{Config, ConfigError};
-use crate::jobs::{self, Delivery};
-use crate::store::outbox::{self as outbox_rows, ActionState};
+use crate::model::ActionState;
+use crate::service::jobs::{self, Handover};
+use crate::service::{App, StartError};
+use crate::store::outbox as outbox_rows;
 use crate::templates::Templates;
 
 /// Sparky: the ecosystem reliability watchdog.
@@ -44,19 +45,26 @@ pub enum Command {
         /// The job.
         job: OnceJob,
     },
-    /// Fetch one partner's status page now and print the full normalised view.
+    /// Fetch one partner's status page now and print the full normalised view (read only:
+    /// nothing is recorded unless `--record`).
     Status {
         /// The partner id.
         partner: String,
         /// Show what the page said at this time (RFC 3339, e.g. 2026-11-25T14:05:00Z) instead.
         #[arg(long)]
         at: Option<String>,
+        /// Record the reading as a poll: history, notices of changes, re-decided incident cause.
+        #[arg(long, conflicts_with = "at")]
+        record: bool,
     },
     /// Run one synthetic check now; print the result assertion by assertion, its success rate
-    /// and p95 latency over 1 h / 24 h / 7 d.
+    /// and p95 latency over 1 h / 24 h / 7 d (read only: nothing is recorded unless `--record`).
     Check {
         /// The check id.
         id: String,
+        /// Record the result and its state change, and triage it (may open an incident and page).
+        #[arg(long)]
+        record: bool,
     },
     /// List open incidents and those resolved in the last 7 days (`--all`: 90 days).
     Incidents {
@@ -101,7 +109,7 @@ pub enum OutboxCommand {
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> ExitCode {
     if cli.json {
-        crate::sinks::log::print_to_stderr();
+        crate::service::print_log_sink_to_stderr();
     }
     if matches!(cli.command, Command::CheckConfig) {
         return check_config(&cli);
@@ -114,8 +122,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::CheckConfig => ExitCode::SUCCESS,
         Command::Run => daemon(app.clone()).await,
         Command::Once { job } => once(&app, *job, cli.json).await,
-        Command::Status { partner, at } => report::partner_status(&app, partner, at.as_deref(), cli.json).await,
-        Command::Check { id } => report::check(&app, id, cli.json).await,
+        Command::Status { partner, at, record } => report::partner_status(&app, partner, at.as_deref(), *record, cli.json).await,
+        Command::Check { id, record } => report::check(&app, id, *record, cli.json).await,
         Command::Incidents { all } => report::incidents(&app, *all, cli.json).await,
         Command::Outbox { all, action } => outbox(&app, *all, action.as_ref(), cli.json).await,
     };
@@ -166,82 +174,31 @@ fn check_config(cli: &Cli) -> ExitCode {
 }
 
 async fn daemon(app: App) -> ExitCode {
-    let shutdown = CancellationToken::new();
-    let listener = match tokio::net::TcpListener::bind(app.config.global.server.listen).await {
+    let listen = app.config.global.server.listen;
+    let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("sparky: cannot listen on {}: {e}", app.config.global.server.listen);
+            eprintln!("sparky: cannot listen on {listen}: {e}");
             return ExitCode::FAILURE;
         }
     };
-    tracing::info!(listen = %app.config.global.server.listen, instance = %app.instance, sinks = ?app.sinks.describe(), "sparky running");
-    let server = tokio::spawn(crate::http::serve(app.clone(), listener, shutdown.clone()));
-    let worker = {
-        let (deliverer, wake, shutdown) = (app.deliverer(), app.wake.clone(), shutdown.clone());
-        tokio::spawn(async move { deliverer.run(wake, shutdown).await })
-    };
-    let triage = match crate::triage::Triage::new(&app) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("sparky: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let triage_task = {
-        let (triage, wake, shutdown) = (triage.clone(), app.triage_wake.clone(), shutdown.clone());
-        tokio::spawn(async move { triage.run(wake, shutdown).await })
-    };
-    let polls = crate::scheduler::start_status_polls(&app, &triage, &shutdown);
-    let checks = match start_checks(&app, &shutdown).await {
-        Ok(checks) => checks,
-        Err(e) => {
-            eprintln!("sparky: {e}");
+    let shutdown = CancellationToken::new();
+    let on_signal = {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
             shutdown.cancel();
-            return ExitCode::FAILURE;
-        }
+        })
     };
-    let mut scheduler = match crate::scheduler::start(&app).await {
-        Ok(s) => s,
+    let result = crate::service::run(app, listener, shutdown).await;
+    on_signal.abort();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("sparky: {e}");
-            shutdown.cancel();
-            return ExitCode::FAILURE;
+            ExitCode::FAILURE
         }
-    };
-    crate::app::release_startup_memory();
-    wait_for_signal().await;
-    tracing::info!("shutting down");
-    shutdown.cancel();
-    if let Err(e) = scheduler.shutdown().await {
-        tracing::warn!(error = %e, "scheduler shutdown");
     }
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), async {
-        let _ = worker.await;
-        let _ = server.await;
-        for poll in polls {
-            let _ = poll.await;
-        }
-        let (engine, writer) = checks;
-        let _ = engine.await;
-        let _ = writer.await;
-        let _ = triage_task.await;
-    })
-    .await;
-    ExitCode::SUCCESS
-}
-
-/// Starts the synthetic check engine: (its task, its result writer).
-async fn start_checks(
-    app: &App,
-    shutdown: &CancellationToken,
-) -> Result<(tokio::task::JoinHandle<()>, tokio::task::JoinHandle<()>), jobs::JobError> {
-    use crate::sources::synthetics::engine::Engine;
-    let enabled: Vec<_> = app.config.checks.iter().filter(|c| c.enabled).cloned().collect();
-    let (engine, writer) = Engine::start(app)?;
-    let runtimes = Engine::load(&app.store, &enabled).await?;
-    let (app, shutdown) = (app.clone(), shutdown.clone());
-    let task = tokio::spawn(async move { engine.run_daemon(&app, runtimes, shutdown).await });
-    Ok((task, writer))
 }
 
 async fn wait_for_signal() {
@@ -268,8 +225,8 @@ async fn wait_for_signal() {
 
 async fn once(app: &App, job: OnceJob, json: bool) -> ExitCode {
     let result = match job {
-        OnceJob::Changelogs => jobs::changelogs(app, Delivery::Drain).await.map(|run| report::changelog_run(&run, json)),
-        OnceJob::Status => match jobs::status(app, Delivery::Drain).await {
+        OnceJob::Changelogs => jobs::changelogs(app, Handover::Drain).await.map(|run| report::changelog_run(&run, json)),
+        OnceJob::Status => match jobs::status(app, Handover::Drain).await {
             Ok(run) => {
                 report::status_run(&run, json);
                 Ok(())
@@ -279,7 +236,7 @@ async fn once(app: &App, job: OnceJob, json: bool) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         },
-        OnceJob::Synthetics => match jobs::synthetics(app, None, Delivery::Drain).await {
+        OnceJob::Synthetics => match jobs::synthetics(app, None, Handover::Drain).await {
             Ok(run) => {
                 report::synthetics_run(&run, json);
                 Ok(())

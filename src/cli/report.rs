@@ -2,17 +2,25 @@
 
 use std::process::ExitCode;
 
-use crate::app::App;
-use crate::jobs::{self, ChangelogRun, StatusRun, SyntheticsRun};
+use std::time::Duration;
+
+use crate::config::StatusPageConfig;
+use crate::fetch::Validators;
+use crate::model::{IncidentState, Indicator, Outcome, PartnerStatus, Timestamp, human_duration};
 use crate::outbox::DeliveryReport;
+use crate::service::App;
+use crate::service::jobs::{self, ChangelogRun, Handover, StatusRun, SyntheticsRun};
 use crate::sources::changelogs::FeedOutcome;
-use crate::sources::status_pages::{self as status_pages, Indicator, PartnerStatus};
-use crate::sources::synthetics::engine::{Executed, percentile};
+use crate::sources::status_pages::{self as status_pages, Reading};
+use crate::sources::synthetics::engine::{Engine, Executed, percentile};
+use crate::sources::synthetics::run::RunOutput;
 use crate::store::status as status_table;
 use crate::store::synthetics as check_table;
-use crate::store::{ms_to_time, now_ms};
 
-pub fn changelog_run(run: &ChangelogRun, json: bool) {
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+pub(super) fn changelog_run(run: &ChangelogRun, json: bool) {
     if json {
         println!("{}", serde_json::to_string_pretty(run).unwrap_or_default());
         return;
@@ -52,7 +60,7 @@ pub fn changelog_run(run: &ChangelogRun, json: bool) {
     }
 }
 
-pub fn delivery(report: &DeliveryReport, json: bool) {
+pub(super) fn delivery(report: &DeliveryReport, json: bool) {
     if json {
         println!("{}", serde_json::to_string_pretty(report).unwrap_or_default());
         return;
@@ -63,7 +71,7 @@ pub fn delivery(report: &DeliveryReport, json: bool) {
 }
 
 /// `sparky once status`: one line per partner naming its page indicator.
-pub fn status_run(run: &StatusRun, json: bool) {
+pub(super) fn status_run(run: &StatusRun, json: bool) {
     if json {
         println!("{}", serde_json::to_string_pretty(run).unwrap_or_default());
         return;
@@ -73,8 +81,7 @@ pub fn status_run(run: &StatusRun, json: bool) {
         println!("{:width$}  {:11}  {}", r.partner, r.status.indicator.as_str(), summary_line(&r.status, &r.result));
     }
     let unknown = run.partners.iter().filter(|r| r.status.indicator == Indicator::Unknown).count();
-    let notices: usize = run.partners.iter().map(|r| r.notices).sum();
-    println!("status: {} partners, {unknown} unreadable, {notices} notices", run.partners.len());
+    println!("status: {} partners, {unknown} unreadable, {} notices", run.partners.len(), run.notices);
     if let Some(report) = &run.delivery {
         delivery(report, false);
     }
@@ -94,8 +101,9 @@ fn summary_line(status: &PartnerStatus, result: &str) -> String {
     format!("{worst}, {incidents}{maintenance}")
 }
 
-/// `sparky status PARTNER [--at TIME]`: the full normalised view, fetched now or as recorded.
-pub async fn partner_status(app: &App, id: &str, at: Option<&str>, json: bool) -> ExitCode {
+/// `sparky status PARTNER [--at TIME] [--record]`: the full normalised view, read now (and
+/// recorded with `--record`) or as recorded at a time.
+pub(super) async fn partner_status(app: &App, id: &str, at: Option<&str>, record: bool, json: bool) -> ExitCode {
     let Some(partner) = app.config.partner(id) else {
         eprintln!("sparky: no partner `{id}` (see partners/)");
         return ExitCode::from(2);
@@ -104,19 +112,14 @@ pub async fn partner_status(app: &App, id: &str, at: Option<&str>, json: bool) -
         eprintln!("sparky: partner `{id}` has no [status_page]");
         return ExitCode::from(2);
     };
-    let (status, when) = match at {
-        Some(at) => match recorded(app, id, at).await {
-            Ok(found) => found,
-            Err(code) => return code,
-        },
-        None => match status_pages::poll_partner(app, partner).await {
-            Ok(Some(report)) => (report.status, format!("read now ({})", report.result)),
-            Ok(None) => return ExitCode::from(2),
-            Err(e) => {
-                eprintln!("sparky: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
+    let found = match (at, record) {
+        (Some(at), _) => recorded(app, id, at).await,
+        (None, false) => read_now(app, id, page).await,
+        (None, true) => record_now(app, partner).await,
+    };
+    let (status, when) = match found {
+        Ok(found) => found,
+        Err(code) => return code,
     };
     if json {
         let effective = status.effective(&page.components).map(|s| s.as_str());
@@ -129,13 +132,38 @@ pub async fn partner_status(app: &App, id: &str, at: Option<&str>, json: bool) -
     ExitCode::SUCCESS
 }
 
+/// A read of the page that records nothing.
+async fn read_now(app: &App, id: &str, page: &StatusPageConfig) -> Result<(PartnerStatus, String), ExitCode> {
+    let previous = status_table::page_state(&app.store, id).await.map_err(|e| {
+        eprintln!("sparky: {e}");
+        ExitCode::FAILURE
+    })?;
+    let last = previous.latest.as_ref().map(|(_, s)| s);
+    let Reading { status, result, .. } = status_pages::read_page(&app.fetcher, page, last, &Validators::default()).await;
+    Ok((status, format!("read now ({result}; not recorded)")))
+}
+
+/// A read of the page recorded as a poll, with its notices and the re-decided cause.
+async fn record_now(app: &App, partner: &crate::config::Partner) -> Result<(PartnerStatus, String), ExitCode> {
+    let fail = |e: &dyn std::fmt::Display| {
+        eprintln!("sparky: {e}");
+        ExitCode::FAILURE
+    };
+    let triage = app.triage().map_err(|e| fail(&e))?;
+    let report = jobs::status_of(app, partner, &triage).await.map_err(|e| fail(&e))?.ok_or(ExitCode::from(2))?;
+    if let Err(e) = app.deliverer().drain().await {
+        return Err(fail(&e));
+    }
+    Ok((report.status, format!("read now ({}; recorded)", report.result)))
+}
+
 async fn recorded(app: &App, id: &str, at: &str) -> Result<(PartnerStatus, String), ExitCode> {
-    let time = chrono::DateTime::parse_from_rfc3339(at).map_err(|e| {
+    let time = Timestamp::parse_rfc3339(at).map_err(|e| {
         eprintln!("sparky: --at `{at}` is not an RFC 3339 time ({e}), e.g. 2026-11-25T14:05:00Z");
         ExitCode::from(2)
     })?;
-    match status_table::snapshot_at(&app.store, id, time.timestamp_millis()).await {
-        Ok(Some((taken, status))) => Ok((status, format!("as recorded at {} (in force at {at})", ms_to_time(taken).to_rfc3339()))),
+    match status_table::snapshot_at(&app.store, id, time).await {
+        Ok(Some((taken, status))) => Ok((status, format!("as recorded at {taken} (in force at {at})"))),
         Ok(None) => {
             eprintln!("sparky: nothing recorded for `{id}` at or before {at}");
             Err(ExitCode::from(1))
@@ -147,7 +175,7 @@ async fn recorded(app: &App, id: &str, at: &str) -> Result<(PartnerStatus, Strin
     }
 }
 
-fn print_status(name: &str, id: &str, status: &PartnerStatus, when: &str, page: &status_pages::StatusPageConfig) {
+fn print_status(name: &str, id: &str, status: &PartnerStatus, when: &str, page: &StatusPageConfig) {
     let description = status.description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();
     println!("{name} ({id}): {}{description}, {when}", status.indicator.as_str());
     println!("page: {}", page.url);
@@ -177,7 +205,7 @@ fn print_status(name: &str, id: &str, status: &PartnerStatus, when: &str, page: 
 }
 
 async fn print_recent_events(app: &App, id: &str) {
-    let week_ago = now_ms() - 7 * 24 * 3600 * 1000;
+    let week_ago = Timestamp::now() - DAY * 7;
     let Ok(events) = status_table::events(&app.store, id, week_ago, 20).await else { return };
     println!("recent changes ({}):", events.len());
     for e in events {
@@ -185,7 +213,7 @@ async fn print_recent_events(app: &App, id: &str) {
         let subject = if subject.is_empty() { String::new() } else { format!(" {subject}") };
         println!(
             "  {} {}{subject}: {} -> {}",
-            ms_to_time(e.at).format("%Y-%m-%d %H:%M:%S"),
+            e.at.to_datetime().format("%Y-%m-%d %H:%M:%S"),
             e.event.kind.as_str(),
             e.event.old.as_deref().unwrap_or("-"),
             e.event.new.as_deref().unwrap_or("-")
@@ -194,7 +222,7 @@ async fn print_recent_events(app: &App, id: &str) {
 }
 
 /// `sparky once synthetics`: one line per check with its id and outcome.
-pub fn synthetics_run(run: &SyntheticsRun, json: bool) {
+pub(super) fn synthetics_run(run: &SyntheticsRun, json: bool) {
     if json {
         println!("{}", serde_json::to_string_pretty(run).unwrap_or_default());
         return;
@@ -218,14 +246,14 @@ pub fn synthetics_run(run: &SyntheticsRun, json: bool) {
             out.duration.as_millis()
         );
     }
-    let count = |o: crate::sources::synthetics::Outcome| run.checks.iter().filter(|e| e.counted().outcome == o).count();
-    use crate::sources::synthetics::Outcome::{Fail, Pass, Warn};
+    let count = |o: Outcome| run.checks.iter().filter(|e| e.counted().outcome == o).count();
+    use Outcome::{Fail, Pass, Warn};
     let changes: Vec<String> =
         run.checks.iter().filter_map(|e| e.transition.map(|t| format!("{}: {} -> {}", e.check, t.from.as_str(), t.to.as_str()))).collect();
     let changes = if changes.is_empty() { String::new() } else { format!("; state changes: {}", changes.join(", ")) };
     println!("synthetics: {} checks: {} pass, {} warn, {} fail{changes}", run.checks.len(), count(Pass), count(Warn), count(Fail));
-    for (check, decision) in &run.triage {
-        println!("triage: {check}: {}", serde_json::to_string(decision).unwrap_or_default());
+    for t in &run.triage {
+        println!("triage: {}: {}", t.check, serde_json::to_string(&t.decision).unwrap_or_default());
     }
     if let Some(report) = &run.delivery {
         delivery(report, false);
@@ -233,9 +261,8 @@ pub fn synthetics_run(run: &SyntheticsRun, json: bool) {
 }
 
 /// `sparky incidents`: open incidents and recent ones, one per line.
-pub async fn incidents(app: &App, all: bool, json: bool) -> ExitCode {
-    const DAY: i64 = 24 * 3600 * 1000;
-    let since = now_ms() - if all { 90 } else { 7 } * DAY;
+pub(super) async fn incidents(app: &App, all: bool, json: bool) -> ExitCode {
+    let since = Timestamp::now() - DAY * if all { 90 } else { 7 };
     let list = match crate::store::incidents::list(&app.store, since).await {
         Ok(list) => list,
         Err(e) => {
@@ -252,19 +279,18 @@ pub async fn incidents(app: &App, all: bool, json: bool) -> ExitCode {
     }
     for s in &list {
         let i = &s.incident;
-        let end = s.resolved_at.unwrap_or_else(now_ms);
-        let lasted =
-            crate::sinks::slack::message::human_duration(std::time::Duration::from_millis(u64::try_from(end - i.opened_at).unwrap_or(0)));
-        let remote: Vec<String> = s.remote.iter().map(|(sink, id)| format!("{sink}={id}")).collect();
+        let end = s.resolved_at.unwrap_or_else(Timestamp::now);
+        let lasted = human_duration(end.since(i.opened_at));
+        let remote: Vec<String> = s.remote.iter().map(|r| format!("{}={}", r.sink, r.id)).collect();
         println!(
             "{}  {}  {}  {}  opened {}  {} {lasted}  checks: {}  {}  ({})",
             i.id,
             i.partner,
             s.state,
             i.cause.as_str(),
-            ms_to_time(i.opened_at).format("%Y-%m-%d %H:%M"),
-            if s.state == "open" { "for" } else { "lasted" },
-            s.all_checks.join(","),
+            i.opened_at.to_datetime().format("%Y-%m-%d %H:%M"),
+            if s.state == IncidentState::Open { "for" } else { "lasted" },
+            s.all_checks.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
             remote.join(" "),
             i.cause_reason
         );
@@ -272,8 +298,9 @@ pub async fn incidents(app: &App, all: bool, json: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// `sparky check ID`: the full result and the check's record over 1 h / 24 h / 7 d.
-pub async fn check(app: &App, id: &str, json: bool) -> ExitCode {
+/// `sparky check ID [--record]`: the full result and the check's record over 1 h / 24 h / 7 d.
+/// Read only unless `record`: then the result and its state change are stored and triaged.
+pub(super) async fn check(app: &App, id: &str, record: bool, json: bool) -> ExitCode {
     let Some(config) = app.config.checks.iter().find(|c| c.id.as_str() == id) else {
         eprintln!("sparky: no check `{id}` (see synthetics/)");
         return ExitCode::from(2);
@@ -282,15 +309,15 @@ pub async fn check(app: &App, id: &str, json: bool) -> ExitCode {
         eprintln!("sparky: check `{id}` is disabled (enabled = false in its file)");
         return ExitCode::from(2);
     }
-    let run = match jobs::synthetics(app, Some(std::slice::from_ref(config)), jobs::Delivery::Drain).await {
-        Ok(run) => run,
+    let executed = if record { run_recorded(app, config).await } else { run_unrecorded(app, config).await };
+    let executed = match executed {
+        Ok(executed) => executed,
         Err(e) => {
             eprintln!("sparky: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let Some(executed) = run.checks.first() else { return ExitCode::FAILURE };
-    let windows = match record(app, id).await {
+    let windows = match window_stats(app, id).await {
         Ok(w) => w,
         Err(e) => {
             eprintln!("sparky: {e}");
@@ -298,11 +325,14 @@ pub async fn check(app: &App, id: &str, json: bool) -> ExitCode {
         }
     };
     if json {
-        let view = serde_json::json!({"result": executed, "record": windows});
+        let view = serde_json::json!({"result": executed, "recorded": record, "record": windows});
         println!("{}", serde_json::to_string_pretty(&view).unwrap_or_default());
         return ExitCode::SUCCESS;
     }
-    print_executed(executed);
+    print_executed(&executed);
+    if !record {
+        println!("(not recorded: run with --record to store the result and triage it)");
+    }
     for w in &windows {
         match w.runs {
             0 => println!("last {:>3}: no results", w.window),
@@ -312,8 +342,22 @@ pub async fn check(app: &App, id: &str, json: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+async fn run_recorded(app: &App, config: &crate::config::CheckConfig) -> Result<Executed, jobs::JobError> {
+    let run = jobs::synthetics(app, Some(std::slice::from_ref(config)), Handover::Drain).await?;
+    Ok(run.checks.into_iter().next().ok_or(crate::store::StoreError::Corrupt { what: "check run", reason: "no result".to_owned() })?)
+}
+
+async fn run_unrecorded(app: &App, config: &crate::config::CheckConfig) -> Result<Executed, jobs::JobError> {
+    let (engine, _writer) = Engine::start(&app.store, &app.config.global.http, &app.config.global.synthetics, app.triage_wake.clone())?;
+    let runtimes = Engine::load(&app.store, std::slice::from_ref(config)).await?;
+    let Some(runtime) = runtimes.first() else {
+        return Err(crate::store::StoreError::Corrupt { what: "check run", reason: "no runtime".to_owned() }.into());
+    };
+    Ok(engine.probe(runtime).await)
+}
+
 fn print_executed(e: &Executed) {
-    let print_run = |title: &str, out: &crate::sources::synthetics::run::RunOutput| {
+    let print_run = |title: &str, out: &RunOutput| {
         let status = out.http_status.map_or_else(|| "no answer".to_owned(), |s| format!("HTTP {s}"));
         let kind = out.error_kind.map(|k| format!(" ({})", k.as_str())).unwrap_or_default();
         println!("{title}: {}{kind} in {} ms, {status}", out.outcome.as_str(), out.duration.as_millis());
@@ -329,12 +373,12 @@ fn print_executed(e: &Executed) {
     if let Some(c) = &e.confirmation {
         print_run("confirmation re-run", c);
     }
-    println!("state: {} since {}", e.state.state.as_str(), ms_to_time(e.state.since).format("%Y-%m-%d %H:%M:%S UTC"));
+    println!("state: {} since {}", e.state.state.as_str(), e.state.since.to_datetime().format("%Y-%m-%d %H:%M:%S UTC"));
 }
 
 /// A check's record over one window.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct WindowStats {
+pub(super) struct WindowStats {
     /// `1h`, `24h` or `7d`.
     pub window: &'static str,
     /// Counted runs.
@@ -345,17 +389,16 @@ pub struct WindowStats {
     pub p95_ms: u128,
 }
 
-async fn record(app: &App, id: &str) -> Result<Vec<WindowStats>, crate::store::StoreError> {
-    const HOUR: i64 = 3600 * 1000;
-    let samples = check_table::samples(&app.store, id, now_ms() - 7 * 24 * HOUR).await?;
-    let now = now_ms();
-    Ok([("1h", HOUR), ("24h", 24 * HOUR), ("7d", 7 * 24 * HOUR)]
+async fn window_stats(app: &App, id: &str) -> Result<Vec<WindowStats>, crate::store::StoreError> {
+    let now = Timestamp::now();
+    let samples = check_table::samples(&app.store, id, now - DAY * 7).await?;
+    Ok([("1h", HOUR), ("24h", DAY), ("7d", DAY * 7)]
         .into_iter()
         .map(|(window, span)| {
             let within: Vec<_> = samples.iter().filter(|s| s.at >= now - span).collect();
-            let ok = within.iter().filter(|s| s.outcome != crate::sources::synthetics::Outcome::Fail).count();
-            let mut latencies: Vec<std::time::Duration> =
-                within.iter().map(|s| std::time::Duration::from_millis(u64::try_from(s.duration_ms).unwrap_or(0))).collect();
+            let ok = within.iter().filter(|s| s.outcome != Outcome::Fail).count();
+            let mut latencies: Vec<Duration> =
+                within.iter().map(|s| Duration::from_millis(u64::try_from(s.duration_ms).unwrap_or(0))).collect();
             let runs = within.len();
             WindowStats {
                 window,

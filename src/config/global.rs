@@ -6,12 +6,13 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::jira::JiraConfig;
 use super::load::{EnvLookup, Problem};
+use super::pagerduty::PagerDutyConfig;
+use super::slack::{SlackConfig, check_channel};
+use super::statuspage::StatuspageConfig;
 use super::types::{ByteSize, Cron, Duration, HttpUrl, Secret};
-pub use crate::sinks::jira::JiraConfig;
-pub use crate::sinks::pagerduty::PagerDutyConfig;
-pub use crate::sinks::slack::{SlackConfig, check_channel};
-pub use crate::sinks::statuspage::StatuspageConfig;
+use crate::model::SinkKind;
 
 /// The whole of `sparky.toml`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -122,7 +123,7 @@ pub struct Schedules {
 
 impl Default for Schedules {
     fn default() -> Self {
-        Self { changelogs: "0 0 */6 * * *".parse().unwrap_or_else(|_| unreachable!("constant cron")) }
+        Self { changelogs: "0 0 */6 * * *".parse().expect("a constant cron") } // invariant: a valid literal
     }
 }
 
@@ -140,7 +141,8 @@ pub struct HttpConfig {
     pub max_redirects: usize,
     /// Retries after the first attempt, on timeouts, connection errors, 429 and 5xx. Default 2.
     pub retries: usize,
-    /// First backoff delay; doubled each retry, with jitter; `Retry-After` wins when longer. Default 1 s.
+    /// First backoff delay; doubled each retry, plus a random jitter of up to the delay itself
+    /// (a delay `d` waits in `[d, 2d)`); `Retry-After` wins when longer. Default 1 s.
     pub retry_backoff: Duration,
     /// Longest `Retry-After` honoured before the fetch gives up for this run. Default 60 s.
     pub max_retry_after: Duration,
@@ -190,9 +192,10 @@ pub struct OutboxConfig {
     /// How long a claimed action stays reserved for its deliverer; must exceed every sink
     /// timeout, so a live delivery is never taken over. Default 60 s.
     pub lease: Duration,
-    /// First retry delay, doubled each attempt, with full jitter. Default 2 s.
+    /// First retry delay, doubled each attempt up to `backoff_max`; to each delay `d` a random
+    /// jitter in `[0, d)` is added, so one waits at most twice `backoff_max`. Default 2 s.
     pub backoff_base: Duration,
-    /// Longest retry delay. Default 10 min.
+    /// Where the doubling stops (before jitter). Default 10 min.
     pub backoff_max: Duration,
     /// Attempts a `sparky once ...` run makes per action before leaving it for the next run. Default 3.
     pub attempts_per_run: u32,
@@ -200,7 +203,7 @@ pub struct OutboxConfig {
     pub max_wait_per_run: Duration,
     /// Deliveries per second by sink: `jira`, `pagerduty`, `statuspage`, `slack` (all channels;
     /// each channel also gets `[slack] messages_per_second`).
-    pub rate_limits: std::collections::BTreeMap<String, u32>,
+    pub rate_limits: std::collections::BTreeMap<SinkKind, u32>,
     /// Failed deliveries in a row that open a sink's circuit breaker. Default 5.
     pub breaker_failures: u32,
     /// How long an open breaker holds deliveries before a trial one. Default 30 s.
@@ -218,7 +221,7 @@ impl Default for OutboxConfig {
             max_wait_per_run: Duration::from_secs(30),
             // Jira Cloud's cost-based limit, PagerDuty's 120 events a minute per routing key,
             // Statuspage's 1 request a second per key.
-            rate_limits: [("jira", 10), ("pagerduty", 2), ("statuspage", 1)].into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            rate_limits: [(SinkKind::Jira, 10), (SinkKind::PagerDuty, 2), (SinkKind::Statuspage, 1)].into_iter().collect(),
             breaker_failures: 5,
             breaker_cooldown: Duration::from_secs(30),
         }
@@ -272,9 +275,6 @@ impl GlobalConfig {
                 "outbox.lease",
                 "must be longer than slack.timeout, or a slow delivery could be taken over and sent twice",
             ));
-        }
-        for sink in self.outbox.rate_limits.keys().filter(|k| !["jira", "pagerduty", "statuspage", "slack"].contains(&k.as_str())) {
-            problems.push(Problem::new(file, format!("outbox.rate_limits.{sink}"), "not a sink: use jira, pagerduty, statuspage or slack"));
         }
         if self.outbox.max_attempts == 0 {
             problems.push(Problem::new(file, "outbox.max_attempts", "must be at least 1"));

@@ -49,20 +49,42 @@ pub fn read_toml<T: DeserializeOwned>(dir: &Path, rel: &Path, env: EnvLookup<'_>
 }
 
 /// Like [`read_toml`] on text already in memory; `rel` names the source in problems.
+///
+/// The common case (a good file) costs one parse and one deserialization; only a file with
+/// problems is parsed again per round, without the keys reported so far.
 pub fn parse_toml<T: DeserializeOwned>(text: &str, rel: &Path, env: EnvLookup<'_>, problems: &mut Vec<Problem>) -> Option<T> {
-    let mut value: toml::Value = match toml::from_str(text) {
-        Ok(v) => v,
+    let value = parse_raw(text, rel, problems)?;
+    parse_parsed(value, text, rel, env, problems)
+}
+
+/// `text` as a TOML value, `${VAR}` not yet interpolated (for a caller that reads the file's
+/// shape first); a syntax error is pushed as a problem.
+pub(super) fn parse_raw(text: &str, rel: &Path, problems: &mut Vec<Problem>) -> Option<toml::Value> {
+    match toml::from_str(text) {
+        Ok(v) => Some(v),
         Err(e) => {
             problems.push(Problem::new(rel, syntax_error_key(&e), format!("invalid TOML: {}", e.message())));
-            return None;
+            None
         }
-    };
+    }
+}
+
+/// [`parse_toml`] of `value`, the result of [`parse_raw`] on `text` (parsed again only to
+/// report more than one problem).
+pub(super) fn parse_parsed<T: DeserializeOwned>(
+    mut value: toml::Value,
+    text: &str,
+    rel: &Path,
+    env: EnvLookup<'_>,
+    problems: &mut Vec<Problem>,
+) -> Option<T> {
     interpolate(&mut value, "", rel, env, problems);
+    let mut removed: Vec<serde_path_to_error::Path> = Vec::new();
     let mut reported: Vec<String> = Vec::new();
     // Each round either succeeds, or reports one problem and removes its key; bounded by the
     // number of keys, with a hard cap against a pathological file.
     for _ in 0..64 {
-        let err = match serde_path_to_error::deserialize::<_, T>(value.clone()) {
+        let err = match serde_path_to_error::deserialize::<_, T>(value) {
             Ok(parsed) => return Some(parsed),
             Err(err) => err,
         };
@@ -80,12 +102,22 @@ pub fn parse_toml<T: DeserializeOwned>(text: &str, rel: &Path, env: EnvLookup<'_
         let reason = if unknown_field(&message).is_some() { format!("unknown key{}", expected_suffix(&message)) } else { message.clone() };
         problems.push(Problem::new(rel, &key, reason));
         reported.push(key);
-        // The path ends with the offending key; without it, the rest of the file is checked.
-        if !remove_path(&mut value, err.path()) {
+        removed.push(err.path().clone());
+        // The value went into the failed attempt: the file again, without every key reported so
+        // far, so the rest of it is checked.
+        value = parse_value(text, rel, env, &mut Vec::new())?;
+        if !removed.iter().all(|path| remove_path(&mut value, path)) {
             return None;
         }
     }
     None
+}
+
+/// The file as a TOML value with `${VAR}` interpolated, problems pushed.
+fn parse_value(text: &str, rel: &Path, env: EnvLookup<'_>, problems: &mut Vec<Problem>) -> Option<toml::Value> {
+    let mut value = parse_raw(text, rel, problems)?;
+    interpolate(&mut value, "", rel, env, problems);
+    Some(value)
 }
 
 fn syntax_error_key(e: &toml::de::Error) -> String {

@@ -1,23 +1,35 @@
 //! Configuration: `sparky.toml`, `partners/*.toml`, `${VAR}` interpolation, environment overrides
 //! and the `check-config` diagnostics (`FILE: key: reason`).
 
+mod check;
 mod global;
+mod jira;
 mod load;
+mod pagerduty;
 mod partner;
+mod slack;
+mod status_page;
+mod statuspage;
 mod types;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::sources::synthetics::CheckConfig;
+use crate::model::{CheckId, PartnerId};
 
+pub use check::{Assertion, AuthConfig, CheckConfig, LatencyThresholds, Method, P95Config, StatusMatcher, StepConfig, ValueCheck};
 pub use global::{
-    ChangelogSettings, ConnectivityConfig, DatabaseConfig, GlobalConfig, HttpConfig, OutboxConfig, Schedules, ServerConfig, SlackConfig,
+    ChangelogSettings, ConnectivityConfig, DatabaseConfig, GlobalConfig, HttpConfig, OutboxConfig, Schedules, ServerConfig,
     SyntheticsSettings,
 };
+pub use jira::JiraConfig;
 pub use load::{EnvLookup, Problem, expand, parse_toml, read_toml};
+pub use pagerduty::PagerDutyConfig;
 pub use partner::{CompatConfig, FeedConfig, FeedKind, Partner, PublicStatusConfig};
-pub use types::{ByteSize, CheckId, Cron, CssSelector, Duration, HttpUrl, PartnerId, Pattern, Secret};
+pub use slack::{SlackConfig, check_channel};
+pub use status_page::{JsonPathExpr, JsonPaths, StatusPageConfig, StatusPageKind, StatusRule, StatusWord};
+pub use statuspage::StatuspageConfig;
+pub use types::{ByteSize, Cron, CssSelector, Duration, HttpUrl, Pattern, Secret};
 
 /// Everything read from the config directory, valid as a whole.
 #[derive(Debug, Clone)]
@@ -106,7 +118,8 @@ fn load_checks(dir: &Path, env: EnvLookup<'_>, partners: &[Partner], problems: &
             problems.push(Problem::new(&rel, "-", "cannot read file"));
             continue;
         };
-        let (enabled, captures) = check_file_shape(&text);
+        let Some(raw) = load::parse_raw(&text, &rel, problems) else { continue };
+        let (enabled, captures) = check_file_shape(&raw);
         // `${name}` of a value captured by a step is the check's own placeholder, not the
         // environment's; a disabled check needs none of its variables.
         let lookup = |name: &str| match env(name) {
@@ -114,7 +127,7 @@ fn load_checks(dir: &Path, env: EnvLookup<'_>, partners: &[Partner], problems: &
             None if !enabled => Some(String::new()),
             found => found,
         };
-        let Some(check) = parse_toml::<CheckConfig>(&text, &rel, &lookup, problems) else { continue };
+        let Some(check) = load::parse_parsed::<CheckConfig>(raw, &text, &rel, &lookup, problems) else { continue };
         check.check(&rel, partners.iter().find(|p| p.id == check.partner), problems);
         if let Some((first, _)) = by_id.get(&check.id) {
             problems.push(Problem::new(&rel, "id", format!("duplicate check id `{}` (also in {})", check.id, first.display())));
@@ -126,8 +139,7 @@ fn load_checks(dir: &Path, env: EnvLookup<'_>, partners: &[Partner], problems: &
 }
 
 /// `enabled` and the names of captured values, read before interpolation.
-fn check_file_shape(text: &str) -> (bool, Vec<String>) {
-    let Ok(value) = toml::from_str::<toml::Value>(text) else { return (true, Vec::new()) };
+fn check_file_shape(value: &toml::Value) -> (bool, Vec<String>) {
     let enabled = value.get("enabled").and_then(toml::Value::as_bool).unwrap_or(true);
     let captures = value
         .get("step")

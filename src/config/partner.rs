@@ -5,10 +5,11 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::global::check_channel;
 use super::load::Problem;
-use super::types::{CssSelector, HttpUrl, PartnerId, Pattern};
-use crate::sources::status_pages::StatusPageConfig;
+use super::slack::check_channel;
+use super::status_page::StatusPageConfig;
+use super::types::{CssSelector, HttpUrl, Pattern};
+use crate::model::PartnerId;
 
 /// One partner file.
 #[derive(Debug, Clone, Deserialize)]

@@ -5,65 +5,10 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-/// Declares an id type: `[a-z0-9-]+`, 1..=64 characters, parsed when read.
-macro_rules! slug_id {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(Arc<str>);
-
-        impl $name {
-            /// The id as written in its file.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = String;
-            fn try_from(s: String) -> Result<Self, String> {
-                let ok = !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-                if !ok {
-                    return Err(format!("`{s}` is not a valid id: use 1 to 64 of [a-z0-9-]"));
-                }
-                Ok(Self(s.into()))
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                Self::try_from(s.to_owned())
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(id: $name) -> String {
-                id.0.to_string()
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-    };
-}
-
-slug_id!(
-    /// A partner id, unique across `partners/`.
-    PartnerId
-);
-slug_id!(
-    /// A synthetic check id, unique across `synthetics/`.
-    CheckId
-);
+use crate::model::Timestamp;
 
 /// A cron schedule, always evaluated in UTC.
 ///
@@ -83,14 +28,17 @@ impl Cron {
         &self.six_fields
     }
 
-    /// The most recent fire time at or before `now`, searched back at most one year.
-    pub fn previous(&self, now: chrono::DateTime<chrono::Utc>) -> Option<chrono::DateTime<chrono::Utc>> {
-        self.parsed.find_previous_occurrence(&now, true).ok()
+    /// The most recent fire time at or before `now` (whole seconds: a tick's identity carries no
+    /// sub-second part of the moment it was computed), searched back at most one year.
+    pub fn previous(&self, now: Timestamp) -> Option<Timestamp> {
+        let found = self.parsed.find_previous_occurrence(&now.whole_seconds().to_datetime(), true).ok()?;
+        Some(Timestamp::from_datetime(found).whole_seconds())
     }
 
-    /// The next fire time strictly after `now`.
-    pub fn next(&self, now: chrono::DateTime<chrono::Utc>) -> Option<chrono::DateTime<chrono::Utc>> {
-        self.parsed.find_next_occurrence(&now, false).ok()
+    /// The next fire time strictly after `now`, in whole seconds.
+    pub fn next(&self, now: Timestamp) -> Option<Timestamp> {
+        let found = self.parsed.find_next_occurrence(&now.whole_seconds().to_datetime(), false).ok()?;
+        Some(Timestamp::from_datetime(found).whole_seconds())
     }
 }
 
@@ -343,14 +291,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn partner_id_accepts_slugs_only() {
-        assert!(PartnerId::from_str("microsoft-graph").is_ok());
-        assert!(PartnerId::from_str("Okta").is_err());
-        assert!(PartnerId::from_str("").is_err());
-        assert!(PartnerId::from_str("a b").is_err());
-    }
-
-    #[test]
     fn cron_takes_five_or_six_fields() {
         assert_eq!(Cron::from_str("0 */6 * * *").unwrap().as_six_fields(), "0 0 */6 * * *");
         assert_eq!(Cron::from_str("30 0 */6 * * *").unwrap().as_six_fields(), "30 0 */6 * * *");
@@ -361,9 +301,9 @@ mod tests {
     #[test]
     fn cron_previous_and_next_bracket_now() {
         let cron = Cron::from_str("0 */6 * * *").unwrap();
-        let now = chrono::DateTime::parse_from_rfc3339("2026-11-25T13:10:00Z").unwrap().to_utc();
-        assert_eq!(cron.previous(now).unwrap().to_rfc3339(), "2026-11-25T12:00:00+00:00");
-        assert_eq!(cron.next(now).unwrap().to_rfc3339(), "2026-11-25T18:00:00+00:00");
+        let now = Timestamp::parse_rfc3339("2026-11-25T13:10:00.345Z").unwrap();
+        assert_eq!(cron.previous(now).unwrap().to_string(), "2026-11-25T12:00:00.000Z");
+        assert_eq!(cron.next(now).unwrap().to_string(), "2026-11-25T18:00:00.000Z");
     }
 
     #[test]

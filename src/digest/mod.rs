@@ -9,24 +9,18 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 use crate::outbox::Action;
-use crate::sinks::slack::message::{BlocksError, Fit, SlackPost, clamp_texts, fit, parse_blocks};
+use crate::outbox::slack::{DIGEST, Fit, Purpose, RenderError, SlackPost, fit};
 use crate::store::changelogs::{ClaimedEntry, attach_action, claim_pending};
-use crate::store::outbox::{NewAction, insert};
+use crate::store::outbox::insert;
 use crate::store::{Store, StoreError};
-use crate::templates::{TemplateError, Templates};
-
-const BLOCKS_TEMPLATE: &str = "slack/digest.jsonl.j2";
-const TEXT_TEMPLATE: &str = "slack/digest.txt.j2";
+use crate::templates::Templates;
 
 /// Why no digest could be queued; the entries stay pending for the next run.
 #[derive(Debug, thiserror::Error)]
 pub enum DigestError {
-    /// A template failed to render.
+    /// The digest's templates failed.
     #[error(transparent)]
-    Template(#[from] TemplateError),
-    /// The template printed something that is not a Block Kit block per line.
-    #[error("template {BLOCKS_TEMPLATE}: {0}")]
-    Blocks(#[from] BlocksError),
+    Render(#[from] RenderError),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -53,13 +47,7 @@ pub async fn queue_digests(store: &Store, config: &Config, templates: &Templates
     let mut queued = Queued { entries: claimed.len(), messages: 0 };
     for (channel, groups) in group_by_channel(config, claimed) {
         for part in render_digest(templates, &channel, &groups)? {
-            let action = Action::SlackPost(part.post);
-            let new = NewAction {
-                idempotency_key: format!("digest:{channel}:{}", part.fingerprint),
-                ordering_key: format!("slack:{channel}"),
-                sink: action.sink().to_owned(),
-                payload: action.to_json(),
-            };
+            let new = Action::SlackPost(part.post).queued(format!("digest:{channel}:{}", part.fingerprint), format!("slack:{channel}"));
             let Some(id) = insert(&mut tx, &new).await? else { continue };
             for (partner, key) in &part.entries {
                 attach_action(&mut tx, partner, key, id).await?;
@@ -165,13 +153,9 @@ pub fn render_digest(templates: &Templates, channel: &str, groups: &[PartnerGrou
         .enumerate()
         .map(|(i, chunk)| {
             let note = if total > 1 { format!(" ({} of {total})", i + 1) } else { String::new() };
-            let mut blocks = render_blocks(templates, groups, chunk, i + 1, &note, count)?;
-            clamp_texts(&mut blocks);
-            let view = view(groups, chunk, i + 1, &note, count);
-            let text = templates.render(TEXT_TEMPLATE, &view)?.trim().to_owned();
+            let post: SlackPost = DIGEST.post(templates, &view(groups, chunk, i + 1, &note, count), channel, Purpose::Digest)?;
             let entries: Vec<(String, String)> =
                 chunk.iter().map(|&(g, e)| (groups[g].id.clone(), groups[g].entries[e].entry.key.clone())).collect();
-            let post = SlackPost { channel: channel.to_owned(), text, blocks, purpose: "digest".to_owned(), remember_as: None };
             Ok(DigestPart { fingerprint: fingerprint(&entries), post, entries })
         })
         .collect()
@@ -191,7 +175,7 @@ fn view<'a>(groups: &'a [PartnerGroup], chunk: &[Slot], part: usize, note: &str,
                 link: entry.link.as_deref(),
                 summary: &entry.summary,
                 tags: &entry.tags,
-                published: entry.published_at.map(|ms| crate::store::ms_to_time(ms).format("%Y-%m-%d").to_string()),
+                published: entry.published_at.map(|t| t.to_datetime().format("%Y-%m-%d").to_string()),
             });
         }
     }
@@ -206,8 +190,7 @@ fn render_blocks(
     note: &str,
     count: usize,
 ) -> Result<Vec<Value>, DigestError> {
-    let rendered = templates.render(BLOCKS_TEMPLATE, &view(groups, chunk, part, note, count))?;
-    Ok(parse_blocks(&rendered)?)
+    Ok(DIGEST.blocks(templates, &view(groups, chunk, part, note, count))?)
 }
 
 fn fingerprint(entries: &[(String, String)]) -> String {

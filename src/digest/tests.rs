@@ -13,7 +13,7 @@ fn group(id: &str, name: &str, n: usize, summary_len: usize) -> PartnerGroup {
                 key: format!("{id}-{i}"),
                 title: format!("{name} <entry> #{i} & more"),
                 link: Some(format!("https://{id}.test/{i}")),
-                published_at: Some(1_756_720_800_000),
+                published_at: Some(crate::model::Timestamp::from_millis(1_756_720_800_000)),
                 summary: "word ".repeat(summary_len / 5),
                 tags: if i % 2 == 0 { vec!["breaking".to_owned()] } else { vec![] },
             },

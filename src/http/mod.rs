@@ -3,47 +3,62 @@
 
 pub mod status_page;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::State as Extract;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::App;
+use crate::config::Config;
 use crate::metrics::METRICS;
-use crate::store::outbox::{ActionState, count_by_state};
+use crate::model::ActionState;
+use crate::store::Store;
+use crate::store::outbox::count_by_state;
+use crate::templates::Templates;
+
+/// What the handlers read.
+#[derive(Clone)]
+pub struct State {
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// The database.
+    pub store: Store,
+    /// Page templates.
+    pub templates: Arc<Templates>,
+}
 
 /// The routes.
-pub fn router(app: App) -> Router {
+pub fn router(state: State) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/status", get(status_page::page))
         .route("/api/v2/summary.json", get(status_page::summary_json))
-        .with_state(app)
+        .with_state(state)
 }
 
-/// Serves until `shutdown`.
-pub async fn serve(app: App, listener: tokio::net::TcpListener, shutdown: CancellationToken) -> std::io::Result<()> {
-    axum::serve(listener, router(app)).with_graceful_shutdown(shutdown.cancelled_owned()).await
+/// Serves on `listener` until `shutdown`.
+pub async fn serve(state: State, listener: tokio::net::TcpListener, shutdown: CancellationToken) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown.cancelled_owned()).await
 }
 
-async fn metrics(State(app): State<App>) -> impl IntoResponse {
-    if let Ok(counts) = count_by_state(&app.store).await {
-        for state in [ActionState::Pending, ActionState::Retrying, ActionState::Delivered, ActionState::Dead] {
-            let n = counts.iter().find(|(s, _)| *s == state).map_or(0, |(_, n)| *n);
-            METRICS.outbox_actions.with_label_values(&[state.as_str()]).set(n);
+async fn metrics(Extract(state): Extract<State>) -> impl IntoResponse {
+    if let Ok(counts) = count_by_state(&state.store).await {
+        for action_state in ActionState::ALL {
+            let n = counts.iter().find(|(s, _)| s == action_state).map_or(0, |(_, n)| *n);
+            METRICS.outbox_actions.with_label_values(&[action_state.as_str()]).set(n);
         }
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], METRICS.render())
 }
 
 /// 200 when the database answers within 2 s, else 503.
-async fn healthz(State(app): State<App>) -> impl IntoResponse {
-    match tokio::time::timeout(Duration::from_secs(2), app.store.ping()).await {
+async fn healthz(Extract(state): Extract<State>) -> impl IntoResponse {
+    match tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await {
         Ok(Ok(())) => (StatusCode::OK, axum::Json(serde_json::json!({"status": "ok", "database": "ok"}))),
         Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"status": "error", "database": e.to_string()}))),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"status": "error", "database": "timeout"}))),

@@ -1,32 +1,47 @@
-//! Partner status notices: status events (incident opened / updated / resolved, maintenance
-//! scheduled / started / ended) become Slack messages for the partner's channel.
+//! Partner status notices: the status events the status page watcher stored (incident opened /
+//! updated / resolved, maintenance scheduled / started / ended) become Slack messages for the
+//! partner's channel.
 //!
-//! Each lifecycle step of an incident or maintenance has its own idempotency key, so a page
-//! that flaps between two polls (an incident vanishing and coming back) is not posted again.
+//! [`queue`] claims the events not yet noticed and writes their notices to the outbox in one
+//! transaction. Each lifecycle step of an incident or maintenance has its own idempotency key,
+//! so a page that flaps between two polls (an incident vanishing and coming back) is not posted
+//! again.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::config::Partner;
-use crate::outbox::Action;
-use crate::sinks::slack::message::{BlocksError, SlackPost, clamp_texts, human_duration, parse_blocks};
-use crate::sources::status_pages::history::{EventKind, StatusEvent};
-use crate::sources::status_pages::{Indicator, StatusPageConfig};
+use crate::config::{Config, Partner, StatusPageConfig};
+use crate::metrics::METRICS;
+use crate::model::{EventKind, Indicator, StatusEvent, Timestamp, human_duration};
+use crate::outbox::slack::{Purpose, RenderError, STATUS_NOTICE};
+use crate::outbox::{Action, enqueue};
 use crate::store::outbox::NewAction;
-use crate::templates::{TemplateError, Templates};
+use crate::store::status::claim_unnoticed;
+use crate::store::{Store, StoreError};
+use crate::templates::Templates;
 
-const BLOCKS_TEMPLATE: &str = "slack/status_notice.jsonl.j2";
-const TEXT_TEMPLATE: &str = "slack/status_notice.txt.j2";
-
-/// A notice could not be rendered.
-#[derive(Debug, thiserror::Error)]
-pub enum NoticeError {
-    /// A template failed.
-    #[error(transparent)]
-    Template(#[from] TemplateError),
-    /// The blocks template printed something that is not Block Kit.
-    #[error("template {BLOCKS_TEMPLATE}: {0}")]
-    Blocks(#[from] BlocksError),
+/// Claims every status event not yet noticed and queues the notices they deserve, atomically.
+/// Returns how many notices were written. A notice that cannot be rendered is counted and
+/// logged, and its event stays noticed (a bad template must not hold back the others).
+pub async fn queue(store: &Store, config: &Config, templates: &Templates) -> Result<usize, StoreError> {
+    let mut tx = store.pool().begin().await?;
+    let events = claim_unnoticed(&mut tx, Timestamp::now()).await?;
+    let mut actions = Vec::new();
+    for stored in &events {
+        let Some(partner) = config.partner(&stored.partner) else { continue };
+        let Some(page) = &partner.status_page else { continue };
+        let channel = partner.channel(&config.global.slack.channel);
+        match notices(templates, partner, page, channel, std::slice::from_ref(&stored.event), stored.indicator, stored.at.to_datetime()) {
+            Ok(mut rendered) => actions.append(&mut rendered),
+            Err(e) => {
+                METRICS.error("notices", "template");
+                tracing::error!(partner = %stored.partner, error = %e, "cannot render a status notice");
+            }
+        }
+    }
+    let written = enqueue(&mut tx, &actions).await?.into_iter().flatten().count();
+    tx.commit().await?;
+    Ok(written)
 }
 
 #[derive(Serialize)]
@@ -58,7 +73,7 @@ struct NoticeView<'a> {
 }
 
 /// The notices for `events` of `partner`, ready for the outbox. `indicator` is the page
-/// indicator after the events; `now` dates durations ("resolved after 23m").
+/// indicator after the events; `now` dates durations ("resolved after 23m"). Pure.
 pub fn notices(
     templates: &Templates,
     partner: &Partner,
@@ -67,23 +82,14 @@ pub fn notices(
     events: &[StatusEvent],
     indicator: Indicator,
     now: DateTime<Utc>,
-) -> Result<Vec<NewAction>, NoticeError> {
+) -> Result<Vec<NewAction>, RenderError> {
     events
         .iter()
         .filter_map(|event| idempotency_key(partner.id.as_str(), event).map(|key| (event, key)))
         .map(|(event, key)| {
             let view = view(partner, page, event, indicator, now);
-            let mut blocks = parse_blocks(&templates.render(BLOCKS_TEMPLATE, &view)?)?;
-            clamp_texts(&mut blocks);
-            let text = templates.render(TEXT_TEMPLATE, &view)?.trim().to_owned();
-            let action =
-                Action::SlackPost(SlackPost { channel: channel.to_owned(), text, blocks, purpose: "notice".to_owned(), remember_as: None });
-            Ok(NewAction {
-                idempotency_key: key,
-                ordering_key: format!("slack:{channel}"),
-                sink: action.sink().to_owned(),
-                payload: action.to_json(),
-            })
+            let post = STATUS_NOTICE.post(templates, &view, channel, Purpose::Notice)?;
+            Ok(Action::SlackPost(post).queued(key, format!("slack:{channel}")))
         })
         .collect()
 }

@@ -1,5 +1,6 @@
 use super::*;
-use crate::sources::status_pages::history::{EventDetail, StatusEvent};
+use crate::model::{EventDetail, SinkKind};
+use crate::outbox::slack::SlackPost;
 
 fn partner() -> Partner {
     toml::from_str(
@@ -51,7 +52,7 @@ fn each_incident_step_has_its_own_key() {
         keys,
         vec!["status:okta:incident:inc1:opened", "status:okta:incident:inc1:status:identified", "status:okta:incident:inc1:resolved"]
     );
-    assert!(actions.iter().all(|a| a.ordering_key == "slack:#ecosystem-updates" && a.sink == "slack"));
+    assert!(actions.iter().all(|a| a.ordering_key == "slack:#ecosystem-updates" && a.sink == SinkKind::Slack));
 }
 
 #[test]
@@ -63,7 +64,7 @@ fn a_notice_names_impact_components_and_link_with_feed_text_escaped() {
     assert!(json.contains("*Impact*\\ncritical") && json.contains("*Components*\\nAPI"), "{json}");
     assert!(json.contains("https://status.okta.com"), "the partner's page: {json}");
     assert_eq!(opened.text, "Okta: incident: Login &lt;failures&gt; &amp; delays (critical)");
-    assert_eq!(opened.purpose, "notice");
+    assert_eq!(opened.purpose, Purpose::Notice);
 }
 
 #[test]

@@ -1,5 +1,12 @@
 //! Circuit breakers, one per sink: after `failures` failed deliveries in a row a sink is left
-//! alone for `cooldown` (its actions wait, nothing is lost), then one trial delivery decides.
+//! alone for `cooldown` (its actions wait, nothing is lost), then exactly one trial delivery
+//! decides whether it closes again.
+//!
+//! ```text
+//! Closed { failures } --failure x N--> Open { until } --cooldown over--> HalfOpen (one trial)
+//!        ^                                  ^                                  |
+//!        +------------- success ------------+------------ failure -------------+
+//! ```
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -7,11 +14,59 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// One sink's breaker.
-#[derive(Debug, Clone, Copy, Default)]
-struct Breaker {
-    failures: u32,
-    open_until: Option<Instant>,
+use crate::model::SinkKind;
+
+/// One sink's breaker state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Deliveries go through; `failures` in a row so far.
+    Closed {
+        /// Failed deliveries in a row.
+        failures: u32,
+    },
+    /// Nothing goes through until `until`.
+    Open {
+        /// End of the cool-down.
+        until: Instant,
+    },
+    /// The cool-down is over: one trial delivery is under way; the others wait for its outcome.
+    HalfOpen,
+}
+
+/// What the breaker lets a delivery do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Go ahead.
+    Go,
+    /// Go ahead, as the one trial after a cool-down.
+    Trial,
+    /// Wait this long before asking again.
+    Wait(Duration),
+}
+
+impl State {
+    /// The admission of a delivery at `now`, and the state after it.
+    pub fn admit(self, now: Instant, cooldown: Duration) -> (Self, Admission) {
+        match self {
+            Self::Closed { .. } => (self, Admission::Go),
+            Self::Open { until } if now < until => (self, Admission::Wait(until - now)),
+            Self::Open { .. } => (Self::HalfOpen, Admission::Trial),
+            Self::HalfOpen => (self, Admission::Wait(cooldown)),
+        }
+    }
+
+    /// The state after a delivery's outcome at `now`: a success closes the breaker; a failure
+    /// counts towards opening it, and a failed trial opens it again at once.
+    pub fn record(self, ok: bool, now: Instant, failures_to_open: u32, cooldown: Duration) -> Self {
+        if ok {
+            return Self::Closed { failures: 0 };
+        }
+        match self {
+            Self::Closed { failures } if failures + 1 < failures_to_open => Self::Closed { failures: failures + 1 },
+            Self::Open { until } => Self::Open { until },
+            Self::Closed { .. } | Self::HalfOpen => Self::Open { until: now + cooldown },
+        }
+    }
 }
 
 /// The breakers of every sink.
@@ -19,7 +74,7 @@ struct Breaker {
 pub struct Breakers {
     failures: u32,
     cooldown: Duration,
-    state: Mutex<HashMap<&'static str, Breaker>>,
+    state: Mutex<HashMap<SinkKind, State>>,
 }
 
 impl Breakers {
@@ -28,32 +83,32 @@ impl Breakers {
         Self { failures: failures.max(1), cooldown, state: Mutex::new(HashMap::new()) }
     }
 
-    /// How long `sink` stays closed to deliveries, if its breaker is open. Once the cooldown is
-    /// over, the next delivery goes through as a trial.
-    pub fn open_for(&self, sink: &'static str) -> Option<Duration> {
-        let state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let until = state.get(sink)?.open_until?;
-        let now = Instant::now();
-        (until > now).then(|| until - now)
+    /// Whether a delivery to `sink` may go now.
+    pub fn admit(&self, sink: SinkKind) -> Admission {
+        let mut map = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let state = map.entry(sink).or_insert(State::Closed { failures: 0 });
+        let (next, admission) = state.admit(Instant::now(), self.cooldown);
+        *state = next;
+        admission
     }
 
-    /// Records a delivery to `sink`: a success closes the breaker, a failure counts towards
-    /// opening it (a failed trial opens it again at once).
-    pub fn record(&self, sink: &'static str, ok: bool) {
-        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let breaker = state.entry(sink).or_default();
-        if ok {
-            *breaker = Breaker::default();
-            return;
+    /// Records the outcome of a delivery to `sink` (`ok`: the service answered, even with a
+    /// refusal that no retry fixes).
+    pub fn record(&self, sink: SinkKind, ok: bool) {
+        let mut map = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let state = map.entry(sink).or_insert(State::Closed { failures: 0 });
+        let next = state.record(ok, Instant::now(), self.failures, self.cooldown);
+        if matches!(next, State::Open { .. }) && !matches!(*state, State::Open { .. }) {
+            tracing::warn!(sink = %sink, cooldown = ?self.cooldown, "circuit breaker open: deliveries wait for the cool-down");
+            crate::metrics::METRICS.error("outbox", "breaker_open");
         }
-        breaker.failures += 1;
-        if breaker.failures >= self.failures {
-            if breaker.open_until.is_none() {
-                tracing::warn!(sink, failures = breaker.failures, cooldown = ?self.cooldown, "circuit breaker open");
-                crate::metrics::METRICS.error("outbox", "breaker_open");
-            }
-            breaker.open_until = Some(Instant::now() + self.cooldown);
-        }
+        *state = next;
+    }
+
+    /// The state of `sink`'s breaker.
+    pub fn state(&self, sink: SinkKind) -> State {
+        let map = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(&sink).copied().unwrap_or(State::Closed { failures: 0 })
     }
 }
 
@@ -61,22 +116,35 @@ impl Breakers {
 mod tests {
     use super::*;
 
+    const COOLDOWN: Duration = Duration::from_secs(30);
+
     #[tokio::test(start_paused = true)]
-    async fn a_breaker_opens_after_repeated_failures_and_a_trial_closes_it() {
-        let b = Breakers::new(3, Duration::from_secs(30));
-        b.record("jira", false);
-        b.record("jira", false);
-        assert_eq!(b.open_for("jira"), None, "two failures: still closed");
-        b.record("jira", false);
-        assert_eq!(b.open_for("jira"), Some(Duration::from_secs(30)));
-        assert_eq!(b.open_for("slack"), None, "one breaker per sink");
-        tokio::time::advance(Duration::from_secs(31)).await;
-        assert_eq!(b.open_for("jira"), None, "cooldown over: a trial may go");
-        b.record("jira", false);
-        assert!(b.open_for("jira").is_some(), "a failed trial opens it again");
-        tokio::time::advance(Duration::from_secs(31)).await;
-        b.record("jira", true);
-        b.record("jira", false);
-        assert_eq!(b.open_for("jira"), None, "a success resets the count");
+    async fn a_breaker_opens_after_repeated_failures_and_one_trial_closes_it() {
+        let b = Breakers::new(3, COOLDOWN);
+        b.record(SinkKind::Jira, false);
+        b.record(SinkKind::Jira, false);
+        assert_eq!(b.admit(SinkKind::Jira), Admission::Go, "two failures: still closed");
+        b.record(SinkKind::Jira, false);
+        assert_eq!(b.admit(SinkKind::Jira), Admission::Wait(COOLDOWN));
+        assert_eq!(b.admit(SinkKind::Slack), Admission::Go, "one breaker per sink");
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert_eq!(b.admit(SinkKind::Jira), Admission::Wait(Duration::from_secs(20)));
+        tokio::time::advance(Duration::from_secs(21)).await;
+        assert_eq!(b.admit(SinkKind::Jira), Admission::Trial, "cool-down over: one trial");
+        assert_eq!(b.admit(SinkKind::Jira), Admission::Wait(COOLDOWN), "the others wait for the trial");
+        b.record(SinkKind::Jira, false);
+        assert!(matches!(b.state(SinkKind::Jira), State::Open { .. }), "a failed trial opens it again");
+        tokio::time::advance(COOLDOWN).await;
+        assert_eq!(b.admit(SinkKind::Jira), Admission::Trial);
+        b.record(SinkKind::Jira, true);
+        assert_eq!(b.state(SinkKind::Jira), State::Closed { failures: 0 }, "a successful trial closes it");
+        assert_eq!(b.admit(SinkKind::Jira), Admission::Go);
+    }
+
+    #[test]
+    fn a_success_resets_the_count() {
+        let now = Instant::now();
+        let s = State::Closed { failures: 0 }.record(false, now, 3, COOLDOWN).record(false, now, 3, COOLDOWN);
+        assert_eq!(s.record(true, now, 3, COOLDOWN), State::Closed { failures: 0 });
     }
 }

@@ -1,21 +1,36 @@
-//! Actions and their delivery: every side effect is an [`Action`] written to the outbox table
-//! (see [`crate::store::outbox`]) in the transaction of the state change that caused it, then
-//! delivered by the [`worker`] with retries, backoff with jitter, `Retry-After`, leases and a
-//! dead letter state.
+//! The outbox owns the actions: what a side effect is ([`Action`] and its payloads, one module
+//! per sink), how it is queued ([`enqueue`], in the transaction of the state change that caused
+//! it, with an idempotency key), the one [`Sink`] trait every sink implements, and the delivery
+//! [`worker`] with its policy: leases, retries with backoff ([`retry`]), `Retry-After`, per-sink
+//! rate limits ([`limits`]), circuit breakers ([`breaker`]) and the dead letter state.
+//!
+//! Adding a sink is one directory under `sinks/`, one [`SinkKind`] word and one [`Action`]
+//! variant.
 
 pub mod breaker;
+pub mod jira;
+pub mod limits;
+pub mod pagerduty;
+pub mod retry;
+pub mod sink;
+pub mod slack;
+pub mod statuspage;
 pub mod worker;
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
+use sqlx::AnyConnection;
 
-use crate::sinks::jira::JiraAction;
-use crate::sinks::pagerduty::PagerDutyEvent;
-use crate::sinks::slack::message::{SlackPost, SlackUpdate};
-use crate::sinks::statuspage::StatuspageAction;
+use crate::model::SinkKind;
+use crate::store::StoreError;
+use crate::store::outbox::{NewAction, insert};
 
+pub use sink::{Attempt, Delivered, DeliveryError, Sink, Sinks, attempt};
 pub use worker::{Deliverer, DeliveryReport};
+
+use self::jira::JiraAction;
+use self::pagerduty::PagerDutyEvent;
+use self::slack::{SlackPost, SlackUpdate};
+use self::statuspage::StatuspageAction;
 
 /// A side effect, as stored in the outbox payload (JSON, tagged by `type`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,51 +50,46 @@ pub enum Action {
 
 impl Action {
     /// The sink that delivers it.
-    pub fn sink(&self) -> &'static str {
+    pub fn sink(&self) -> SinkKind {
         match self {
-            Self::SlackPost(_) | Self::SlackUpdate(_) => "slack",
-            Self::Jira(_) => "jira",
-            Self::PagerDuty(_) => "pagerduty",
-            Self::Statuspage(_) => "statuspage",
+            Self::SlackPost(_) | Self::SlackUpdate(_) => SinkKind::Slack,
+            Self::Jira(_) => SinkKind::Jira,
+            Self::PagerDuty(_) => SinkKind::PagerDuty,
+            Self::Statuspage(_) => SinkKind::Statuspage,
         }
+    }
+
+    /// The action as a row to write: `key` makes a second write (and a second delivery) of the
+    /// same effect a no-op; actions of one `ordering` key go out one after the other.
+    pub fn queued(&self, key: impl Into<String>, ordering: impl Into<String>) -> NewAction {
+        NewAction { idempotency_key: key.into(), ordering_key: ordering.into(), sink: self.sink(), payload: self.to_json() }
     }
 
     /// The payload JSON.
     pub fn to_json(&self) -> String {
-        // Serialising plain data structures to a string cannot fail.
-        serde_json::to_string(self).unwrap_or_else(|e| unreachable!("action serialises: {e}"))
+        serde_json::to_string(self).expect("an action serialises") // invariant: plain data (strings, numbers, JSON values)
     }
 }
 
-/// A sink's confirmation.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Delivered {
-    /// The id the sink gave the effect (Slack `ts`, Jira issue key ...).
-    pub remote_id: Option<String>,
+macro_rules! action_from {
+    ($($payload:ty => $variant:ident),+ $(,)?) => {
+        $(impl From<$payload> for Action {
+            fn from(payload: $payload) -> Self {
+                Self::$variant(payload)
+            }
+        })+
+    };
 }
 
-/// Why a delivery attempt failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DeliveryError {
-    /// Another attempt may succeed (timeout, 5xx, 429, `ok: false`).
-    #[error("{reason}")]
-    Retry {
-        /// What happened.
-        reason: String,
-        /// The sink's `Retry-After`, when it sent one.
-        retry_after: Option<Duration>,
-    },
-    /// No attempt will succeed (the payload cannot be read); straight to the dead letter state.
-    #[error("{reason}")]
-    Permanent {
-        /// What happened.
-        reason: String,
-    },
-}
+action_from!(SlackPost => SlackPost, SlackUpdate => SlackUpdate, JiraAction => Jira, PagerDutyEvent => PagerDuty, StatuspageAction => Statuspage);
 
-impl DeliveryError {
-    /// A retryable failure without `Retry-After`.
-    pub fn retry(reason: impl Into<String>) -> Self {
-        Self::Retry { reason: reason.into(), retry_after: None }
+/// Writes `actions` in the caller's transaction; an action whose idempotency key exists already
+/// is skipped (its effect is already on its way). Returns the ids of the rows written, `None`
+/// for skipped ones.
+pub async fn enqueue(tx: &mut AnyConnection, actions: &[NewAction]) -> Result<Vec<Option<i64>>, StoreError> {
+    let mut ids = Vec::with_capacity(actions.len());
+    for action in actions {
+        ids.push(insert(tx, action).await?);
     }
+    Ok(ids)
 }

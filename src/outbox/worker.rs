@@ -6,18 +6,21 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use backon::BackoffBuilder;
 use futures::StreamExt;
 use serde::Serialize;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::{Action, DeliveryError};
+use super::breaker::{Admission, Breakers};
+use super::limits::Limits;
+use super::sink::Mode;
+use super::slack::Purpose;
+use super::{Action, Attempt, Delivered, DeliveryError, Sinks, retry};
 use crate::config::OutboxConfig;
 use crate::metrics::METRICS;
-use crate::sinks::Sinks;
+use crate::model::{SinkKind, Timestamp};
 use crate::store::outbox::{self as rows, ActionRow, Attempted};
-use crate::store::{Store, StoreError, now_ms};
+use crate::store::{Store, StoreError};
 
 /// Actions claimed per round.
 const BATCH: i64 = 32;
@@ -50,19 +53,42 @@ enum Outcome {
     LostLease,
 }
 
+/// What a deliverer shares with the other deliverers of its process: the sinks, their rate
+/// limits and their circuit breakers.
+pub struct Delivery {
+    /// The sinks.
+    pub sinks: Sinks,
+    /// Rate limits.
+    pub limits: Limits,
+    /// Circuit breakers.
+    pub breakers: Breakers,
+}
+
+impl Delivery {
+    /// The sinks, with the limits and breakers of `cfg` (`[outbox]`) and `slack_per_channel`
+    /// messages a second per Slack channel.
+    pub fn new(sinks: Sinks, cfg: &OutboxConfig, slack_per_channel: u32) -> Self {
+        Self {
+            sinks,
+            limits: Limits::new(cfg.rate_limits.iter().map(|(k, v)| (*k, *v)), slack_per_channel),
+            breakers: Breakers::new(cfg.breaker_failures, cfg.breaker_cooldown.get()),
+        }
+    }
+}
+
 /// Delivers actions from the outbox to the sinks.
 #[derive(Clone)]
 pub struct Deliverer {
     store: Store,
-    sinks: Arc<Sinks>,
+    delivery: Arc<Delivery>,
     cfg: OutboxConfig,
     owner: String,
 }
 
 impl Deliverer {
     /// A deliverer identified as `owner` in leases (unique per process).
-    pub fn new(store: Store, sinks: Arc<Sinks>, cfg: OutboxConfig, owner: impl Into<String>) -> Self {
-        Self { store, sinks, cfg, owner: owner.into() }
+    pub fn new(store: Store, delivery: Arc<Delivery>, cfg: OutboxConfig, owner: impl Into<String>) -> Self {
+        Self { store, delivery, cfg, owner: owner.into() }
     }
 
     /// Delivers everything it can now, for `sparky once ...`: every undelivered action is made
@@ -76,7 +102,7 @@ impl Deliverer {
             let claimed = self.claim(&exclude).await?;
             if claimed.is_empty() {
                 let Some(at) = rows::next_due_at(&self.store, &exclude).await? else { break };
-                let wait = Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0));
+                let wait = at.since(Timestamp::now());
                 if wait > self.cfg.max_wait_per_run.get() {
                     break;
                 }
@@ -126,13 +152,13 @@ impl Deliverer {
 
     async fn idle_wait(&self) -> Duration {
         match rows::next_due_at(&self.store, &[]).await {
-            Ok(Some(at)) => Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0)).clamp(Duration::from_millis(10), IDLE_POLL),
+            Ok(Some(at)) => at.since(Timestamp::now()).clamp(Duration::from_millis(10), IDLE_POLL),
             _ => IDLE_POLL,
         }
     }
 
     async fn claim(&self, exclude: &[i64]) -> Result<Vec<ActionRow>, StoreError> {
-        let lease_until = now_ms() + i64::try_from(self.cfg.lease.get().as_millis()).unwrap_or(i64::MAX / 2);
+        let lease_until = Timestamp::now() + self.cfg.lease.get();
         rows::claim_due(&self.store, &self.owner, lease_until, BATCH, exclude).await
     }
 
@@ -164,48 +190,65 @@ impl Deliverer {
 
     /// One attempt: the sink's answer, as the outcome to record.
     async fn attempt(&self, row: ActionRow) -> (i64, Attempted, Outcome) {
+        let sink = row.sink;
         let result = match serde_json::from_str::<Action>(&row.payload) {
-            Ok(action) => self.sinks.deliver(&action, &row).await.map(|d| (action, d)),
-            Err(e) => Err(DeliveryError::Permanent { reason: format!("unreadable action payload: {e}") }),
+            Ok(action) => self.deliver(&action, &row).await.map(|d| (action, d)),
+            Err(e) => Err(DeliveryError::permanent(format!("unreadable action payload: {e}"))),
         };
         let (attempted, outcome) = match result {
             Ok((action, delivered)) => {
-                METRICS.outbox_deliveries.with_label_values(&[&row.sink, "delivered"]).inc();
+                METRICS.outbox_deliveries.with_label_values(&[sink.as_str(), "delivered"]).inc();
                 if let Action::SlackPost(post) = &action
-                    && post.purpose == "digest"
+                    && post.purpose == Purpose::Digest
                 {
-                    METRICS.digests_posted.with_label_values(&[self.sinks.slack_kind()]).inc();
+                    let to = if self.delivery.sinks.mode(SinkKind::Slack) == Some(Mode::Api) { "slack" } else { "log" };
+                    METRICS.digests_posted.with_label_values(&[to]).inc();
                 }
                 (Attempted::Delivered { remote_id: delivered.remote_id }, Outcome::Delivered)
             }
             Err(DeliveryError::Retry { reason, retry_after }) if row.attempts < i64::from(self.cfg.max_attempts) => {
-                let delay = self.backoff(row.attempts).max(retry_after.unwrap_or_default());
-                let next = now_ms() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
-                tracing::warn!(action = row.id, sink = %row.sink, attempt = row.attempts, retry_in = ?delay, error = %reason, "delivery failed, will retry");
-                METRICS.outbox_deliveries.with_label_values(&[&row.sink, "retry"]).inc();
+                let delay = retry::delay(&self.cfg, row.attempts, retry_after);
+                let next = Timestamp::now() + delay;
+                tracing::warn!(action = row.id, sink = %sink, attempt = row.attempts, retry_in = ?delay, error = %reason, "delivery failed, will retry");
+                METRICS.outbox_deliveries.with_label_values(&[sink.as_str(), "retry"]).inc();
                 (Attempted::Failed { error: reason, next_attempt_at: Some(next) }, Outcome::Retrying)
             }
             Err(DeliveryError::Retry { reason, .. } | DeliveryError::Permanent { reason }) => {
-                tracing::error!(action = row.id, sink = %row.sink, attempts = row.attempts, error = %reason, "delivery failed for good: dead letter (sparky outbox retry {})", row.id);
-                METRICS.outbox_deliveries.with_label_values(&[&row.sink, "dead"]).inc();
-                METRICS.outbox_dead_letters.with_label_values(&[&row.sink]).inc();
+                tracing::error!(action = row.id, sink = %sink, attempts = row.attempts, error = %reason, "delivery failed for good: dead letter (sparky outbox retry {})", row.id);
+                METRICS.outbox_deliveries.with_label_values(&[sink.as_str(), "dead"]).inc();
+                METRICS.outbox_dead_letters.with_label_values(&[sink.as_str()]).inc();
                 (Attempted::Failed { error: reason, next_attempt_at: None }, Outcome::Dead)
             }
         };
         (row.id, attempted, outcome)
     }
 
-    /// Delay before attempt `attempts + 1`: exponential from `backoff_base`, capped at
-    /// `backoff_max`, with jitter.
-    fn backoff(&self, attempts: i64) -> Duration {
-        let n = usize::try_from(attempts.max(1) - 1).unwrap_or(0);
-        backon::ExponentialBuilder::default()
-            .with_min_delay(self.cfg.backoff_base.get())
-            .with_max_delay(self.cfg.backoff_max.get())
-            .with_jitter()
-            .without_max_times()
-            .build()
-            .nth(n)
-            .unwrap_or(self.cfg.backoff_max.get())
+    /// Hands `action` to its sink: not while its breaker is open, within its rate limit, and
+    /// after an uncertain attempt only when the sink finds no trace of it.
+    async fn deliver(&self, action: &Action, row: &ActionRow) -> Result<Delivered, DeliveryError> {
+        let kind = action.sink();
+        let Some(sink) = self.delivery.sinks.get(kind) else {
+            return Err(DeliveryError::permanent(format!("no {kind} sink in this process")));
+        };
+        if let Admission::Wait(wait) = self.delivery.breakers.admit(kind) {
+            return Err(DeliveryError::Retry {
+                reason: format!("{kind} circuit breaker open after repeated failures"),
+                retry_after: Some(wait),
+            });
+        }
+        self.delivery.limits.until_ready(action).await;
+        let attempt = Attempt {
+            action_id: row.id,
+            key: row.idempotency_key.clone(),
+            number: row.attempts,
+            created_at: row.created_at,
+            uncertain: row.maybe_delivered_before(),
+        };
+        let result = super::attempt(sink.as_ref(), action, &attempt).await;
+        self.delivery.breakers.record(kind, !matches!(result, Err(DeliveryError::Retry { .. })));
+        result
     }
 }
+
+#[cfg(test)]
+mod tests;

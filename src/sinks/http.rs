@@ -1,4 +1,5 @@
-//! The HTTP discipline of the sinks: one client with timeouts, a bounded response size, and the
+//! The sinks' use of the one HTTP discipline: a client that follows no redirect (no write and no
+//! credential crosses one), a total timeout per request, a bounded response size, and the
 //! mapping of answers to delivery outcomes (retry 408/429/5xx and transport errors, honouring
 //! `Retry-After`; a 4xx is permanent: retrying the same request cannot help).
 
@@ -7,7 +8,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::fetch::{classify, parse_retry_after, read_capped};
+use crate::config::HttpConfig;
+use crate::fetch::{Redirects, classify, client, parse_retry_after, read_capped};
 use crate::outbox::DeliveryError;
 
 /// Largest answer a sink reads.
@@ -32,14 +34,10 @@ pub struct Answer {
 }
 
 impl SinkHttp {
-    /// A client for `service` with a total `timeout` per request.
-    pub fn new(service: &'static str, user_agent: &str, timeout: Duration) -> Result<Self, DeliveryError> {
-        let client = reqwest::Client::builder()
-            .user_agent(user_agent)
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .build()
-            .map_err(|e| DeliveryError::Permanent { reason: format!("cannot build the {service} client: {e}") })?;
+    /// A client for `service` with the discipline of `http` and a total `timeout` per request.
+    pub fn new(service: &'static str, http: &HttpConfig, timeout: Duration) -> Result<Self, DeliveryError> {
+        let client =
+            client(http, Redirects::None).map_err(|e| DeliveryError::permanent(format!("cannot build the {service} client: {e}")))?;
         Ok(Self { client, timeout, service })
     }
 
@@ -51,7 +49,11 @@ impl SinkHttp {
     /// Sends `request`; a 2xx answer is `Ok`, anything else the matching delivery error.
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<Answer, DeliveryError> {
         let service = self.service;
-        let response = request.send().await.map_err(|e| DeliveryError::retry(format!("{service}: {}", classify(&e, self.timeout))))?;
+        let response = request
+            .timeout(self.timeout)
+            .send()
+            .await
+            .map_err(|e| DeliveryError::retry(format!("{service}: {}", classify(&e, self.timeout))))?;
         let status = response.status();
         let retry_after = parse_retry_after(response.headers());
         let body = read_capped(response, MAX_ANSWER, self.timeout).await.map_err(|e| DeliveryError::retry(format!("{service}: {e}")))?;

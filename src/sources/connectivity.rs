@@ -7,8 +7,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 
-use crate::config::{ConnectivityConfig, HttpUrl};
-use crate::fetch::{FetchError, classify};
+use crate::config::{ConnectivityConfig, HttpConfig, HttpUrl};
+use crate::fetch::{FetchError, Redirects, classify, client};
 
 /// What the canaries say.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,15 +30,10 @@ pub struct Connectivity {
 }
 
 impl Connectivity {
-    /// A probe of `cfg.canaries` with `cfg.timeout` each.
-    pub fn new(cfg: &ConnectivityConfig, user_agent: &str) -> Result<Self, FetchError> {
-        let client = reqwest::Client::builder()
-            .user_agent(user_agent)
-            .timeout(cfg.timeout.get())
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| FetchError::Request(e.to_string()))?;
-        Ok(Self { client, canaries: cfg.canaries.clone(), timeout: cfg.timeout.get() })
+    /// A probe of `cfg.canaries` with `cfg.timeout` each, with the discipline of `http` (no
+    /// redirects: any answer proves the network).
+    pub fn new(cfg: &ConnectivityConfig, http: &HttpConfig) -> Result<Self, FetchError> {
+        Ok(Self { client: client(http, Redirects::None)?, canaries: cfg.canaries.clone(), timeout: cfg.timeout.get() })
     }
 
     /// Probes every canary at once and answers as soon as a majority has decided.
@@ -66,7 +61,8 @@ impl Connectivity {
     }
 
     async fn probe(&self, url: &HttpUrl) -> Result<(), String> {
-        self.client.head(url.url().clone()).send().await.map(|_| ()).map_err(|e| format!("{url}: {}", classify(&e, self.timeout)))
+        let request = self.client.head(url.url().clone()).timeout(self.timeout);
+        request.send().await.map(|_| ()).map_err(|e| format!("{url}: {}", classify(&e, self.timeout)))
     }
 }
 
@@ -85,7 +81,7 @@ mod tests {
         wiremock::Mock::given(wiremock::matchers::any()).respond_with(wiremock::ResponseTemplate::new(404)).mount(&server).await;
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let (up, down) = (server.uri(), format!("http://127.0.0.1:{closed}/"));
-        let probe = |urls: Vec<String>| Connectivity::new(&config(&urls), "test").unwrap();
+        let probe = |urls: Vec<String>| Connectivity::new(&config(&urls), &HttpConfig::default()).unwrap();
         assert_eq!(probe(vec![up.clone(), up.clone(), down.clone()]).check().await, Egress::Up, "a 404 proves the network");
         assert!(matches!(probe(vec![up.clone(), down.clone(), down.clone()]).check().await, Egress::Down(f) if f.len() == 2));
         assert_eq!(probe(vec![]).check().await, Egress::Off);

@@ -2,7 +2,8 @@
 
 use sqlx::{AnyConnection, Row};
 
-use super::{Store, StoreError, now_ms};
+use super::{Store, StoreError};
+use crate::model::{ActionState, EntryState, Timestamp};
 
 /// What is stored about one feed between polls.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -11,10 +12,10 @@ pub struct FeedState {
     pub etag: Option<String>,
     /// `Last-Modified` of the last 200 answer, sent back as `If-Modified-Since`.
     pub last_modified: Option<String>,
-    /// When the first successful poll happened (ms); `None`: the next success is the first.
-    pub first_polled_at: Option<i64>,
-    /// Last successful poll (ms), 304 included.
-    pub last_success_at: Option<i64>,
+    /// When the first successful poll happened; `None`: the next success is the first.
+    pub first_polled_at: Option<Timestamp>,
+    /// Last successful poll, 304 included.
+    pub last_success_at: Option<Timestamp>,
     /// Failed polls since the last success.
     pub consecutive_failures: i64,
     /// The last error, kept until the next success.
@@ -30,33 +31,12 @@ pub struct EntryRecord {
     pub title: String,
     /// Absolute link, when the feed gives one.
     pub link: Option<String>,
-    /// Publication (else update) time, ms.
-    pub published_at: Option<i64>,
+    /// Publication (else update) time.
+    pub published_at: Option<Timestamp>,
     /// Plain-text summary, already cut to length.
     pub summary: String,
     /// Tags from the keyword rules.
     pub tags: Vec<String>,
-}
-
-/// State of a stored entry (column `state`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EntryState {
-    /// Recorded on a first poll beyond the backfill: never posted.
-    Seen,
-    /// New; the next digest will carry it.
-    Pending,
-    /// Carried by a digest action; delivered when that action is.
-    Queued,
-}
-
-impl EntryState {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Seen => "seen",
-            Self::Pending => "pending",
-            Self::Queued => "queued",
-        }
-    }
 }
 
 /// An entry claimed for a digest.
@@ -82,8 +62,8 @@ pub async fn feed_state(store: &Store, partner: &str, url: &str) -> Result<FeedS
     Ok(FeedState {
         etag: row.try_get(0)?,
         last_modified: row.try_get(1)?,
-        first_polled_at: row.try_get(2)?,
-        last_success_at: row.try_get(3)?,
+        first_polled_at: row.try_get::<Option<i64>, _>(2)?.map(Timestamp::from_millis),
+        last_success_at: row.try_get::<Option<i64>, _>(3)?.map(Timestamp::from_millis),
         consecutive_failures: row.try_get(4)?,
         last_error: row.try_get(5)?,
     })
@@ -91,7 +71,7 @@ pub async fn feed_state(store: &Store, partner: &str, url: &str) -> Result<FeedS
 
 /// Records a failed poll; returns the number of consecutive failures.
 pub async fn record_failure(store: &Store, partner: &str, url: &str, error: &str) -> Result<i64, StoreError> {
-    let now = now_ms();
+    let now = Timestamp::now().as_millis();
     let row = sqlx::query(
         "INSERT INTO feeds (partner_id, url, last_attempt_at, consecutive_failures, last_error) VALUES ($1, $2, $3, 1, $4) \
          ON CONFLICT (partner_id, url) DO UPDATE SET last_attempt_at = $3, \
@@ -109,7 +89,7 @@ pub async fn record_failure(store: &Store, partner: &str, url: &str, error: &str
 
 /// Records a 304 answer: the feed is healthy and nothing changed.
 pub async fn record_not_modified(store: &Store, partner: &str, url: &str) -> Result<(), StoreError> {
-    let now = now_ms();
+    let now = Timestamp::now().as_millis();
     sqlx::query(
         "UPDATE feeds SET last_attempt_at = $3, last_success_at = $3, consecutive_failures = 0, last_error = NULL \
          WHERE partner_id = $1 AND url = $2",
@@ -135,7 +115,7 @@ pub async fn record_success(
     entries: &[EntryRecord],
     pending: impl Fn(&EntryRecord) -> bool,
 ) -> Result<Vec<String>, StoreError> {
-    let now = now_ms();
+    let now = Timestamp::now().as_millis();
     let mut tx = store.pool().begin().await?;
     // The feed row is written first so SQLite takes its write lock before any read.
     sqlx::query(
@@ -180,7 +160,7 @@ async fn insert_entry(
     .bind(url)
     .bind(&e.title)
     .bind(e.link.as_deref())
-    .bind(e.published_at)
+    .bind(e.published_at.map(Timestamp::as_millis))
     .bind(&e.summary)
     .bind(e.tags.join(","))
     .bind(now)
@@ -196,9 +176,11 @@ async fn insert_entry(
 /// that also writes the digest actions and [`attach_action`].
 pub async fn claim_pending(conn: &mut AnyConnection) -> Result<Vec<ClaimedEntry>, StoreError> {
     let rows = sqlx::query(
-        "UPDATE changelog_entries SET state = 'queued' WHERE state = 'pending' \
+        "UPDATE changelog_entries SET state = $1 WHERE state = $2 \
          RETURNING partner_id, entry_key, title, link, published_at, summary, tags",
     )
+    .bind(EntryState::Queued.as_str())
+    .bind(EntryState::Pending.as_str())
     .fetch_all(conn)
     .await?;
     rows.iter()
@@ -208,7 +190,7 @@ pub async fn claim_pending(conn: &mut AnyConnection) -> Result<Vec<ClaimedEntry>
                 key: row.try_get(1)?,
                 title: row.try_get(2)?,
                 link: row.try_get(3)?,
-                published_at: row.try_get(4)?,
+                published_at: row.try_get::<Option<i64>, _>(4)?.map(Timestamp::from_millis),
                 summary: row.try_get(5)?,
                 tags: tags.split(',').filter(|t| !t.is_empty()).map(str::to_owned).collect(),
             };
@@ -244,13 +226,15 @@ pub struct EntryCounts {
 pub async fn entry_counts(store: &Store, partner: Option<&str>) -> Result<EntryCounts, StoreError> {
     let row = sqlx::query(
         "SELECT \
-           COALESCE(SUM(CASE WHEN e.state = 'seen' THEN 1 ELSE 0 END), 0), \
-           COALESCE(SUM(CASE WHEN e.state <> 'seen' AND (o.state IS NULL OR o.state <> 'delivered') THEN 1 ELSE 0 END), 0), \
-           COALESCE(SUM(CASE WHEN o.state = 'delivered' THEN 1 ELSE 0 END), 0) \
+           COALESCE(SUM(CASE WHEN e.state = $2 THEN 1 ELSE 0 END), 0), \
+           COALESCE(SUM(CASE WHEN e.state <> $2 AND (o.state IS NULL OR o.state <> $3) THEN 1 ELSE 0 END), 0), \
+           COALESCE(SUM(CASE WHEN o.state = $3 THEN 1 ELSE 0 END), 0) \
          FROM changelog_entries e LEFT JOIN outbox o ON o.id = e.action_id \
          WHERE $1 = '' OR e.partner_id = $1",
     )
     .bind(partner.unwrap_or(""))
+    .bind(EntryState::Seen.as_str())
+    .bind(ActionState::Delivered.as_str())
     .fetch_one(store.pool())
     .await?;
     Ok(EntryCounts { seen: row.try_get(0)?, undelivered: row.try_get(1)?, delivered: row.try_get(2)? })

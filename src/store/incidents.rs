@@ -4,11 +4,8 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{Store, StoreError};
-use crate::sources::synthetics::Priority;
-use crate::sources::synthetics::state::CheckState;
-use crate::triage::cause::CauseKind;
-use crate::triage::plan::Incident;
+use super::{Store, StoreError, corrupt, word};
+use crate::model::{Cause, CheckId, CheckState, HistoryKind, Incident, IncidentState, PartnerId, Priority, Timestamp};
 
 /// A check state change not yet triaged.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,8 +16,8 @@ pub struct CheckEvent {
     pub check_id: String,
     /// Partner id.
     pub partner_id: String,
-    /// When (ms; the `at` of the result that caused it).
-    pub at: i64,
+    /// When (the `at` of the result that caused it).
+    pub at: Timestamp,
     /// New state.
     pub to: CheckState,
 }
@@ -33,26 +30,33 @@ pub async fn unhandled_events(store: &Store, limit: i64) -> Result<Vec<CheckEven
         .await?;
     rows.iter()
         .map(|r| {
-            let to: String = r.try_get(4)?;
-            let to = CheckState::parse(&to).ok_or_else(|| StoreError::Corrupt { what: "check_events.to_state", reason: to.clone() })?;
-            Ok(CheckEvent { id: r.try_get(0)?, check_id: r.try_get(1)?, partner_id: r.try_get(2)?, at: r.try_get(3)?, to })
+            Ok(CheckEvent {
+                id: r.try_get(0)?,
+                check_id: r.try_get(1)?,
+                partner_id: r.try_get(2)?,
+                at: Timestamp::from_millis(r.try_get(3)?),
+                to: word(r, 4, "check_events.to_state")?,
+            })
         })
         .collect()
 }
 
 /// Marks an event triaged; false when another triager did it first (then roll back). The first
 /// statement of a triage transaction, so SQLite takes its write lock at once.
-pub async fn claim_event(conn: &mut AnyConnection, id: i64, at: i64) -> Result<bool, StoreError> {
-    let r =
-        sqlx::query("UPDATE check_events SET handled_at = $2 WHERE id = $1 AND handled_at IS NULL").bind(id).bind(at).execute(conn).await?;
+pub async fn claim_event(conn: &mut AnyConnection, id: i64, at: Timestamp) -> Result<bool, StoreError> {
+    let r = sqlx::query("UPDATE check_events SET handled_at = $2 WHERE id = $1 AND handled_at IS NULL")
+        .bind(id)
+        .bind(at.as_millis())
+        .execute(conn)
+        .await?;
     Ok(r.rows_affected() == 1)
 }
 
 /// The message of the result that caused an event.
-pub async fn result_message(store: &Store, check: &str, at: i64) -> Result<Option<String>, StoreError> {
+pub async fn result_message(store: &Store, check: &str, at: Timestamp) -> Result<Option<String>, StoreError> {
     let row = sqlx::query("SELECT message FROM check_results WHERE check_id = $1 AND at = $2 AND counted = 1 LIMIT 1")
         .bind(check)
-        .bind(at)
+        .bind(at.as_millis())
         .fetch_optional(store.pool())
         .await?;
     Ok(row.map(|r| r.try_get::<Option<String>, _>(0)).transpose()?.flatten())
@@ -60,90 +64,107 @@ pub async fn result_message(store: &Store, check: &str, at: i64) -> Result<Optio
 
 const COLUMNS: &str = "id, partner_id, cause, cause_reason, priority, dedup_key, paged, published, generation, opened_at";
 
-fn incident(row: &AnyRow, checks: Vec<String>) -> Result<Incident, StoreError> {
-    let cause: String = row.try_get(2)?;
-    let priority: String = row.try_get(4)?;
+fn parse_id<T: std::str::FromStr<Err = String>>(text: String, what: &'static str) -> Result<T, StoreError> {
+    text.parse().map_err(|e: String| corrupt(what, e))
+}
+
+fn incident(row: &AnyRow, checks: Vec<CheckId>) -> Result<Incident, StoreError> {
     Ok(Incident {
         id: row.try_get(0)?,
-        partner: row.try_get(1)?,
-        cause: CauseKind::parse(&cause).ok_or_else(|| StoreError::Corrupt { what: "incidents.cause", reason: cause.clone() })?,
+        partner: parse_id::<PartnerId>(row.try_get(1)?, "incidents.partner_id")?,
+        cause: word(row, 2, "incidents.cause")?,
         cause_reason: row.try_get(3)?,
-        priority: serde_json::from_value(serde_json::Value::String(priority.clone()))
-            .map_err(|_| StoreError::Corrupt { what: "incidents.priority", reason: priority })?,
+        priority: word(row, 4, "incidents.priority")?,
         dedup_key: row.try_get(5)?,
         paged: row.try_get::<i64, _>(6)? == 1,
         published: row.try_get::<i64, _>(7)? == 1,
         generation: row.try_get(8)?,
-        opened_at: row.try_get(9)?,
+        opened_at: Timestamp::from_millis(row.try_get(9)?),
         checks,
     })
 }
 
-async fn failing_checks(conn: &mut AnyConnection, id: i64) -> Result<Vec<String>, StoreError> {
-    let rows = sqlx::query("SELECT check_id FROM incident_checks WHERE incident_id = $1 AND failing = 1 ORDER BY since")
-        .bind(id)
-        .fetch_all(conn)
-        .await?;
-    Ok(rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?)
+async fn check_ids(conn: &mut AnyConnection, id: i64, only_failing: bool) -> Result<Vec<CheckId>, StoreError> {
+    let sql = if only_failing {
+        "SELECT check_id FROM incident_checks WHERE incident_id = $1 AND failing = 1 ORDER BY since"
+    } else {
+        "SELECT check_id FROM incident_checks WHERE incident_id = $1 ORDER BY since"
+    };
+    let rows = sqlx::query(sql).bind(id).fetch_all(conn).await?;
+    rows.iter().map(|r| parse_id::<CheckId>(r.try_get(0)?, "incident_checks.check_id")).collect()
 }
 
 /// The partner's open incident, if any.
 pub async fn open_incident(conn: &mut AnyConnection, partner: &str) -> Result<Option<Incident>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM incidents WHERE partner_id = $1 AND state = 'open' ORDER BY id DESC LIMIT 1");
-    let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(partner).fetch_optional(&mut *conn).await? else { return Ok(None) };
-    let id: i64 = row.try_get(0)?;
-    let checks = failing_checks(conn, id).await?;
+    let sql = format!("SELECT {COLUMNS} FROM incidents WHERE partner_id = $1 AND state = $2 ORDER BY id DESC LIMIT 1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(partner).bind(IncidentState::Open.as_str()).fetch_optional(&mut *conn).await?;
+    let Some(row) = row else { return Ok(None) };
+    let checks = check_ids(conn, row.try_get(0)?, true).await?;
     incident(&row, checks).map(Some)
 }
 
+/// What a new incident starts with.
+#[derive(Debug, Clone)]
+pub struct NewIncident<'a> {
+    /// The partner.
+    pub partner: &'a PartnerId,
+    /// Its cause.
+    pub cause: Cause,
+    /// Why.
+    pub reason: &'a str,
+    /// Jira priority.
+    pub priority: Priority,
+    /// The check that opens it (also its PagerDuty dedup key).
+    pub check: &'a CheckId,
+    /// When.
+    pub at: Timestamp,
+}
+
 /// Opens an incident; returns it with its id.
-pub async fn insert(
-    conn: &mut AnyConnection,
-    partner: &str,
-    cause: (CauseKind, &str),
-    priority: Priority,
-    dedup_key: &str,
-    check: &str,
-    at: i64,
-) -> Result<Incident, StoreError> {
+pub async fn insert(conn: &mut AnyConnection, new: &NewIncident<'_>) -> Result<Incident, StoreError> {
     let row = sqlx::query(
-        "INSERT INTO incidents (partner_id, state, cause, cause_reason, priority, dedup_key, opened_at) VALUES ($1, 'open', $2, $3, $4, $5, $6) RETURNING id",
+        "INSERT INTO incidents (partner_id, state, cause, cause_reason, priority, dedup_key, opened_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
-    .bind(partner)
-    .bind(cause.0.as_str())
-    .bind(cause.1)
-    .bind(priority.as_str())
-    .bind(dedup_key)
-    .bind(at)
+    .bind(new.partner.as_str())
+    .bind(IncidentState::Open.as_str())
+    .bind(new.cause.as_str())
+    .bind(new.reason)
+    .bind(new.priority.as_str())
+    .bind(new.check.as_str())
+    .bind(new.at.as_millis())
     .fetch_one(&mut *conn)
     .await?;
     let id: i64 = row.try_get(0)?;
-    set_check(conn, id, check, true, at).await?;
-    history(conn, id, at, "opened", &format!("{check} failing; cause {}: {}", cause.0.as_str(), cause.1)).await?;
+    set_check(conn, id, new.check, true, new.at).await?;
+    history(conn, id, new.at, HistoryKind::Opened, &format!("{} failing; cause {}: {}", new.check, new.cause, new.reason)).await?;
     Ok(Incident {
         id,
-        partner: partner.to_owned(),
-        cause: cause.0,
-        cause_reason: cause.1.to_owned(),
-        priority,
-        dedup_key: dedup_key.to_owned(),
+        partner: new.partner.clone(),
+        cause: new.cause,
+        cause_reason: new.reason.to_owned(),
+        priority: new.priority,
+        dedup_key: new.check.to_string(),
         paged: false,
         published: false,
         generation: 0,
-        opened_at: at,
-        checks: vec![check.to_owned()],
+        opened_at: new.at,
+        checks: vec![new.check.clone()],
     })
 }
 
 /// Marks `check` failing (or recovered) in incident `id`.
-pub async fn set_check(conn: &mut AnyConnection, id: i64, check: &str, failing: bool, at: i64) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO incident_checks (incident_id, check_id, failing, since) VALUES ($1, $2, $3, $4) ON CONFLICT (incident_id, check_id) DO UPDATE SET failing = $3, since = $4")
-        .bind(id)
-        .bind(check)
-        .bind(i64::from(failing))
-        .bind(at)
-        .execute(conn)
-        .await?;
+pub async fn set_check(conn: &mut AnyConnection, id: i64, check: &CheckId, failing: bool, at: Timestamp) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO incident_checks (incident_id, check_id, failing, since) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (incident_id, check_id) DO UPDATE SET failing = $3, since = $4",
+    )
+    .bind(id)
+    .bind(check.as_str())
+    .bind(i64::from(failing))
+    .bind(at.as_millis())
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -162,25 +183,46 @@ pub async fn update(conn: &mut AnyConnection, incident: &Incident) -> Result<(),
 }
 
 /// Closes incident `id`.
-pub async fn resolve(conn: &mut AnyConnection, id: i64, at: i64) -> Result<(), StoreError> {
-    sqlx::query("UPDATE incidents SET state = 'resolved', resolved_at = $2, paged = 0, published = 0 WHERE id = $1")
+pub async fn resolve(conn: &mut AnyConnection, id: i64, at: Timestamp) -> Result<(), StoreError> {
+    sqlx::query("UPDATE incidents SET state = $3, resolved_at = $2, paged = 0, published = 0 WHERE id = $1")
         .bind(id)
-        .bind(at)
+        .bind(at.as_millis())
+        .bind(IncidentState::Resolved.as_str())
         .execute(&mut *conn)
         .await?;
-    history(conn, id, at, "resolved", "every check passes again").await
+    history(conn, id, at, HistoryKind::Resolved, "every check passes again").await
 }
 
 /// Appends to an incident's history.
-pub async fn history(conn: &mut AnyConnection, id: i64, at: i64, kind: &str, detail: &str) -> Result<(), StoreError> {
+pub async fn history(conn: &mut AnyConnection, id: i64, at: Timestamp, kind: HistoryKind, detail: &str) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO incident_history (incident_id, at, kind, detail) VALUES ($1, $2, $3, $4)")
         .bind(id)
-        .bind(at)
-        .bind(kind)
+        .bind(at.as_millis())
+        .bind(kind.as_str())
         .bind(detail)
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// One line of an incident's history.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HistoryEntry {
+    /// When.
+    pub at: Timestamp,
+    /// What happened.
+    pub kind: HistoryKind,
+    /// In words.
+    pub detail: String,
+}
+
+/// A remote id of an incident's effect.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RemoteId {
+    /// The sink (`jira`, `statuspage`, `slack` ...).
+    pub sink: String,
+    /// Its id there.
+    pub id: String,
 }
 
 /// An incident as `sparky incidents` lists it.
@@ -189,54 +231,54 @@ pub struct IncidentSummary {
     /// The incident.
     #[serde(flatten)]
     pub incident: Incident,
-    /// `open` or `resolved`.
-    pub state: String,
-    /// Resolved at (ms).
-    pub resolved_at: Option<i64>,
+    /// Open or resolved.
+    pub state: IncidentState,
+    /// Resolved at.
+    pub resolved_at: Option<Timestamp>,
     /// Every check it ever had.
-    pub all_checks: Vec<String>,
-    /// Remote ids: (sink, id).
-    pub remote: Vec<(String, String)>,
-    /// History: (at ms, kind, detail).
-    pub history: Vec<(i64, String, String)>,
+    pub all_checks: Vec<CheckId>,
+    /// Remote ids.
+    pub remote: Vec<RemoteId>,
+    /// History, oldest first.
+    pub history: Vec<HistoryEntry>,
 }
 
-/// Open incidents and those resolved since `since` (ms), newest first.
-pub async fn list(store: &Store, since: i64) -> Result<Vec<IncidentSummary>, StoreError> {
+/// Open incidents and those resolved since `since`, newest first.
+pub async fn list(store: &Store, since: Timestamp) -> Result<Vec<IncidentSummary>, StoreError> {
     let mut conn = store.pool().acquire().await?;
-    let sql = format!("SELECT {COLUMNS}, state, resolved_at FROM incidents WHERE state = 'open' OR resolved_at >= $1 ORDER BY id DESC");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(since).fetch_all(&mut *conn).await?;
+    let sql = format!("SELECT {COLUMNS}, state, resolved_at FROM incidents WHERE state = $2 OR resolved_at >= $1 ORDER BY id DESC");
+    let rows =
+        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(since.as_millis()).bind(IncidentState::Open.as_str()).fetch_all(&mut *conn).await?;
     let mut out = Vec::new();
     for row in &rows {
         let id: i64 = row.try_get(0)?;
-        let checks = failing_checks(&mut conn, id).await?;
-        let all: Vec<String> = sqlx::query("SELECT check_id FROM incident_checks WHERE incident_id = $1 ORDER BY since")
-            .bind(id)
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|r| r.try_get(0))
-            .collect::<Result<_, _>>()?;
-        let local = format!("incident:{id}");
+        let checks = check_ids(&mut conn, id, true).await?;
+        let all_checks = check_ids(&mut conn, id, false).await?;
         let remote = sqlx::query("SELECT sink, remote_id FROM remote_ids WHERE local_key = $1 ORDER BY sink")
-            .bind(&local)
+            .bind(format!("incident:{id}"))
             .fetch_all(&mut *conn)
             .await?
             .iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .map(|r| Ok(RemoteId { sink: r.try_get(0)?, id: r.try_get(1)? }))
             .collect::<Result<_, sqlx::Error>>()?;
         let history = sqlx::query("SELECT at, kind, detail FROM incident_history WHERE incident_id = $1 ORDER BY id")
             .bind(id)
             .fetch_all(&mut *conn)
             .await?
             .iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-            .collect::<Result<_, sqlx::Error>>()?;
+            .map(|r| {
+                Ok(HistoryEntry {
+                    at: Timestamp::from_millis(r.try_get(0)?),
+                    kind: word(r, 1, "incident_history.kind")?,
+                    detail: r.try_get(2)?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
         out.push(IncidentSummary {
             incident: incident(row, checks)?,
-            state: row.try_get(10)?,
-            resolved_at: row.try_get(11)?,
-            all_checks: all,
+            state: word(row, 10, "incidents.state")?,
+            resolved_at: row.try_get::<Option<i64>, _>(11)?.map(Timestamp::from_millis),
+            all_checks,
             remote,
             history,
         });
@@ -246,40 +288,58 @@ pub async fn list(store: &Store, since: i64) -> Result<Vec<IncidentSummary>, Sto
 
 /// Partners with an open incident.
 pub async fn partners_with_open_incidents(store: &Store) -> Result<Vec<String>, StoreError> {
-    let rows = sqlx::query("SELECT DISTINCT partner_id FROM incidents WHERE state = 'open'").fetch_all(store.pool()).await?;
+    let rows = sqlx::query("SELECT DISTINCT partner_id FROM incidents WHERE state = $1")
+        .bind(IncidentState::Open.as_str())
+        .fetch_all(store.pool())
+        .await?;
     Ok(rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?)
 }
 
-/// Checks failing now (per `check_state`) with no open incident and no pending event: those a
-/// suppressed triage (no egress) left behind.
-pub async fn failing_without_incident(store: &Store) -> Result<Vec<(String, String, i64)>, StoreError> {
+/// A check failing now (per `check_state`) with no open incident and no pending event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Orphan {
+    /// The check.
+    pub check: String,
+    /// Its partner.
+    pub partner: String,
+    /// Failing since.
+    pub since: Timestamp,
+}
+
+/// Checks failing now with no open incident and no pending event: those a suppressed triage
+/// (no egress) left behind.
+pub async fn failing_without_incident(store: &Store) -> Result<Vec<Orphan>, StoreError> {
     let rows = sqlx::query(
-        "SELECT s.check_id, s.partner_id, s.since FROM check_state s WHERE s.state = 'failing' \
+        "SELECT s.check_id, s.partner_id, s.since FROM check_state s WHERE s.state = $1 \
          AND NOT EXISTS (SELECT 1 FROM incident_checks c JOIN incidents i ON i.id = c.incident_id \
-                         WHERE c.check_id = s.check_id AND c.failing = 1 AND i.state = 'open') \
+                         WHERE c.check_id = s.check_id AND c.failing = 1 AND i.state = $2) \
          AND NOT EXISTS (SELECT 1 FROM check_events e WHERE e.check_id = s.check_id AND e.handled_at IS NULL)",
     )
+    .bind(CheckState::Failing.as_str())
+    .bind(IncidentState::Open.as_str())
     .fetch_all(store.pool())
     .await?;
-    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
+    rows.iter().map(|r| Ok(Orphan { check: r.try_get(0)?, partner: r.try_get(1)?, since: Timestamp::from_millis(r.try_get(2)?) })).collect()
 }
 
 /// The egress alert: `Some(since)` while Sparky is offline.
-pub async fn egress_down_since(store: &Store) -> Result<Option<i64>, StoreError> {
+pub async fn egress_down_since(store: &Store) -> Result<Option<Timestamp>, StoreError> {
     let row = sqlx::query("SELECT down, since FROM egress WHERE id = 1").fetch_optional(store.pool()).await?;
-    Ok(row.and_then(|r| (r.try_get::<i64, _>(0).ok() == Some(1)).then(|| r.try_get(1).ok()).flatten()))
+    let Some(row) = row else { return Ok(None) };
+    let down: i64 = row.try_get(0)?;
+    Ok((down == 1).then(|| row.try_get::<i64, _>(1).map(Timestamp::from_millis)).transpose()?)
 }
 
 /// Records the egress state; true when it changed.
-pub async fn set_egress(conn: &mut AnyConnection, down: bool, at: i64) -> Result<bool, StoreError> {
+pub async fn set_egress(conn: &mut AnyConnection, down: bool, at: Timestamp) -> Result<bool, StoreError> {
     let r = sqlx::query(
         "INSERT INTO egress (id, down, since, checked_at) VALUES (1, $1, $2, $2) \
          ON CONFLICT (id) DO UPDATE SET down = $1, since = CASE WHEN egress.down = $1 THEN egress.since ELSE $2 END, checked_at = $2 \
          RETURNING since",
     )
     .bind(i64::from(down))
-    .bind(at)
+    .bind(at.as_millis())
     .fetch_one(conn)
     .await?;
-    Ok(r.try_get::<i64, _>(0)? == at)
+    Ok(r.try_get::<i64, _>(0)? == at.as_millis())
 }

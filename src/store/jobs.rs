@@ -2,14 +2,15 @@
 
 use sqlx::Row;
 
-use super::{Store, StoreError, now_ms};
+use super::{Store, StoreError};
+use crate::model::Timestamp;
 
-/// Claims tick `tick` (ms) of `job` for `holder` until `lease_until` (ms).
+/// Claims tick `tick` of `job` for `holder` until `lease_until`.
 ///
 /// True when this holder now runs the tick: it inserted the row, or the earlier holder's lease
 /// ran out before it finished (a replica killed mid-job), in which case the work is taken over.
-pub async fn claim_tick(store: &Store, job: &str, tick: i64, holder: &str, lease_until: i64) -> Result<bool, StoreError> {
-    let now = now_ms();
+pub async fn claim_tick(store: &Store, job: &str, tick: Timestamp, holder: &str, lease_until: Timestamp) -> Result<bool, StoreError> {
+    let (tick, lease_until, now) = (tick.as_millis(), lease_until.as_millis(), Timestamp::now().as_millis());
     let inserted = sqlx::query(
         "INSERT INTO job_runs (job, tick, holder, lease_until, started_at) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (job, tick) DO NOTHING",
@@ -39,7 +40,8 @@ pub async fn claim_tick(store: &Store, job: &str, tick: i64, holder: &str, lease
 }
 
 /// Extends the lease of a running tick; false when another holder took it over.
-pub async fn renew(store: &Store, job: &str, tick: i64, holder: &str, lease_until: i64) -> Result<bool, StoreError> {
+pub async fn renew(store: &Store, job: &str, tick: Timestamp, holder: &str, lease_until: Timestamp) -> Result<bool, StoreError> {
+    let (tick, lease_until) = (tick.as_millis(), lease_until.as_millis());
     let result = sqlx::query("UPDATE job_runs SET lease_until = $4 WHERE job = $1 AND tick = $2 AND holder = $3 AND finished_at IS NULL")
         .bind(job)
         .bind(tick)
@@ -51,26 +53,29 @@ pub async fn renew(store: &Store, job: &str, tick: i64, holder: &str, lease_unti
 }
 
 /// Marks a tick finished.
-pub async fn finish(store: &Store, job: &str, tick: i64, holder: &str) -> Result<(), StoreError> {
+pub async fn finish(store: &Store, job: &str, tick: Timestamp, holder: &str) -> Result<(), StoreError> {
+    let tick = tick.as_millis();
     sqlx::query("UPDATE job_runs SET finished_at = $4 WHERE job = $1 AND tick = $2 AND holder = $3")
         .bind(job)
         .bind(tick)
         .bind(holder)
-        .bind(now_ms())
+        .bind(Timestamp::now().as_millis())
         .execute(store.pool())
         .await?;
     Ok(())
 }
 
-/// The latest tick (ms) of `job` that was claimed, finished or not.
-pub async fn latest_tick(store: &Store, job: &str) -> Result<Option<i64>, StoreError> {
+/// The latest tick of `job` that was claimed, finished or not.
+pub async fn latest_tick(store: &Store, job: &str) -> Result<Option<Timestamp>, StoreError> {
     let row = sqlx::query("SELECT MAX(tick) FROM job_runs WHERE job = $1").bind(job).fetch_one(store.pool()).await?;
-    Ok(row.try_get(0)?)
+    Ok(row.try_get::<Option<i64>, _>(0)?.map(Timestamp::from_millis))
 }
 
-/// Deletes finished ticks started before `before` (ms); returns how many.
-pub async fn prune(store: &Store, before: i64) -> Result<u64, StoreError> {
-    let result =
-        sqlx::query("DELETE FROM job_runs WHERE finished_at IS NOT NULL AND started_at < $1").bind(before).execute(store.pool()).await?;
+/// Deletes finished ticks started before `before`; returns how many.
+pub async fn prune(store: &Store, before: Timestamp) -> Result<u64, StoreError> {
+    let result = sqlx::query("DELETE FROM job_runs WHERE finished_at IS NOT NULL AND started_at < $1")
+        .bind(before.as_millis())
+        .execute(store.pool())
+        .await?;
     Ok(result.rows_affected())
 }

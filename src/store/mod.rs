@@ -8,15 +8,17 @@ pub mod changelogs;
 pub mod incidents;
 pub mod jobs;
 pub mod outbox;
+pub mod public_status;
 pub mod remote_ids;
 pub mod slack;
 pub mod status;
 pub mod synthetics;
 
+use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
 
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +71,9 @@ pub struct Store {
     backend: Backend,
 }
 
+/// Longest wait for a database connection.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -78,6 +83,13 @@ impl Store {
     /// Errors: [`StoreError::UnsupportedUrl`], [`StoreError::Connect`] (also after 10 s without a
     /// PostgreSQL connection), [`StoreError::Migrate`].
     pub async fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_with(url, ACQUIRE_TIMEOUT, false).await
+    }
+
+    /// [`Store::open`] with `acquire_timeout` as the longest wait for a connection, and with
+    /// `warm`, every connection of the pool opened before it returns and kept open (no later
+    /// connection to wait for). Tests under paused time use both.
+    pub async fn open_with(url: &str, acquire_timeout: Duration, warm: bool) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -88,12 +100,18 @@ impl Store {
         };
         let connect_err = |source| StoreError::Connect { url: redact(url), source };
         let options: AnyConnectOptions = url.parse().map_err(connect_err)?;
+        let max_connections = if backend == Backend::Sqlite { 4 } else { 10 };
         let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 4 } else { 10 })
-            .acquire_timeout(Duration::from_secs(10))
+            .max_connections(max_connections)
+            .min_connections(if warm { max_connections } else { 0 })
+            .acquire_timeout(acquire_timeout)
             // A local SQLite file needs no liveness ping per acquire (a round trip to its worker
             // thread for every query); a PostgreSQL connection may have died since last use.
             .test_before_acquire(backend == Backend::Postgres)
+            // A local SQLite file has no connection to go stale: kept open for the process's life
+            // (no reaper timers either, which paused-time tests would fire at once).
+            .idle_timeout((backend == Backend::Postgres).then_some(Duration::from_secs(600)))
+            .max_lifetime((backend == Backend::Postgres).then_some(Duration::from_secs(1800)))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -116,6 +134,11 @@ impl Store {
                 SQLITE_MIGRATIONS.run(&pool).await.map_err(migrate_err)?;
             }
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await.map_err(migrate_err)?,
+        }
+        if warm {
+            while pool.size() < max_connections {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
         }
         Ok(Self { pool, backend })
     }
@@ -158,14 +181,16 @@ async fn migration_lock(url: &str) -> std::io::Result<Option<std::fs::File>> {
     .map_err(std::io::Error::other)?
 }
 
-/// Now as Unix epoch milliseconds, the unit of every stored time.
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
+/// Reads column `index` of `row` as a vocabulary word; `what` names table and column in the
+/// error of a word this version does not know.
+pub(crate) fn word<T: FromStr<Err = crate::model::UnknownWord>>(row: &AnyRow, index: usize, what: &'static str) -> Result<T, StoreError> {
+    let text: String = row.try_get(index)?;
+    text.parse().map_err(|e: crate::model::UnknownWord| corrupt(what, e.to_string()))
 }
 
-/// A millisecond timestamp as a UTC time (the epoch for values out of range).
-pub fn ms_to_time(ms: i64) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
+/// A stored value that cannot be decoded.
+pub(crate) fn corrupt(what: &'static str, reason: impl Into<String>) -> StoreError {
+    StoreError::Corrupt { what, reason: reason.into() }
 }
 
 /// The URL without its password, for messages.

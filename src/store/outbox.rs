@@ -1,67 +1,20 @@
 //! Table `outbox`: durable actions, claimed with a lease, delivered at least once.
 
-use std::fmt;
-use std::str::FromStr;
-
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{Backend, Store, StoreError, now_ms};
-
-/// The state of an outbox row. A row is *in flight* while its lease is ahead of now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ActionState {
-    /// Written, never attempted.
-    Pending,
-    /// Attempted and failed; `next_attempt_at` says when it goes again.
-    Retrying,
-    /// The sink confirmed it.
-    Delivered,
-    /// Failed `max_attempts` times or permanently; waits for `sparky outbox retry ID`.
-    Dead,
-}
-
-impl ActionState {
-    /// The stored word.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Retrying => "retrying",
-            Self::Delivered => "delivered",
-            Self::Dead => "dead",
-        }
-    }
-}
-
-impl FromStr for ActionState {
-    type Err = StoreError;
-    fn from_str(s: &str) -> Result<Self, StoreError> {
-        Ok(match s {
-            "pending" => Self::Pending,
-            "retrying" => Self::Retrying,
-            "delivered" => Self::Delivered,
-            "dead" => Self::Dead,
-            other => return Err(StoreError::Corrupt { what: "outbox.state", reason: format!("unknown state `{other}`") }),
-        })
-    }
-}
-
-impl fmt::Display for ActionState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use super::{Backend, Store, StoreError, word};
+use crate::model::{ActionState, SinkKind, Timestamp};
 
 /// An action to write to the outbox.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAction {
     /// Makes a second write and a second delivery of the same effect a no-op.
     pub idempotency_key: String,
     /// Actions with the same ordering key are delivered one after the other, in id order.
     pub ordering_key: String,
-    /// The sink name (`slack`, `jira`, ...).
-    pub sink: String,
+    /// The sink.
+    pub sink: SinkKind,
     /// The action itself, JSON.
     pub payload: String,
 }
@@ -75,18 +28,18 @@ pub struct ActionRow {
     pub idempotency_key: String,
     /// See [`NewAction::ordering_key`].
     pub ordering_key: String,
-    /// The sink name.
-    pub sink: String,
+    /// The sink.
+    pub sink: SinkKind,
     /// The action, JSON.
     pub payload: String,
     /// The state (before the claim, for a claimed row).
     pub state: ActionState,
     /// Attempts made (counting the current one, for a claimed row).
     pub attempts: i64,
-    /// Written at (ms).
-    pub created_at: i64,
-    /// Next attempt not before (ms).
-    pub next_attempt_at: i64,
+    /// Written at.
+    pub created_at: Timestamp,
+    /// Next attempt not before.
+    pub next_attempt_at: Timestamp,
     /// Why the last attempt failed.
     pub last_error: Option<String>,
     /// The id the sink gave the effect (Slack `ts`, Jira key, ...).
@@ -94,24 +47,6 @@ pub struct ActionRow {
 }
 
 impl ActionRow {
-    /// The row a deliverer holds on attempt `attempts` of action `key` for `sink` (attempt 1:
-    /// never tried before; later ones: retrying). For sink tests and tools.
-    pub fn attempt(sink: &str, key: &str, attempts: i64) -> Self {
-        Self {
-            id: 1,
-            idempotency_key: key.to_owned(),
-            ordering_key: format!("{sink}:test"),
-            sink: sink.to_owned(),
-            payload: String::new(),
-            state: if attempts > 1 { ActionState::Retrying } else { ActionState::Pending },
-            attempts,
-            created_at: crate::store::now_ms(),
-            next_attempt_at: 0,
-            last_error: None,
-            remote_id: None,
-        }
-    }
-
     /// True when an earlier attempt may have reached the sink (its answer never came back, or
     /// the process died): the sink must look for that effect before creating it again.
     pub fn maybe_delivered_before(&self) -> bool {
@@ -123,34 +58,42 @@ const COLUMNS: &str =
     "id, idempotency_key, ordering_key, sink, payload, state, attempts, created_at, next_attempt_at, last_error, remote_id";
 
 fn from_row(row: &AnyRow) -> Result<ActionRow, StoreError> {
-    let state: String = row.try_get(5)?;
     Ok(ActionRow {
         id: row.try_get(0)?,
         idempotency_key: row.try_get(1)?,
         ordering_key: row.try_get(2)?,
-        sink: row.try_get(3)?,
+        sink: word(row, 3, "outbox.sink")?,
         payload: row.try_get(4)?,
-        state: state.parse()?,
+        state: word(row, 5, "outbox.state")?,
         attempts: row.try_get(6)?,
-        created_at: row.try_get(7)?,
-        next_attempt_at: row.try_get(8)?,
+        created_at: Timestamp::from_millis(row.try_get(7)?),
+        next_attempt_at: Timestamp::from_millis(row.try_get(8)?),
         last_error: row.try_get(9)?,
         remote_id: row.try_get(10)?,
     })
 }
 
+/// `id NOT IN (...)` for `exclude` (ids are numbers: nothing to escape), or nothing.
+fn excluding(column: &str, exclude: &[i64]) -> String {
+    if exclude.is_empty() {
+        return String::new();
+    }
+    format!(" AND {column} NOT IN ({})", exclude.iter().map(i64::to_string).collect::<Vec<_>>().join(","))
+}
+
 /// Writes an action in the caller's transaction. Returns its id, or `None` when an action with
 /// the same idempotency key exists already (the effect is already on its way).
 pub async fn insert(conn: &mut AnyConnection, action: &NewAction) -> Result<Option<i64>, StoreError> {
-    let now = now_ms();
+    let now = Timestamp::now().as_millis();
     let row = sqlx::query(
         "INSERT INTO outbox (idempotency_key, ordering_key, sink, payload, state, attempts, next_attempt_at, created_at) \
-         VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, 0, $6, $6) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
     )
     .bind(&action.idempotency_key)
     .bind(&action.ordering_key)
-    .bind(&action.sink)
+    .bind(action.sink.as_str())
     .bind(&action.payload)
+    .bind(ActionState::Pending.as_str())
     .bind(now)
     .fetch_optional(conn)
     .await?;
@@ -163,25 +106,35 @@ pub async fn insert(conn: &mut AnyConnection, action: &NewAction) -> Result<Opti
 /// `exclude`, and no earlier action of the same ordering key still undelivered (so an incident's
 /// actions go out in order). PostgreSQL replicas claim disjoint rows (`FOR UPDATE SKIP LOCKED`);
 /// on SQLite the single UPDATE is atomic.
-pub async fn claim_due(store: &Store, owner: &str, lease_until: i64, limit: i64, exclude: &[i64]) -> Result<Vec<ActionRow>, StoreError> {
-    let now = now_ms();
-    let exclude_sql = if exclude.is_empty() {
-        String::new()
-    } else {
-        format!(" AND o.id NOT IN ({})", exclude.iter().map(i64::to_string).collect::<Vec<_>>().join(","))
-    };
+pub async fn claim_due(
+    store: &Store,
+    owner: &str,
+    lease_until: Timestamp,
+    limit: i64,
+    exclude: &[i64],
+) -> Result<Vec<ActionRow>, StoreError> {
     let lock = if store.backend() == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
     let sql = format!(
         "UPDATE outbox SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
          WHERE id IN (SELECT o.id FROM outbox o \
-           WHERE o.state IN ('pending', 'retrying') AND o.next_attempt_at <= $3 \
-             AND (o.lease_until IS NULL OR o.lease_until < $3){exclude_sql} \
+           WHERE o.state IN ($5, $6) AND o.next_attempt_at <= $3 \
+             AND (o.lease_until IS NULL OR o.lease_until < $3){} \
              AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.ordering_key = o.ordering_key AND e.id < o.id \
-                             AND e.state IN ('pending', 'retrying')) \
+                             AND e.state IN ($5, $6)) \
            ORDER BY o.id LIMIT $4{lock}) \
-         RETURNING {COLUMNS}"
+         RETURNING {COLUMNS}",
+        excluding("o.id", exclude)
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(owner).bind(lease_until).bind(now).bind(limit).fetch_all(store.pool()).await?;
+    let [pending, retrying] = ActionState::UNDELIVERED;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(owner)
+        .bind(lease_until.as_millis())
+        .bind(Timestamp::now().as_millis())
+        .bind(limit)
+        .bind(pending.as_str())
+        .bind(retrying.as_str())
+        .fetch_all(store.pool())
+        .await?;
     let mut claimed = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
     claimed.sort_by_key(|r| r.id);
     Ok(claimed)
@@ -200,26 +153,27 @@ pub enum Attempted {
         /// Why.
         error: String,
         /// When to try again.
-        next_attempt_at: Option<i64>,
+        next_attempt_at: Option<Timestamp>,
     },
 }
 
 /// Records the outcomes of a batch of attempts in one transaction (one commit, not one per
 /// action). Each entry is `true` when `owner` still held that action's lease.
 pub async fn record(store: &Store, owner: &str, outcomes: &[(i64, Attempted)]) -> Result<Vec<bool>, StoreError> {
-    let now = now_ms();
+    let now = Timestamp::now().as_millis();
     let mut tx = store.pool().begin().await?;
     let mut kept = Vec::with_capacity(outcomes.len());
     for (id, outcome) in outcomes {
         let query = match outcome {
             Attempted::Delivered { remote_id } => sqlx::query(
-                "UPDATE outbox SET state = 'delivered', delivered_at = $3, remote_id = COALESCE($4, remote_id), \
+                "UPDATE outbox SET state = $5, delivered_at = $3, remote_id = COALESCE($4, remote_id), \
                  lease_owner = NULL, lease_until = NULL, last_error = NULL WHERE id = $1 AND lease_owner = $2",
             )
             .bind(*id)
             .bind(owner)
             .bind(now)
-            .bind(remote_id.as_deref()),
+            .bind(remote_id.as_deref())
+            .bind(ActionState::Delivered.as_str()),
             Attempted::Failed { error, next_attempt_at } => {
                 let state = if next_attempt_at.is_some() { ActionState::Retrying } else { ActionState::Dead };
                 sqlx::query(
@@ -229,7 +183,7 @@ pub async fn record(store: &Store, owner: &str, outcomes: &[(i64, Attempted)]) -
                 .bind(*id)
                 .bind(owner)
                 .bind(state.as_str())
-                .bind(*next_attempt_at)
+                .bind(next_attempt_at.map(Timestamp::as_millis))
                 .bind(error.as_str())
             }
         };
@@ -239,22 +193,13 @@ pub async fn record(store: &Store, owner: &str, outcomes: &[(i64, Attempted)]) -
     Ok(kept)
 }
 
-/// Marks a claimed action delivered; false when `owner` no longer holds it.
-pub async fn mark_delivered(store: &Store, id: i64, owner: &str, remote_id: Option<&str>) -> Result<bool, StoreError> {
-    let done = record(store, owner, &[(id, Attempted::Delivered { remote_id: remote_id.map(str::to_owned) })]).await?;
-    Ok(done.first().copied().unwrap_or(false))
-}
-
-/// Records a failed attempt: `retrying` from `next_attempt_at`, or `dead` when that is `None`.
-pub async fn mark_failed(store: &Store, id: i64, owner: &str, error: &str, next_attempt_at: Option<i64>) -> Result<bool, StoreError> {
-    let done = record(store, owner, &[(id, Attempted::Failed { error: error.to_owned(), next_attempt_at })]).await?;
-    Ok(done.first().copied().unwrap_or(false))
-}
-
 /// Makes every pending or retrying action due now (a manual run delivers what it can at once).
 pub async fn make_all_due(store: &Store) -> Result<u64, StoreError> {
-    let result = sqlx::query("UPDATE outbox SET next_attempt_at = $1 WHERE state IN ('pending', 'retrying') AND next_attempt_at > $1")
-        .bind(now_ms())
+    let [pending, retrying] = ActionState::UNDELIVERED;
+    let result = sqlx::query("UPDATE outbox SET next_attempt_at = $1 WHERE state IN ($2, $3) AND next_attempt_at > $1")
+        .bind(Timestamp::now().as_millis())
+        .bind(pending.as_str())
+        .bind(retrying.as_str())
         .execute(store.pool())
         .await?;
     Ok(result.rows_affected())
@@ -262,9 +207,11 @@ pub async fn make_all_due(store: &Store) -> Result<u64, StoreError> {
 
 /// Requeues a dead action with a fresh attempt budget; false when `id` is not dead.
 pub async fn requeue(store: &Store, id: i64) -> Result<bool, StoreError> {
-    let result = sqlx::query("UPDATE outbox SET state = 'retrying', attempts = 0, next_attempt_at = $2 WHERE id = $1 AND state = 'dead'")
+    let result = sqlx::query("UPDATE outbox SET state = $3, attempts = 0, next_attempt_at = $2 WHERE id = $1 AND state = $4")
         .bind(id)
-        .bind(now_ms())
+        .bind(Timestamp::now().as_millis())
+        .bind(ActionState::Retrying.as_str())
+        .bind(ActionState::Dead.as_str())
         .execute(store.pool())
         .await?;
     Ok(result.rows_affected() == 1)
@@ -272,9 +219,13 @@ pub async fn requeue(store: &Store, id: i64) -> Result<bool, StoreError> {
 
 /// Actions in the given states, oldest first, at most `limit`.
 pub async fn list(store: &Store, states: &[ActionState], limit: i64) -> Result<Vec<ActionRow>, StoreError> {
-    let states = states.iter().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(",");
-    let sql = format!("SELECT {COLUMNS} FROM outbox WHERE state IN ({states}) ORDER BY id LIMIT $1");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(store.pool()).await?;
+    let placeholders: Vec<String> = (0..states.len()).map(|i| format!("${}", i + 2)).collect();
+    let sql = format!("SELECT {COLUMNS} FROM outbox WHERE state IN ({}) ORDER BY id LIMIT $1", placeholders.join(", "));
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit);
+    for state in states {
+        query = query.bind(state.as_str());
+    }
+    let rows = query.fetch_all(store.pool()).await?;
     rows.iter().map(from_row).collect()
 }
 
@@ -287,30 +238,34 @@ pub async fn get(store: &Store, id: i64) -> Result<Option<ActionRow>, StoreError
 
 /// The earliest `next_attempt_at` of undelivered actions not in `exclude` and not leased by
 /// another deliverer, if any.
-pub async fn next_due_at(store: &Store, exclude: &[i64]) -> Result<Option<i64>, StoreError> {
-    let exclude_sql = if exclude.is_empty() {
-        String::new()
-    } else {
-        format!(" AND id NOT IN ({})", exclude.iter().map(i64::to_string).collect::<Vec<_>>().join(","))
-    };
+pub async fn next_due_at(store: &Store, exclude: &[i64]) -> Result<Option<Timestamp>, StoreError> {
     let sql = format!(
-        "SELECT MIN(next_attempt_at) FROM outbox WHERE state IN ('pending', 'retrying') \
-         AND (lease_until IS NULL OR lease_until < $1){exclude_sql}"
+        "SELECT MIN(next_attempt_at) FROM outbox WHERE state IN ($2, $3) AND (lease_until IS NULL OR lease_until < $1){}",
+        excluding("id", exclude)
     );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now_ms()).fetch_one(store.pool()).await?;
-    Ok(row.try_get(0)?)
+    let [pending, retrying] = ActionState::UNDELIVERED;
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(Timestamp::now().as_millis())
+        .bind(pending.as_str())
+        .bind(retrying.as_str())
+        .fetch_one(store.pool())
+        .await?;
+    Ok(row.try_get::<Option<i64>, _>(0)?.map(Timestamp::from_millis))
 }
 
 /// Number of actions per state, for gauges.
 pub async fn count_by_state(store: &Store) -> Result<Vec<(ActionState, i64)>, StoreError> {
     let rows = sqlx::query("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetch_all(store.pool()).await?;
-    rows.iter().map(|r| Ok((r.try_get::<String, _>(0)?.parse()?, r.try_get(1)?))).collect()
+    rows.iter().map(|r| Ok((word(r, 0, "outbox.state")?, r.try_get(1)?))).collect()
 }
 
 /// Undelivered actions currently leased by a deliverer (this process or another).
 pub async fn count_leased(store: &Store) -> Result<i64, StoreError> {
-    let row = sqlx::query("SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'retrying') AND lease_until >= $1")
-        .bind(now_ms())
+    let [pending, retrying] = ActionState::UNDELIVERED;
+    let row = sqlx::query("SELECT COUNT(*) FROM outbox WHERE state IN ($2, $3) AND lease_until >= $1")
+        .bind(Timestamp::now().as_millis())
+        .bind(pending.as_str())
+        .bind(retrying.as_str())
         .fetch_one(store.pool())
         .await?;
     Ok(row.try_get(0)?)

@@ -3,7 +3,8 @@
 
 use sqlx::Row;
 
-use super::{Store, StoreError, now_ms};
+use super::{Store, StoreError};
+use crate::model::Timestamp;
 
 /// The remote id of `local_key` at `sink`, if known.
 pub async fn get(store: &Store, sink: &str, local_key: &str) -> Result<Option<String>, StoreError> {
@@ -21,7 +22,7 @@ pub async fn put(store: &Store, sink: &str, local_key: &str, remote_id: &str) ->
         .bind(sink)
         .bind(local_key)
         .bind(remote_id)
-        .bind(now_ms())
+        .bind(Timestamp::now().as_millis())
         .execute(store.pool())
         .await?;
     Ok(())

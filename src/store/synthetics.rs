@@ -7,9 +7,8 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::{Backend, Store, StoreError};
-use crate::sources::synthetics::Outcome;
-use crate::sources::synthetics::state::{CheckState, StateRecord};
+use super::{Backend, Store, StoreError, word};
+use crate::model::{CheckState, ErrorKind, Outcome, StateRecord, Timestamp};
 
 /// One result to store.
 #[derive(Debug, Clone)]
@@ -18,16 +17,16 @@ pub struct ResultRow {
     pub check_id: String,
     /// Partner id.
     pub partner_id: String,
-    /// When the run started (ms).
-    pub at: i64,
+    /// When the run started.
+    pub at: Timestamp,
     /// How long it took (ms).
     pub duration_ms: i64,
     /// HTTP status, when an answer came.
     pub http_status: Option<i64>,
     /// Pass, warn or fail.
     pub outcome: Outcome,
-    /// Error kind word of a failure.
-    pub error_kind: Option<&'static str>,
+    /// Error kind of a failure.
+    pub error_kind: Option<ErrorKind>,
     /// A short reason.
     pub message: Option<String>,
     /// Every assertion's outcome, JSON.
@@ -56,8 +55,8 @@ pub struct EventRow {
     pub check_id: String,
     /// Partner id.
     pub partner_id: String,
-    /// The `at` of the result that caused it (ms).
-    pub at: i64,
+    /// The `at` of the result that caused it.
+    pub at: Timestamp,
     /// Before.
     pub from: CheckState,
     /// After.
@@ -117,11 +116,11 @@ pub async fn write_batch(store: &Store, batch: &Batch) -> Result<(), StoreError>
             query = query
                 .bind(&r.check_id)
                 .bind(&r.partner_id)
-                .bind(r.at)
+                .bind(r.at.as_millis())
                 .bind(r.duration_ms)
                 .bind(r.http_status)
                 .bind(r.outcome.as_str())
-                .bind(r.error_kind)
+                .bind(r.error_kind.map(ErrorKind::as_str))
                 .bind(r.message.as_deref())
                 .bind(&r.assertions)
                 .bind(i64::from(r.confirmation))
@@ -140,8 +139,8 @@ pub async fn write_batch(store: &Store, batch: &Batch) -> Result<(), StoreError>
         .bind(s.record.state.as_str())
         .bind(i64::from(s.record.consecutive_failures))
         .bind(i64::from(s.record.consecutive_successes))
-        .bind(s.record.since)
-        .bind(super::now_ms())
+        .bind(s.record.since.as_millis())
+        .bind(Timestamp::now().as_millis())
         .execute(&mut *tx)
         .await?;
     }
@@ -149,7 +148,7 @@ pub async fn write_batch(store: &Store, batch: &Batch) -> Result<(), StoreError>
         sqlx::query("INSERT INTO check_events (check_id, partner_id, at, from_state, to_state) VALUES ($1, $2, $3, $4, $5)")
             .bind(&e.check_id)
             .bind(&e.partner_id)
-            .bind(e.at)
+            .bind(e.at.as_millis())
             .bind(e.from.as_str())
             .bind(e.to.as_str())
             .execute(&mut *tx)
@@ -166,14 +165,14 @@ pub async fn states(store: &Store) -> Result<HashMap<String, StateRecord>, Store
         .await?;
     rows.iter()
         .map(|row| {
-            let state: String = row.try_get(1)?;
-            let state =
-                CheckState::parse(&state).ok_or_else(|| StoreError::Corrupt { what: "check_state.state", reason: state.clone() })?;
             let count = |i: usize| -> Result<u32, StoreError> { Ok(u32::try_from(row.try_get::<i64, _>(i)?).unwrap_or(0)) };
-            Ok((
-                row.try_get(0)?,
-                StateRecord { state, consecutive_failures: count(2)?, consecutive_successes: count(3)?, since: row.try_get(4)? },
-            ))
+            let record = StateRecord {
+                state: word(row, 1, "check_state.state")?,
+                consecutive_failures: count(2)?,
+                consecutive_successes: count(3)?,
+                since: Timestamp::from_millis(row.try_get(4)?),
+            };
+            Ok((row.try_get(0)?, record))
         })
         .collect()
 }
@@ -181,37 +180,39 @@ pub async fn states(store: &Store) -> Result<HashMap<String, StateRecord>, Store
 /// A counted result's time, duration and outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sample {
-    /// When (ms).
-    pub at: i64,
+    /// When.
+    pub at: Timestamp,
     /// Duration (ms).
     pub duration_ms: i64,
     /// Outcome.
     pub outcome: Outcome,
 }
 
-/// The counted results of `check` since `since` (ms), oldest first.
-pub async fn samples(store: &Store, check: &str, since: i64) -> Result<Vec<Sample>, StoreError> {
+/// The counted results of `check` since `since`, oldest first.
+pub async fn samples(store: &Store, check: &str, since: Timestamp) -> Result<Vec<Sample>, StoreError> {
     let rows =
         sqlx::query("SELECT at, duration_ms, outcome FROM check_results WHERE check_id = $1 AND at >= $2 AND counted = 1 ORDER BY at")
             .bind(check)
-            .bind(since)
+            .bind(since.as_millis())
             .fetch_all(store.pool())
             .await?;
     rows.iter()
         .map(|row| {
-            let outcome: String = row.try_get(2)?;
-            let outcome =
-                Outcome::parse(&outcome).ok_or_else(|| StoreError::Corrupt { what: "check_results.outcome", reason: outcome.clone() })?;
-            Ok(Sample { at: row.try_get(0)?, duration_ms: row.try_get(1)?, outcome })
+            Ok(Sample {
+                at: Timestamp::from_millis(row.try_get(0)?),
+                duration_ms: row.try_get(1)?,
+                outcome: word::<Outcome>(row, 2, "check_results.outcome")?,
+            })
         })
         .collect()
 }
 
 /// Renews `owner`'s leases, takes over expired ones, registers checks never seen, and returns
-/// the ids of `ids` that `owner` holds until `lease_until` (ms). A handful of statements
-/// whatever the number of checks (one INSERT per check the first time only).
-pub async fn sync_ownership(store: &Store, owner: &str, ids: &[String], lease_until: i64) -> Result<Vec<String>, StoreError> {
-    let now = super::now_ms();
+/// the ids of `ids` that `owner` holds until `lease_until`. A handful of statements whatever the
+/// number of checks (one INSERT per check the first time only).
+pub async fn sync_ownership(store: &Store, owner: &str, ids: &[String], lease_until: Timestamp) -> Result<Vec<String>, StoreError> {
+    let now = Timestamp::now().as_millis();
+    let lease_until = lease_until.as_millis();
     let mut tx = store.pool().begin().await?;
     sqlx::query("UPDATE check_owners SET lease_until = $2 WHERE owner = $1").bind(owner).bind(lease_until).execute(&mut *tx).await?;
     sqlx::query("UPDATE check_owners SET owner = $1, lease_until = $2 WHERE lease_until < $3")
@@ -251,19 +252,21 @@ pub async fn release_checks(store: &Store, owner: &str) -> Result<(), StoreError
     Ok(())
 }
 
-/// Deletes results older than `before` (ms); returns how many.
-pub async fn prune_results(store: &Store, before: i64) -> Result<u64, StoreError> {
-    let result = sqlx::query("DELETE FROM check_results WHERE at < $1").bind(before).execute(store.pool()).await?;
+/// Deletes results older than `before`; returns how many.
+pub async fn prune_results(store: &Store, before: Timestamp) -> Result<u64, StoreError> {
+    let result = sqlx::query("DELETE FROM check_results WHERE at < $1").bind(before.as_millis()).execute(store.pool()).await?;
     Ok(result.rows_affected())
 }
 
 /// Queues a fresh `healthy -> failing` event for a check that is failing without an incident
 /// (its first event was suppressed while Sparky had no egress), so triage looks at it again.
-pub async fn requeue_failing_event(conn: &mut sqlx::AnyConnection, check: &str, partner: &str, at: i64) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO check_events (check_id, partner_id, at, from_state, to_state) VALUES ($1, $2, $3, 'healthy', 'failing')")
+pub async fn requeue_failing_event(conn: &mut sqlx::AnyConnection, check: &str, partner: &str, at: Timestamp) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO check_events (check_id, partner_id, at, from_state, to_state) VALUES ($1, $2, $3, $4, $5)")
         .bind(check)
         .bind(partner)
-        .bind(at)
+        .bind(at.as_millis())
+        .bind(CheckState::Healthy.as_str())
+        .bind(CheckState::Failing.as_str())
         .execute(conn)
         .await?;
     Ok(())

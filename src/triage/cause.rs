@@ -3,42 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::sources::status_pages::{ComponentStatus, Indicator, PartnerStatus};
-
-/// Whose fault it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CauseKind {
-    /// Ours: page on-call.
-    Internal,
-    /// The partner's: tell customers, page nobody.
-    External,
-}
-
-impl CauseKind {
-    /// The stored word.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Internal => "internal",
-            Self::External => "external",
-        }
-    }
-
-    /// Reads the stored word.
-    pub fn parse(word: &str) -> Option<Self> {
-        match word {
-            "internal" => Some(Self::Internal),
-            "external" => Some(Self::External),
-            _ => None,
-        }
-    }
-}
+use crate::model::{Cause, ComponentStatus, Indicator, PartnerStatus};
 
 /// A decided cause and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Cause {
+pub struct Verdict {
     /// Internal or external.
-    pub kind: CauseKind,
+    pub cause: Cause,
     /// In words, e.g. "Okta reports a partial outage of API" or "Okta reports all operational".
     pub reason: String,
     /// What our public status page should show for the partner's component (external only).
@@ -53,8 +24,8 @@ pub struct Cause {
 /// External when the effective status is not operational, or an incident touching our
 /// components or a maintenance is in progress; internal when all is operational; a page that
 /// could not be read is treated as internal, and the reason says so.
-pub fn decide(partner_name: &str, status: Option<&PartnerStatus>, depends_on: &[String]) -> Cause {
-    let internal = |reason: String| Cause { kind: CauseKind::Internal, reason, public_status: None, partner_incident: None };
+pub fn decide(partner_name: &str, status: Option<&PartnerStatus>, depends_on: &[String]) -> Verdict {
+    let internal = |reason: String| Verdict { cause: Cause::Internal, reason, public_status: None, partner_incident: None };
     let Some(status) = status else {
         return internal(format!("{partner_name} has no status page configured: treated as internal"));
     };
@@ -66,8 +37,8 @@ pub fn decide(partner_name: &str, status: Option<&PartnerStatus>, depends_on: &[
     let partner_incident = incident.map(|i| (i.name.clone(), i.shortlink.clone()));
     if let Some(m) = status.maintenances.iter().find(|m| m.in_progress()) {
         let reason = format!("{partner_name} has a maintenance in progress: {}", m.name);
-        return Cause {
-            kind: CauseKind::External,
+        return Verdict {
+            cause: Cause::External,
             reason,
             public_status: Some(ComponentStatus::UnderMaintenance),
             partner_incident: Some((m.name.clone(), m.shortlink.clone())),
@@ -77,8 +48,8 @@ pub fn decide(partner_name: &str, status: Option<&PartnerStatus>, depends_on: &[
     if effective != ComponentStatus::Operational {
         let what = worst_named(status, depends_on)
             .map_or_else(|| format!("its status as {}", status.indicator.as_str()), |c| format!("{} as {}", c, effective.as_str()));
-        return Cause {
-            kind: CauseKind::External,
+        return Verdict {
+            cause: Cause::External,
             reason: format!("{partner_name} reports {what}"),
             public_status: Some(effective),
             partner_incident,
@@ -88,8 +59,8 @@ pub fn decide(partner_name: &str, status: Option<&PartnerStatus>, depends_on: &[
         // An open incident on a page still all green: the partner is on it.
         let public =
             i.impact.as_component_status().filter(|s| *s != ComponentStatus::Operational).unwrap_or(ComponentStatus::DegradedPerformance);
-        return Cause {
-            kind: CauseKind::External,
+        return Verdict {
+            cause: Cause::External,
             reason: format!("{partner_name} reports an incident: {}", i.name),
             public_status: Some(public),
             partner_incident,
@@ -111,7 +82,7 @@ fn worst_named<'a>(status: &'a PartnerStatus, depends_on: &[String]) -> Option<&
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sources::status_pages::{Component, Incident, Maintenance};
+    use crate::model::{Component, Maintenance, PartnerIncident};
 
     fn page(indicator: Indicator, components: &[(&str, ComponentStatus)]) -> PartnerStatus {
         PartnerStatus {
@@ -132,7 +103,7 @@ mod tests {
     fn an_outage_of_a_component_we_depend_on_is_external() {
         let p = page(Indicator::Major, &[("API", ComponentStatus::PartialOutage), ("Web", ComponentStatus::Operational)]);
         let c = decide("Okta", Some(&p), &deps(&["API"]));
-        assert_eq!(c.kind, CauseKind::External);
+        assert_eq!(c.cause, Cause::External);
         assert_eq!(c.reason, "Okta reports API as partial_outage");
         assert_eq!(c.public_status, Some(ComponentStatus::PartialOutage));
     }
@@ -140,22 +111,22 @@ mod tests {
     #[test]
     fn an_outage_elsewhere_leaves_the_cause_internal() {
         let p = page(Indicator::Major, &[("API", ComponentStatus::Operational), ("Web", ComponentStatus::MajorOutage)]);
-        assert_eq!(decide("Okta", Some(&p), &deps(&["API"])).kind, CauseKind::Internal);
-        assert_eq!(decide("Okta", Some(&p), &[]).kind, CauseKind::External, "no components named: the indicator decides");
+        assert_eq!(decide("Okta", Some(&p), &deps(&["API"])).cause, Cause::Internal);
+        assert_eq!(decide("Okta", Some(&p), &[]).cause, Cause::External, "no components named: the indicator decides");
     }
 
     #[test]
     fn an_unreadable_page_is_internal_and_says_so() {
         let c = decide("Okta", Some(&PartnerStatus::unreadable("timed out after 15s")), &[]);
-        assert_eq!(c.kind, CauseKind::Internal);
+        assert_eq!(c.cause, Cause::Internal);
         assert!(c.reason.contains("could not be read (timed out after 15s): treated as internal"), "{}", c.reason);
-        assert_eq!(decide("Okta", None, &[]).kind, CauseKind::Internal);
+        assert_eq!(decide("Okta", None, &[]).cause, Cause::Internal);
     }
 
     #[test]
     fn an_incident_or_a_maintenance_in_progress_is_external_even_on_a_green_page() {
         let mut p = page(Indicator::None, &[("API", ComponentStatus::Operational)]);
-        p.incidents.push(Incident {
+        p.incidents.push(PartnerIncident {
             id: "i".into(),
             name: "Login failures".into(),
             impact: Indicator::Minor,
@@ -165,7 +136,7 @@ mod tests {
             components: vec![],
         });
         let c = decide("Okta", Some(&p), &deps(&["API"]));
-        assert_eq!((c.kind, c.public_status), (CauseKind::External, Some(ComponentStatus::DegradedPerformance)));
+        assert_eq!((c.cause, c.public_status), (Cause::External, Some(ComponentStatus::DegradedPerformance)));
         assert_eq!(c.partner_incident, Some(("Login failures".to_owned(), Some("https://stspg.io/i".to_owned()))));
         let mut m = page(Indicator::Maintenance, &[]);
         m.maintenances.push(Maintenance {
@@ -178,12 +149,12 @@ mod tests {
             components: vec![],
         });
         let c = decide("Okta", Some(&m), &[]);
-        assert_eq!((c.kind, c.public_status), (CauseKind::External, Some(ComponentStatus::UnderMaintenance)));
+        assert_eq!((c.cause, c.public_status), (Cause::External, Some(ComponentStatus::UnderMaintenance)));
     }
 
     #[test]
     fn all_operational_is_internal() {
         let c = decide("Okta", Some(&page(Indicator::None, &[("API", ComponentStatus::Operational)])), &deps(&["API"]));
-        assert_eq!((c.kind, c.reason.as_str()), (CauseKind::Internal, "Okta reports all operational"));
+        assert_eq!((c.cause, c.reason.as_str()), (Cause::Internal, "Okta reports all operational"));
     }
 }

@@ -3,9 +3,10 @@
 
 use serde::Serialize;
 
+use crate::model::{Timestamp, human_duration};
 use crate::outbox::Action;
-use crate::sinks::pagerduty::{EventAction, PagerDutyEvent, Severity};
-use crate::sinks::slack::message::{SlackPost, clamp_texts, human_duration, parse_blocks};
+use crate::outbox::pagerduty::{EventAction, PagerDutyEvent, Severity};
+use crate::outbox::slack::{INCIDENT, Purpose};
 use crate::store::outbox::NewAction;
 use crate::templates::Templates;
 
@@ -28,22 +29,12 @@ struct Name {
 }
 
 fn action(key: String, action: Action) -> NewAction {
-    NewAction {
-        ordering_key: format!("egress:{}", action.sink()),
-        idempotency_key: key,
-        sink: action.sink().to_owned(),
-        payload: action.to_json(),
-    }
+    let ordering = format!("egress:{}", action.sink());
+    action.queued(key, ordering)
 }
 
 fn slack(templates: &Templates, channel: &str, view: &View<'_>, key: String) -> Result<NewAction, PlanError> {
-    let mut blocks = parse_blocks(&templates.render("slack/incident.jsonl.j2", view)?)?;
-    clamp_texts(&mut blocks);
-    let text = templates.render("slack/incident.txt.j2", view)?.trim().to_owned();
-    Ok(action(
-        key,
-        Action::SlackPost(SlackPost { channel: channel.to_owned(), text, blocks, purpose: "egress".to_owned(), remember_as: None }),
-    ))
+    Ok(action(key, Action::SlackPost(INCIDENT.post(templates, view, channel, Purpose::Egress)?)))
 }
 
 fn page(kind: EventAction, summary: String, key: String) -> NewAction {
@@ -62,8 +53,9 @@ fn page(kind: EventAction, summary: String, key: String) -> NewAction {
     action(key, Action::PagerDuty(event))
 }
 
-/// Egress went down at `since` (ms); `failures` says which canaries failed and how.
-pub fn down(templates: &Templates, channel: &str, since: i64, failures: &[String]) -> Result<Vec<NewAction>, PlanError> {
+/// Egress went down at `since`; `failures` says which canaries failed and how.
+pub fn down(templates: &Templates, channel: &str, since: Timestamp, failures: &[String]) -> Result<Vec<NewAction>, PlanError> {
+    let since = since.as_millis();
     let reason = failures.join("; ");
     let view = View { kind: "egress_down", partner: Name { name: "Sparky" }, reason: &reason, duration: None };
     let summary = format!("Sparky cannot reach the internet: {} canaries failed ({reason})", failures.len()).chars().take(1000).collect();
@@ -73,9 +65,10 @@ pub fn down(templates: &Templates, channel: &str, since: i64, failures: &[String
     ])
 }
 
-/// Egress, down since `since` (ms), is back at `now` (ms).
-pub fn up(templates: &Templates, channel: &str, since: i64, now: i64) -> Result<Vec<NewAction>, PlanError> {
-    let duration = human_duration(std::time::Duration::from_millis(u64::try_from(now - since).unwrap_or(0)));
+/// Egress, down since `since`, is back at `now`.
+pub fn up(templates: &Templates, channel: &str, since: Timestamp, now: Timestamp) -> Result<Vec<NewAction>, PlanError> {
+    let duration = human_duration(now.since(since));
+    let since = since.as_millis();
     let view = View { kind: "egress_up", partner: Name { name: "Sparky" }, reason: "", duration: Some(duration) };
     Ok(vec![
         page(EventAction::Resolve, "Sparky reaches the internet again".to_owned(), format!("egress:{since}:pagerduty:resolve")),
@@ -90,13 +83,13 @@ mod tests {
     #[test]
     fn the_egress_alert_renders_and_pages_once_per_outage() {
         let templates = Templates::load(std::path::Path::new("/nonexistent")).unwrap();
-        let down = down(&templates, "#ops", 1000, &["https://a.test/: timed out".to_owned()]).unwrap();
+        let down = down(&templates, "#ops", Timestamp::from_millis(1000), &["https://a.test/: timed out".to_owned()]).unwrap();
         assert_eq!(
             down.iter().map(|a| a.idempotency_key.as_str()).collect::<Vec<_>>(),
             vec!["egress:1000:pagerduty:trigger", "egress:1000:slack:down"]
         );
         assert!(down[1].payload.contains("Sparky cannot reach the internet"));
-        let up = up(&templates, "#ops", 1000, 1000 + 5 * 60 * 1000).unwrap();
+        let up = up(&templates, "#ops", Timestamp::from_millis(1000), Timestamp::from_millis(1000 + 5 * 60 * 1000)).unwrap();
         assert!(up[1].payload.contains("again after 5m"), "{}", up[1].payload);
     }
 }

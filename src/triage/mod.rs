@@ -15,19 +15,18 @@ use tokio::sync::{Mutex, Notify};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use self::cause::{Cause, CauseKind};
-use self::plan::{CheckChange, Ctx, Incident, Plan, PlanError};
-use crate::app::App;
-use crate::config::{HttpConfig, Partner};
+use self::cause::Verdict;
+use self::plan::{CheckChange, Ctx, Plan, PlanError};
+use crate::config::{Config, Partner};
 use crate::fetch::{FetchError, Fetcher};
 use crate::metrics::METRICS;
+use crate::model::{Cause, CheckId, CheckState, HistoryKind, Incident, PartnerStatus, Priority, Timestamp};
+use crate::outbox::enqueue;
 use crate::sources::connectivity::{Connectivity, Egress};
-use crate::sources::status_pages::{self, PartnerStatus};
-use crate::sources::synthetics::Priority;
-use crate::sources::synthetics::state::CheckState;
-use crate::store::incidents::{self as table, CheckEvent};
-use crate::store::outbox::{NewAction, insert as insert_action};
-use crate::store::{StoreError, now_ms};
+use crate::sources::status_pages::{PollReport, poll_partner};
+use crate::store::incidents::{self as table, CheckEvent, NewIncident};
+use crate::store::{Store, StoreError};
+use crate::templates::Templates;
 
 /// How often the daemon looks for events it was not woken for, and re-checks a lost egress.
 const POLL: Duration = Duration::from_secs(1);
@@ -53,7 +52,7 @@ pub enum Decision {
         /// Its id.
         incident: i64,
         /// Its cause.
-        cause: CauseKind,
+        cause: Cause,
         /// Why.
         reason: String,
     },
@@ -82,24 +81,35 @@ pub enum Decision {
 /// probe of the canaries, not one each).
 const EGRESS_VERDICT_TTL: Duration = Duration::from_secs(10);
 
+/// Longest wait for a partner's page while a decision waits on it.
+const STATUS_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Triage of this process.
 #[derive(Clone)]
 pub struct Triage {
-    app: App,
+    store: Store,
+    config: Arc<Config>,
+    templates: Arc<Templates>,
     connectivity: Connectivity,
     /// The partner status fetch of a decision: no retries, at most 10 s.
     fetcher: Fetcher,
+    /// Woken when a decision wrote actions.
+    delivery: Arc<Notify>,
     egress: Arc<Mutex<Option<(Instant, Egress)>>>,
 }
 
 impl Triage {
-    /// Triage for `app`.
-    pub fn new(app: &App) -> Result<Self, FetchError> {
-        let http = &app.config.global.http;
-        let connectivity = Connectivity::new(&app.config.global.connectivity, &http.user_agent)?;
-        let quick =
-            HttpConfig { retries: 0, timeout: crate::config::Duration(http.timeout.get().min(Duration::from_secs(10))), ..http.clone() };
-        Ok(Self { app: app.clone(), connectivity, fetcher: Fetcher::new(&quick)?, egress: Arc::default() })
+    /// Triage over `store` for `config`, reading partner pages with (a quick version of)
+    /// `fetcher` and waking `delivery` when a decision wrote actions.
+    pub fn new(
+        store: Store,
+        config: Arc<Config>,
+        templates: Arc<Templates>,
+        fetcher: &Fetcher,
+        delivery: Arc<Notify>,
+    ) -> Result<Self, FetchError> {
+        let connectivity = Connectivity::new(&config.global.connectivity, &config.global.http)?;
+        Ok(Self { store, config, templates, connectivity, fetcher: fetcher.quick(STATUS_TIMEOUT), delivery, egress: Arc::default() })
     }
 
     /// What the canaries say, probed at most every [`EGRESS_VERDICT_TTL`].
@@ -116,7 +126,7 @@ impl Triage {
 
     /// Triages every pending check event, oldest first; an event that fails stays pending.
     pub async fn run_pending(&self) -> Vec<(CheckEvent, Decision)> {
-        let events = match table::unhandled_events(&self.app.store, 500).await {
+        let events = match table::unhandled_events(&self.store, 500).await {
             Ok(events) => events,
             Err(e) => {
                 tracing::error!(error = %e, "triage: cannot read check events");
@@ -129,7 +139,7 @@ impl Triage {
                 Ok(decision) => {
                     tracing::info!(check = %event.check_id, partner = %event.partner_id, to = event.to.as_str(), ?decision, "triaged");
                     // Each decision's actions go out at once, not after the whole backlog.
-                    self.app.wake.notify_one();
+                    self.delivery.notify_one();
                     done.push((event, decision));
                 }
                 Err(e) => {
@@ -142,7 +152,7 @@ impl Triage {
     }
 
     async fn handle(&self, event: &CheckEvent) -> Result<Decision, TriageError> {
-        let Some(partner) = self.app.config.partner(&event.partner_id) else {
+        let Some(partner) = self.config.partner(&event.partner_id) else {
             tracing::warn!(partner = %event.partner_id, "check event of a partner no longer configured");
             return self.mark(event).await;
         };
@@ -153,67 +163,70 @@ impl Triage {
     }
 
     async fn mark(&self, event: &CheckEvent) -> Result<Decision, TriageError> {
-        let mut tx = self.app.store.pool().begin().await.map_err(StoreError::from)?;
-        table::claim_event(&mut tx, event.id, now_ms()).await?;
+        let mut tx = self.store.pool().begin().await.map_err(StoreError::from)?;
+        table::claim_event(&mut tx, event.id, Timestamp::now()).await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(Decision::Nothing)
     }
 
     fn ctx<'a>(&'a self, partner: &'a Partner) -> Ctx<'a> {
-        Ctx { templates: &self.app.templates, partner, channel: partner.channel(&self.app.config.global.slack.channel), now: now_ms() }
+        Ctx { templates: &self.templates, partner, channel: partner.channel(&self.config.global.slack.channel), now: Timestamp::now() }
     }
 
-    fn priority(&self, check: &str) -> Priority {
-        self.app.config.checks.iter().find(|c| c.id.as_str() == check).map_or(Priority::P4, |c| c.priority)
+    fn priority(&self, check: &CheckId) -> Priority {
+        self.config.checks.iter().find(|c| &c.id == check).map_or(Priority::P4, |c| c.priority)
     }
 
     /// Our own egress first: while most canaries fail, nobody is blamed.
     async fn failing(&self, event: &CheckEvent, partner: &Partner) -> Result<Decision, TriageError> {
-        let (egress, status) = tokio::join!(self.egress(), status_pages::fetch_now(&self.app, &self.fetcher, partner));
+        let (egress, status) = tokio::join!(self.egress(), poll_partner(&self.store, &self.fetcher, partner));
         if let Egress::Down(failures) = egress {
             return self.suppress(event, &failures).await;
         }
         let status = status?.map(|report| report.status);
         let components = partner.status_page.as_ref().map(|s| s.components.as_slice()).unwrap_or_default();
         let cause = cause::decide(&partner.name, status.as_ref(), components);
+        let Ok(check) = event.check_id.parse::<CheckId>() else {
+            tracing::warn!(check = %event.check_id, "check event of a check id no longer valid");
+            return self.mark(event).await;
+        };
         let change = CheckChange {
-            check: event.check_id.clone(),
-            priority: self.priority(&event.check_id),
-            reason: table::result_message(&self.app.store, &event.check_id, event.at).await?,
+            priority: self.priority(&check),
+            check,
+            reason: table::result_message(&self.store, &event.check_id, event.at).await?,
             at: event.at,
         };
         let ctx = self.ctx(partner);
-        let mut tx = self.app.store.pool().begin().await.map_err(StoreError::from)?;
+        let mut tx = self.store.pool().begin().await.map_err(StoreError::from)?;
         if !table::claim_event(&mut tx, event.id, ctx.now).await? {
             return Ok(Decision::Nothing);
         }
         let decision = match table::open_incident(&mut tx, partner.id.as_str()).await? {
             None => {
-                let mut incident = table::insert(
-                    &mut tx,
-                    partner.id.as_str(),
-                    (cause.kind, &cause.reason),
-                    change.priority,
-                    &change.check,
-                    &change.check,
-                    ctx.now,
-                )
-                .await?;
+                let new = NewIncident {
+                    partner: &partner.id,
+                    cause: cause.cause,
+                    reason: &cause.reason,
+                    priority: change.priority,
+                    check: &change.check,
+                    at: ctx.now,
+                };
+                let mut incident = table::insert(&mut tx, &new).await?;
                 let plan = plan::open(&ctx, &incident, &change, &cause)?;
                 (incident.paged, incident.published) = (plan.paged, plan.published);
                 table::update(&mut tx, &incident).await?;
-                insert_all(&mut tx, &plan.actions).await?;
-                METRICS.incidents.with_label_values(&[partner.id.as_str(), cause.kind.as_str()]).inc();
-                Decision::Opened { incident: incident.id, cause: cause.kind, reason: cause.reason.clone() }
+                enqueue(&mut tx, &plan.actions).await?;
+                METRICS.incidents.with_label_values(&[partner.id.as_str(), cause.cause.as_str()]).inc();
+                Decision::Opened { incident: incident.id, cause: cause.cause, reason: cause.reason.clone() }
             }
             Some(incident) if incident.checks.contains(&change.check) => Decision::Attached { incident: incident.id },
             Some(mut incident) => {
                 table::set_check(&mut tx, incident.id, &change.check, true, ctx.now).await?;
-                table::history(&mut tx, incident.id, ctx.now, "check_added", &format!("{} failing", change.check)).await?;
+                table::history(&mut tx, incident.id, ctx.now, HistoryKind::CheckAdded, &format!("{} failing", change.check)).await?;
                 incident.checks.push(change.check.clone());
-                insert_all(&mut tx, &plan::attach(&ctx, &incident, &change)?).await?;
-                if cause.kind != incident.cause {
-                    apply_cause(&mut tx, &ctx, &mut incident, &cause, &change.check).await?;
+                enqueue(&mut tx, &plan::attach(&ctx, &incident, &change)?).await?;
+                if cause.cause != incident.cause {
+                    apply_cause(&mut tx, &ctx, &mut incident, &cause, change.check.as_str()).await?;
                 }
                 Decision::Attached { incident: incident.id }
             }
@@ -224,7 +237,7 @@ impl Triage {
 
     async fn healthy(&self, event: &CheckEvent, partner: &Partner) -> Result<Decision, TriageError> {
         let ctx = self.ctx(partner);
-        let mut tx = self.app.store.pool().begin().await.map_err(StoreError::from)?;
+        let mut tx = self.store.pool().begin().await.map_err(StoreError::from)?;
         if !table::claim_event(&mut tx, event.id, ctx.now).await? {
             return Ok(Decision::Nothing);
         }
@@ -232,20 +245,20 @@ impl Triage {
             tx.commit().await.map_err(StoreError::from)?;
             return Ok(Decision::Nothing);
         };
-        if !incident.checks.contains(&event.check_id) {
+        let Some(check) = incident.checks.iter().find(|c| c.as_str() == event.check_id).cloned() else {
             tx.commit().await.map_err(StoreError::from)?;
             return Ok(Decision::Nothing);
-        }
-        let change = CheckChange { check: event.check_id.clone(), priority: incident.priority, reason: None, at: event.at };
+        };
+        let change = CheckChange { check, priority: incident.priority, reason: None, at: event.at };
         table::set_check(&mut tx, incident.id, &change.check, false, ctx.now).await?;
         incident.checks.retain(|c| c != &change.check);
         let decision = if incident.checks.is_empty() {
-            insert_all(&mut tx, &plan::resolve(&ctx, &incident, &change)?).await?;
+            enqueue(&mut tx, &plan::resolve(&ctx, &incident, &change)?).await?;
             table::resolve(&mut tx, incident.id, ctx.now).await?;
             Decision::Resolved { incident: incident.id }
         } else {
-            table::history(&mut tx, incident.id, ctx.now, "check_recovered", &format!("{} passes again", change.check)).await?;
-            insert_all(&mut tx, &plan::check_recovered(&incident, &change)).await?;
+            table::history(&mut tx, incident.id, ctx.now, HistoryKind::CheckRecovered, &format!("{} passes again", change.check)).await?;
+            enqueue(&mut tx, &plan::check_recovered(&incident, &change)).await?;
             Decision::Recovered { incident: incident.id }
         };
         tx.commit().await.map_err(StoreError::from)?;
@@ -253,14 +266,14 @@ impl Triage {
     }
 
     async fn suppress(&self, event: &CheckEvent, failures: &[String]) -> Result<Decision, TriageError> {
-        let now = now_ms();
-        let mut tx = self.app.store.pool().begin().await.map_err(StoreError::from)?;
+        let now = Timestamp::now();
+        let mut tx = self.store.pool().begin().await.map_err(StoreError::from)?;
         if !table::claim_event(&mut tx, event.id, now).await? {
             return Ok(Decision::Nothing);
         }
         if table::set_egress(&mut tx, true, now).await? {
             tracing::error!(failures = ?failures, "Sparky cannot reach the internet: partner checks are not blamed");
-            insert_all(&mut tx, &egress::down(&self.app.templates, &self.app.config.global.slack.channel, now, failures)?).await?;
+            enqueue(&mut tx, &egress::down(&self.templates, &self.config.global.slack.channel, now, failures)?).await?;
         }
         tx.commit().await.map_err(StoreError::from)?;
         Ok(Decision::Suppressed)
@@ -269,22 +282,22 @@ impl Triage {
     /// While egress is down: when the canaries answer again, resolves the alert and triages the
     /// checks that failed meanwhile.
     pub async fn egress_tick(&self) -> Result<(), TriageError> {
-        let Some(since) = table::egress_down_since(&self.app.store).await? else { return Ok(()) };
+        let Some(since) = table::egress_down_since(&self.store).await? else { return Ok(()) };
         let verdict = self.connectivity.check().await;
         *self.egress.lock().await = Some((Instant::now(), verdict.clone()));
         if matches!(verdict, Egress::Down(_)) {
             return Ok(());
         }
-        let now = now_ms();
-        let mut tx = self.app.store.pool().begin().await.map_err(StoreError::from)?;
+        let now = Timestamp::now();
+        let mut tx = self.store.pool().begin().await.map_err(StoreError::from)?;
         if table::set_egress(&mut tx, false, now).await? {
-            insert_all(&mut tx, &egress::up(&self.app.templates, &self.app.config.global.slack.channel, since, now)?).await?;
+            enqueue(&mut tx, &egress::up(&self.templates, &self.config.global.slack.channel, since, now)?).await?;
         }
         tx.commit().await.map_err(StoreError::from)?;
         tracing::info!("Sparky reaches the internet again; triaging the checks that failed meanwhile");
-        for (check, partner, since) in table::failing_without_incident(&self.app.store).await? {
-            let mut tx = self.app.store.pool().begin().await.map_err(StoreError::from)?;
-            crate::store::synthetics::requeue_failing_event(&mut tx, &check, &partner, since).await?;
+        for orphan in table::failing_without_incident(&self.store).await? {
+            let mut tx = self.store.pool().begin().await.map_err(StoreError::from)?;
+            crate::store::synthetics::requeue_failing_event(&mut tx, &orphan.check, &orphan.partner, orphan.since).await?;
             tx.commit().await.map_err(StoreError::from)?;
         }
         self.run_pending().await;
@@ -293,29 +306,28 @@ impl Triage {
 
     /// Re-decides the cause of `partner`'s open incident from a fresh reading of its page.
     pub async fn recheck(&self, partner: &Partner, status: &PartnerStatus) -> Result<(), TriageError> {
-        let mut conn = self.app.store.pool().acquire().await.map_err(StoreError::from)?;
+        let mut conn = self.store.pool().acquire().await.map_err(StoreError::from)?;
         let Some(mut incident) = table::open_incident(&mut conn, partner.id.as_str()).await? else { return Ok(()) };
         drop(conn);
         let components = partner.status_page.as_ref().map(|s| s.components.as_slice()).unwrap_or_default();
         let cause = cause::decide(&partner.name, Some(status), components);
-        if cause.kind == incident.cause {
+        if cause.cause == incident.cause {
             return Ok(());
         }
         let ctx = self.ctx(partner);
-        let check = incident.checks.first().cloned().unwrap_or_else(|| incident.dedup_key.clone());
-        let mut tx = self.app.store.pool().begin().await.map_err(StoreError::from)?;
+        let check = incident.checks.first().map_or_else(|| incident.dedup_key.clone(), ToString::to_string);
+        let mut tx = self.store.pool().begin().await.map_err(StoreError::from)?;
         apply_cause(&mut tx, &ctx, &mut incident, &cause, &check).await?;
         tx.commit().await.map_err(StoreError::from)?;
-        tracing::info!(partner = %partner.id, incident = incident.id, cause = cause.kind.as_str(), reason = %cause.reason, "incident cause changed");
-        self.app.wake.notify_one();
+        tracing::info!(partner = %partner.id, incident = incident.id, cause = %cause.cause, reason = %cause.reason, "incident cause changed");
+        self.delivery.notify_one();
         Ok(())
     }
 
     /// Rechecks every partner with an open incident against its latest reading (`once status`).
-    pub async fn recheck_all(&self, reports: &[status_pages::PollReport]) -> Result<(), TriageError> {
-        for partner_id in table::partners_with_open_incidents(&self.app.store).await? {
-            let (Some(partner), Some(report)) = (self.app.config.partner(&partner_id), reports.iter().find(|r| r.partner == partner_id))
-            else {
+    pub async fn recheck_all(&self, reports: &[PollReport]) -> Result<(), TriageError> {
+        for partner_id in table::partners_with_open_incidents(&self.store).await? {
+            let (Some(partner), Some(report)) = (self.config.partner(&partner_id), reports.iter().find(|r| r.partner == partner_id)) else {
                 continue;
             };
             self.recheck(partner, &report.status).await?;
@@ -349,22 +361,19 @@ async fn apply_cause(
     tx: &mut sqlx::AnyConnection,
     ctx: &Ctx<'_>,
     incident: &mut Incident,
-    cause: &Cause,
+    cause: &Verdict,
     check: &str,
 ) -> Result<(), TriageError> {
-    incident.cause = cause.kind;
+    incident.cause = cause.cause;
     incident.cause_reason.clone_from(&cause.reason);
     incident.generation += 1;
     let Plan { actions, paged, published } = plan::recause(ctx, incident, cause, check)?;
     (incident.paged, incident.published) = (paged, published);
     table::update(tx, incident).await?;
-    table::history(tx, incident.id, ctx.now, "cause_changed", &format!("{}: {}", cause.kind.as_str(), cause.reason)).await?;
-    insert_all(tx, &actions).await
-}
-
-async fn insert_all(tx: &mut sqlx::AnyConnection, actions: &[NewAction]) -> Result<(), TriageError> {
-    for action in actions {
-        insert_action(tx, action).await?;
-    }
+    table::history(tx, incident.id, ctx.now, HistoryKind::CauseChanged, &format!("{}: {}", cause.cause, cause.reason)).await?;
+    enqueue(tx, &actions).await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

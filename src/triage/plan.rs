@@ -5,67 +5,39 @@
 
 use serde::Serialize;
 
-use super::cause::{Cause, CauseKind};
+use super::cause::Verdict;
 use crate::config::Partner;
+use crate::model::{Cause, CheckId, ComponentStatus, Incident, Priority, Timestamp, human_duration};
 use crate::outbox::Action;
-use crate::sinks::jira::{JiraAction, adf};
-use crate::sinks::pagerduty::{EventAction, Link, PagerDutyEvent, Severity};
-use crate::sinks::slack::message::{BlocksError, SlackPost, SlackUpdate, clamp_texts, human_duration, parse_blocks};
-use crate::sinks::statuspage::{IncidentStatus, PublicComponent, StatuspageAction};
-use crate::sources::status_pages::ComponentStatus;
-use crate::sources::synthetics::Priority;
+use crate::outbox::jira::{JiraAction, adf};
+use crate::outbox::pagerduty::{EventAction, Link, PagerDutyEvent, Severity};
+use crate::outbox::slack::{INCIDENT, Purpose, RenderError, SlackUpdate};
+use crate::outbox::statuspage::{IncidentStatus, PublicComponent, StatuspageAction};
 use crate::store::outbox::NewAction;
-use crate::templates::{TemplateError, Templates};
+use crate::templates::{TemplateError, Templates, escape_mrkdwn};
 
 /// A template failed while planning.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    /// A template failed to render.
+    /// A Slack message's templates failed.
+    #[error(transparent)]
+    Slack(#[from] RenderError),
+    /// Another template failed to render.
     #[error(transparent)]
     Template(#[from] TemplateError),
-    /// The Slack template printed something that is not Block Kit.
-    #[error("template slack/incident.jsonl.j2: {0}")]
-    Blocks(#[from] BlocksError),
-}
-
-/// An incident as the decisions see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Incident {
-    /// Row id.
-    pub id: i64,
-    /// Partner id.
-    pub partner: String,
-    /// Current cause.
-    pub cause: CauseKind,
-    /// Its reason.
-    pub cause_reason: String,
-    /// Jira priority.
-    pub priority: Priority,
-    /// PagerDuty dedup key: the check that opened it.
-    pub dedup_key: String,
-    /// A page is open.
-    pub paged: bool,
-    /// Our status page shows an incident.
-    pub published: bool,
-    /// Cause changes so far.
-    pub generation: i64,
-    /// Opened at (ms).
-    pub opened_at: i64,
-    /// Checks failing now.
-    pub checks: Vec<String>,
 }
 
 /// A check that turned failing (or recovered).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckChange {
     /// Check id.
-    pub check: String,
+    pub check: CheckId,
     /// Its priority.
     pub priority: Priority,
     /// Why it fails (the result's message), if it does.
     pub reason: Option<String>,
-    /// When (ms).
-    pub at: i64,
+    /// When.
+    pub at: Timestamp,
 }
 
 /// What decisions need besides the incident.
@@ -76,8 +48,8 @@ pub struct Ctx<'a> {
     pub partner: &'a Partner,
     /// Its Slack channel.
     pub channel: &'a str,
-    /// Now (ms).
-    pub now: i64,
+    /// Now.
+    pub now: Timestamp,
 }
 
 /// The actions of a decision, and the incident's flags after it.
@@ -123,7 +95,7 @@ impl Ctx<'_> {
         incident: &'a Incident,
         check: &'a str,
         reason: Option<&'a str>,
-        cause: Option<&'a Cause>,
+        cause: Option<&'a Verdict>,
     ) -> View<'a> {
         let p = self.partner;
         View {
@@ -133,24 +105,21 @@ impl Ctx<'_> {
             check,
             reason,
             partner_incident: cause.and_then(|c| c.partner_incident.as_ref()).map(|(name, link)| LinkView { name, link: link.as_deref() }),
-            duration: Some(human_duration(std::time::Duration::from_millis(u64::try_from(self.now - incident.opened_at).unwrap_or(0)))),
+            duration: Some(human_duration(self.now.since(incident.opened_at))),
             status_page: p.status_page.as_ref().map(|s| s.human_link()),
         }
     }
 
     fn slack(&self, view: &View<'_>, key: String, incident: &Incident, remember: bool) -> Result<NewAction, PlanError> {
-        let mut blocks = parse_blocks(&self.templates.render("slack/incident.jsonl.j2", view)?)?;
-        clamp_texts(&mut blocks);
-        let text = self.templates.render("slack/incident.txt.j2", view)?.trim().to_owned();
-        let remember_as = remember.then(|| format!("incident:{}", incident.id));
-        let post = SlackPost { channel: self.channel.to_owned(), text, blocks, purpose: "incident".to_owned(), remember_as };
+        let mut post = INCIDENT.post(self.templates, view, self.channel, Purpose::Incident)?;
+        post.remember_as = remember.then(|| incident.key());
         Ok(action(key, incident, Action::SlackPost(post)))
     }
 
     fn public_component(&self, status: ComponentStatus) -> PublicComponent {
         let p = self.partner;
         PublicComponent {
-            partner: p.id.to_string(),
+            partner: p.id.clone(),
             name: p.name.clone(),
             component_id: p.public_status.as_ref().and_then(|s| s.component_id.clone()),
             status,
@@ -163,21 +132,8 @@ impl Ctx<'_> {
 }
 
 fn action(key: String, incident: &Incident, action: Action) -> NewAction {
-    NewAction {
-        ordering_key: format!("incident:{}:{}", incident.id, action.sink()),
-        idempotency_key: key,
-        sink: action.sink().to_owned(),
-        payload: action.to_json(),
-    }
-}
-
-fn severity(priority: Priority) -> Severity {
-    match priority {
-        Priority::P1 => Severity::Critical,
-        Priority::P2 => Severity::Error,
-        Priority::P3 | Priority::P4 => Severity::Warning,
-        Priority::P5 => Severity::Info,
-    }
+    let ordering = format!("{}:{}", incident.key(), action.sink());
+    action.queued(key, ordering)
 }
 
 fn page(ctx: &Ctx<'_>, incident: &Incident, action_kind: EventAction, check: &str, reason: Option<&str>, key: String) -> NewAction {
@@ -193,7 +149,7 @@ fn page(ctx: &Ctx<'_>, incident: &Incident, action_kind: EventAction, check: &st
         dedup_key: incident.dedup_key.clone(),
         summary,
         source: ctx.partner.id.to_string(),
-        severity: severity(incident.priority),
+        severity: Severity::of(incident.priority),
         component: Some(check.to_owned()),
         group: Some(ctx.partner.id.to_string()),
         class: Some("synthetic-check".to_owned()),
@@ -204,17 +160,17 @@ fn page(ctx: &Ctx<'_>, incident: &Incident, action_kind: EventAction, check: &st
 }
 
 fn jira_comment(incident: &Incident, key: String, text: &str) -> NewAction {
-    action(key, incident, Action::Jira(JiraAction::Comment { incident: format!("incident:{}", incident.id), body: adf(text) }))
+    action(key, incident, Action::Jira(JiraAction::Comment { incident: incident.key(), body: adf(text) }))
 }
 
 /// A new incident for `change` with `cause`: external -> our status page (component + incident),
 /// Slack, Jira labelled external, no page; internal -> page, Jira, Slack.
-pub fn open(ctx: &Ctx<'_>, incident: &Incident, change: &CheckChange, cause: &Cause) -> Result<Plan, PlanError> {
+pub fn open(ctx: &Ctx<'_>, incident: &Incident, change: &CheckChange, cause: &Verdict) -> Result<Plan, PlanError> {
     let key = |what: &str| format!("incident:{}:open:{what}", incident.id);
-    let view = ctx.view("opened", incident, &change.check, change.reason.as_deref(), Some(cause));
+    let view = ctx.view("opened", incident, change.check.as_str(), change.reason.as_deref(), Some(cause));
     let mut plan = Plan::default();
-    if cause.kind == CauseKind::Internal {
-        plan.actions.push(page(ctx, incident, EventAction::Trigger, &change.check, change.reason.as_deref(), key("pagerduty")));
+    if cause.cause == Cause::Internal {
+        plan.actions.push(page(ctx, incident, EventAction::Trigger, change.check.as_str(), change.reason.as_deref(), key("pagerduty")));
         plan.paged = true;
     } else {
         plan.actions.extend(publish(ctx, incident, cause, &view, &key("statuspage"))?);
@@ -222,25 +178,25 @@ pub fn open(ctx: &Ctx<'_>, incident: &Incident, change: &CheckChange, cause: &Ca
     }
     let description = ctx.templates.render("jira/incident.txt.j2", &view)?;
     let create = JiraAction::Create {
-        incident: format!("incident:{}", incident.id),
-        fingerprint: format!("sparky-incident-{}-{}", incident.partner, incident.opened_at),
-        summary: format!("[Sparky] {} failing: {} ({} cause)", change.check, ctx.partner.name, cause.kind.as_str())
+        incident: incident.key(),
+        fingerprint: format!("sparky-incident-{}-{}", incident.partner, incident.opened_at.as_millis()),
+        summary: format!("[Sparky] {} failing: {} ({} cause)", change.check, ctx.partner.name, cause.cause.as_str())
             .chars()
             .take(250)
             .collect(),
         description: adf(&description),
         priority: incident.priority,
-        labels: vec![ctx.partner.id.to_string(), cause.kind.as_str().to_owned()],
+        labels: vec![ctx.partner.id.to_string(), cause.cause.as_str().to_owned()],
     };
     plan.actions.push(action(key("jira"), incident, Action::Jira(create)));
     plan.actions.push(ctx.slack(&view, key("slack"), incident, true)?);
     Ok(plan)
 }
 
-fn publish(ctx: &Ctx<'_>, incident: &Incident, cause: &Cause, view: &View<'_>, key: &str) -> Result<Vec<NewAction>, PlanError> {
+fn publish(ctx: &Ctx<'_>, incident: &Incident, cause: &Verdict, view: &View<'_>, key: &str) -> Result<Vec<NewAction>, PlanError> {
     let component = ctx.public_component(cause.public_status.unwrap_or(ComponentStatus::DegradedPerformance));
     let open = StatuspageAction::OpenIncident {
-        incident: format!("incident:{}", incident.id),
+        incident: incident.key(),
         name: format!("{} integration degraded", ctx.partner.name),
         body: ctx.customer_message(view)?,
         status: IncidentStatus::Identified,
@@ -256,7 +212,7 @@ fn publish(ctx: &Ctx<'_>, incident: &Incident, cause: &Cause, view: &View<'_>, k
 /// Jira issue and Slack hear of it.
 pub fn attach(ctx: &Ctx<'_>, incident: &Incident, change: &CheckChange) -> Result<Vec<NewAction>, PlanError> {
     let key = |what: &str| format!("incident:{}:attach:{}:{}:{what}", incident.id, change.check, change.at);
-    let view = ctx.view("check_added", incident, &change.check, change.reason.as_deref(), None);
+    let view = ctx.view("check_added", incident, change.check.as_str(), change.reason.as_deref(), None);
     let text = format!("{} is failing too: {}", change.check, change.reason.as_deref().unwrap_or("check failed"));
     Ok(vec![jira_comment(incident, key("jira"), &text), ctx.slack(&view, key("slack"), incident, false)?])
 }
@@ -264,21 +220,30 @@ pub fn attach(ctx: &Ctx<'_>, incident: &Incident, change: &CheckChange) -> Resul
 /// One check of an incident recovered while others still fail.
 pub fn check_recovered(incident: &Incident, change: &CheckChange) -> Vec<NewAction> {
     let key = format!("incident:{}:recovered:{}:{}:jira", incident.id, change.check, change.at);
-    vec![jira_comment(incident, key, &format!("{} passes again; still failing: {}", change.check, incident.checks.join(", ")))]
+    vec![jira_comment(
+        incident,
+        key,
+        &format!(
+            "{} passes again; still failing: {}",
+            change.check,
+            incident.checks.iter().map(CheckId::as_str).collect::<Vec<_>>().join(", ")
+        ),
+    )]
 }
 
 /// Every check passes again: resolve the page, the Jira issue, our status page; Slack hears
 /// "recovered after 23m" and the opening message is marked resolved.
 pub fn resolve(ctx: &Ctx<'_>, incident: &Incident, change: &CheckChange) -> Result<Vec<NewAction>, PlanError> {
     let key = |what: &str| format!("incident:{}:resolve:{what}", incident.id);
-    let view = ctx.view("recovered", incident, &change.check, None, None);
+    let view = ctx.view("recovered", incident, change.check.as_str(), None, None);
     let duration = view.duration.clone().unwrap_or_default();
     let mut actions = Vec::new();
     if incident.paged {
-        actions.push(page(ctx, incident, EventAction::Resolve, &change.check, None, key("pagerduty")));
+        actions.push(page(ctx, incident, EventAction::Resolve, change.check.as_str(), None, key("pagerduty")));
     }
     if incident.published {
-        let body = ctx.customer_message(&View { kind: "resolved", ..ctx.view("recovered", incident, &change.check, None, None) })?;
+        let body =
+            ctx.customer_message(&View { kind: "resolved", ..ctx.view("recovered", incident, change.check.as_str(), None, None) })?;
         actions.push(action(
             key("statuspage:component"),
             incident,
@@ -287,22 +252,18 @@ pub fn resolve(ctx: &Ctx<'_>, incident: &Incident, change: &CheckChange) -> Resu
         actions.push(action(
             key("statuspage:incident"),
             incident,
-            Action::Statuspage(StatuspageAction::ResolveIncident { incident: format!("incident:{}", incident.id), body }),
+            Action::Statuspage(StatuspageAction::ResolveIncident { incident: incident.key(), body }),
         ));
     }
     let comment = adf(&format!("Recovered after {duration}: every check of {} passes again.", ctx.partner.name));
-    actions.push(action(
-        key("jira"),
-        incident,
-        Action::Jira(JiraAction::Resolve { incident: format!("incident:{}", incident.id), comment }),
-    ));
+    actions.push(action(key("jira"), incident, Action::Jira(JiraAction::Resolve { incident: incident.key(), comment })));
     actions.push(ctx.slack(&view, key("slack"), incident, false)?);
     let text = format!("Resolved: {} recovered after {duration}", ctx.partner.name);
     let update = SlackUpdate {
-        message: format!("incident:{}", incident.id),
+        message: incident.key(),
         text: text.clone(),
         blocks: vec![
-            serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(":white_check_mark: {}", crate::sinks::slack::message::escape_mrkdwn(&text))}}),
+            serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(":white_check_mark: {}", escape_mrkdwn(&text))}}),
         ],
     };
     actions.push(action(key("slack:update"), incident, Action::SlackUpdate(update)));
@@ -312,12 +273,12 @@ pub fn resolve(ctx: &Ctx<'_>, incident: &Incident, change: &CheckChange) -> Resu
 /// The partner's page changed the cause while we still fail: internal -> external resolves the
 /// page and tells customers; external -> internal pages on-call and updates our status page.
 /// `incident` already carries the new cause and generation.
-pub fn recause(ctx: &Ctx<'_>, incident: &Incident, cause: &Cause, check: &str) -> Result<Plan, PlanError> {
+pub fn recause(ctx: &Ctx<'_>, incident: &Incident, cause: &Verdict, check: &str) -> Result<Plan, PlanError> {
     let key = |what: &str| format!("incident:{}:cause{}:{what}", incident.id, incident.generation);
     let view = ctx.view("cause_changed", incident, check, None, Some(cause));
     let mut plan = Plan { actions: Vec::new(), paged: incident.paged, published: incident.published };
-    match cause.kind {
-        CauseKind::External => {
+    match cause.cause {
+        Cause::External => {
             if incident.paged {
                 plan.actions.push(page(ctx, incident, EventAction::Resolve, check, None, key("pagerduty")));
                 plan.paged = false;
@@ -333,23 +294,19 @@ pub fn recause(ctx: &Ctx<'_>, incident: &Incident, cause: &Cause, check: &str) -
                 plan.published = true;
             }
         }
-        CauseKind::Internal => {
+        Cause::Internal => {
             if !incident.paged {
                 plan.actions.push(page(ctx, incident, EventAction::Trigger, check, None, key("pagerduty")));
                 plan.paged = true;
             }
             if incident.published {
                 let body = ctx.customer_message(&view)?;
-                let update = StatuspageAction::UpdateIncident {
-                    incident: format!("incident:{}", incident.id),
-                    body,
-                    status: IncidentStatus::Investigating,
-                };
+                let update = StatuspageAction::UpdateIncident { incident: incident.key(), body, status: IncidentStatus::Investigating };
                 plan.actions.push(action(key("statuspage:incident"), incident, Action::Statuspage(update)));
             }
         }
     }
-    plan.actions.push(jira_comment(incident, key("jira"), &format!("Cause changed to {}: {}", cause.kind.as_str(), cause.reason)));
+    plan.actions.push(jira_comment(incident, key("jira"), &format!("Cause changed to {}: {}", cause.cause.as_str(), cause.reason)));
     plan.actions.push(ctx.slack(&view, key("slack"), incident, false)?);
     Ok(plan)
 }

@@ -1,5 +1,9 @@
 //! A fake Slack Web API on loopback: `chat.postMessage`, `conversations.history` and
-//! `conversations.list`, answering the shapes slack-morphism expects, with a script of failures.
+//! `conversations.list`, answering the real shapes, with a script of failures. Like Slack, it
+//! keeps messages per channel (a `#name` is resolved to its channel id, as Slack does for
+//! `chat.postMessage`), and `conversations.history` honours `channel` (an id; a name is
+//! `channel_not_found`), `oldest` (exclusive), `limit` with a `next_cursor`, and
+//! `include_all_metadata` (without it, no message carries its `metadata`).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -37,6 +41,8 @@ pub struct Post {
     pub posted: bool,
     /// Its `ts`.
     pub ts: String,
+    /// The id of the channel it went to.
+    pub channel_id: String,
     /// The `Authorization` header.
     pub authorization: Option<String>,
 }
@@ -68,6 +74,21 @@ struct State {
     posts: Vec<Post>,
     history_calls: usize,
     violations: Vec<String>,
+    /// Channel name (without `#`) -> id.
+    channels: Vec<(String, String)>,
+}
+
+impl State {
+    /// The id of channel `name_or_id` (`#name`, `name` or an id), created on first post.
+    fn channel_id(&mut self, name_or_id: &str) -> String {
+        if let Some((_, id)) = self.channels.iter().find(|(n, id)| id == name_or_id || n == name_or_id.trim_start_matches('#')) {
+            return id.clone();
+        }
+        let name = name_or_id.trim_start_matches('#').to_owned();
+        let id = if name == "ecosystem-updates" { "C0ECOSYSTEM".to_owned() } else { format!("C0{}", name.to_uppercase().replace('-', "")) };
+        self.channels.push((name, id.clone()));
+        id
+    }
 }
 
 impl State {
@@ -96,10 +117,13 @@ impl Respond for PostMessage {
         state.check(request, Some(&body));
         let key = body["metadata"]["event_payload"]["idempotency_key"].as_str().map(str::to_owned);
         let posted = matches!(reply, Reply::Ok | Reply::Hold(_));
-        let ts = format!("1700000000.{:06}", state.posts.len() + 1);
+        // Slack's ts: seconds since the epoch (now), then a sequence.
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let ts = format!("{now}.{:06}", state.posts.len() + 1);
         let authorization = request.headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned);
-        state.posts.push(Post { body: body.clone(), key, posted, ts: ts.clone(), authorization });
-        let ok = json!({"ok": true, "channel": "C0ECOSYSTEM", "ts": ts, "message": {"type": "message", "ts": ts, "text": body["text"]}});
+        let channel_id = state.channel_id(body["channel"].as_str().unwrap_or_default());
+        state.posts.push(Post { body: body.clone(), key, posted, ts: ts.clone(), authorization, channel_id: channel_id.clone() });
+        let ok = json!({"ok": true, "channel": channel_id, "ts": ts, "message": {"type": "message", "ts": ts, "text": body["text"]}});
         match reply {
             Reply::Ok => ResponseTemplate::new(200).set_body_json(ok),
             Reply::Hold(d) => ResponseTemplate::new(200).set_body_json(ok).set_delay(d),
@@ -117,22 +141,45 @@ impl Respond for History {
         let mut state = self.0.lock().unwrap();
         state.check(request, None);
         state.history_calls += 1;
+        let query: std::collections::HashMap<String, String> = request.url.query_pairs().into_owned().collect();
+        let channel = query.get("channel").cloned().unwrap_or_default();
+        if !state.channels.iter().any(|(_, id)| *id == channel) {
+            return ResponseTemplate::new(200).set_body_json(json!({"ok": false, "error": "channel_not_found"}));
+        }
+        let oldest: f64 = query.get("oldest").and_then(|o| o.parse().ok()).unwrap_or(0.0);
+        let limit: usize = query.get("limit").and_then(|l| l.parse().ok()).unwrap_or(100).clamp(1, 999);
+        let offset: usize = query.get("cursor").and_then(|c| c.strip_prefix("offset:")).and_then(|o| o.parse().ok()).unwrap_or(0);
+        let metadata = query.get("include_all_metadata").is_some_and(|v| v == "true" || v == "1");
         // Newest first, as Slack returns them.
-        let messages: Vec<Value> = state
+        let all: Vec<Value> = state
             .posts
             .iter()
             .rev()
-            .filter(|p| p.posted)
+            .filter(|p| p.posted && p.channel_id == channel && p.ts.parse::<f64>().unwrap_or(0.0) > oldest)
             .map(|p| {
                 let mut m = json!({"type": "message", "ts": p.ts, "text": p.body["text"]});
-                if !p.body["metadata"].is_null() {
+                if metadata && !p.body["metadata"].is_null() {
                     m["metadata"] = p.body["metadata"].clone();
                 }
                 m
             })
             .collect();
+        let page: Vec<Value> = all.iter().skip(offset).take(limit).cloned().collect();
+        let more = offset + page.len() < all.len();
+        let cursor = if more { format!("offset:{}", offset + page.len()) } else { String::new() };
         ResponseTemplate::new(200)
-            .set_body_json(json!({"ok": true, "messages": messages, "has_more": false, "response_metadata": {"next_cursor": ""}}))
+            .set_body_json(json!({"ok": true, "messages": page, "has_more": more, "response_metadata": {"next_cursor": cursor}}))
+    }
+}
+
+struct List(Arc<Mutex<State>>);
+
+impl Respond for List {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let mut state = self.0.lock().unwrap();
+        state.check(request, None);
+        let channels: Vec<Value> = state.channels.iter().map(|(name, id)| json!({"id": id, "name": name, "is_channel": true})).collect();
+        ResponseTemplate::new(200).set_body_json(json!({"ok": true, "channels": channels, "response_metadata": {"next_cursor": ""}}))
     }
 }
 
@@ -144,10 +191,8 @@ impl FakeSlack {
         let state = Arc::new(Mutex::new(State::default()));
         Mock::given(method("POST")).and(path("/api/chat.postMessage")).respond_with(PostMessage(state.clone())).mount(&server).await;
         Mock::given(path("/api/conversations.history")).respond_with(History(state.clone())).mount(&server).await;
-        Mock::given(path("/api/conversations.list"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true, "channels": [{"id": "C0ECOSYSTEM", "name": "ecosystem-updates"}], "response_metadata": {"next_cursor": ""}})))
-            .mount(&server)
-            .await;
+        Mock::given(path("/api/conversations.list")).respond_with(List(state.clone())).mount(&server).await;
+        state.lock().unwrap().channel_id("#ecosystem-updates");
         Self { server, state }
     }
 

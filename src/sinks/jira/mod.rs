@@ -1,62 +1,8 @@
-//! Jira Service Management / Jira Cloud REST v3: create an incident's issue (with a stable
-//! fingerprint label, so a retry finds it instead of creating a second), comment, resolve.
+//! Jira Service Management / Jira Cloud REST v3: creates an incident's issue (with a stable
+//! fingerprint label, so a retry finds it instead of creating a second), comments, resolves.
 
-mod config;
 mod sink;
 #[cfg(test)]
 mod tests;
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
-pub use config::JiraConfig;
 pub use sink::JiraSink;
-
-use crate::sources::synthetics::Priority;
-
-/// What the Jira sink does. `incident` is our key of the incident (`incident:42`), under which
-/// the issue key is kept (`remote_ids`, sink `jira`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
-pub enum JiraAction {
-    /// Create the issue (`POST /rest/api/3/issue`), unless one labelled `fingerprint` exists.
-    Create {
-        /// Our incident key.
-        incident: String,
-        /// A label unique to this incident, found by JQL after an uncertain attempt.
-        fingerprint: String,
-        /// Summary.
-        summary: String,
-        /// Description, Atlassian Document Format.
-        description: Value,
-        /// P1..P5, mapped to the site's priority names by `[jira] priorities`.
-        priority: Priority,
-        /// Labels (the fingerprint is added).
-        labels: Vec<String>,
-    },
-    /// Comment on the incident's issue (`POST /rest/api/3/issue/{key}/comment`).
-    Comment {
-        /// Our incident key.
-        incident: String,
-        /// Body, Atlassian Document Format.
-        body: Value,
-    },
-    /// Comment, then move the issue through the `[jira] resolve_transition` transition.
-    Resolve {
-        /// Our incident key.
-        incident: String,
-        /// Comment, Atlassian Document Format.
-        comment: Value,
-    },
-}
-
-/// Plain text as an Atlassian Document Format document: one paragraph per line.
-pub fn adf(text: &str) -> Value {
-    let paragraphs: Vec<Value> = text
-        .lines()
-        .map(str::trim_end)
-        .filter(|l| !l.is_empty())
-        .map(|line| serde_json::json!({"type": "paragraph", "content": [{"type": "text", "text": line}]}))
-        .collect();
-    serde_json::json!({"type": "doc", "version": 1, "content": paragraphs})
-}

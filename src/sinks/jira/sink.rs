@@ -14,12 +14,11 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{JiraAction, JiraConfig, adf};
-use crate::config::Secret;
-use crate::outbox::{Delivered, DeliveryError};
+use crate::config::{HttpConfig, JiraConfig, Secret};
+use crate::model::Priority;
+use crate::outbox::jira::{JiraAction, adf};
+use crate::outbox::{Action, Attempt, Delivered, DeliveryError, Sink};
 use crate::sinks::http::SinkHttp;
-use crate::sources::synthetics::Priority;
-use crate::store::outbox::ActionRow;
 use crate::store::{Store, remote_ids};
 
 /// The sink name under which issue keys are kept in `remote_ids`.
@@ -27,7 +26,7 @@ const SINK: &str = "jira";
 /// Comments read when looking for an earlier attempt's comment.
 const COMMENTS_LOOKED_AT: u32 = 50;
 /// Start of the marker paragraph of every comment.
-pub const MARKER_PREFIX: &str = "sparky ref ";
+pub(super) const MARKER_PREFIX: &str = "sparky ref ";
 
 /// Creates, comments on and resolves incident issues.
 pub struct JiraSink {
@@ -51,15 +50,15 @@ struct NewIssue<'a> {
 }
 
 impl JiraSink {
-    /// A sink for the site of `cfg` (which `is_configured`).
-    pub fn new(cfg: &JiraConfig, user_agent: &str, store: Store) -> Result<Self, DeliveryError> {
+    /// A sink for the site of `cfg` (which `is_configured`), with the discipline of `http`.
+    pub fn new(cfg: &JiraConfig, http: &HttpConfig, store: Store) -> Result<Self, DeliveryError> {
         let missing = |what: &str| DeliveryError::Permanent { reason: format!("Jira is not configured: {what} is missing") };
         let base = cfg.base_url.as_ref().ok_or_else(|| missing("base_url (JIRA_BASE_URL)"))?.url().clone();
         if base.cannot_be_a_base() {
             return Err(DeliveryError::Permanent { reason: "Jira base_url cannot hold a path".to_owned() });
         }
         Ok(Self {
-            http: SinkHttp::new("Jira", user_agent, cfg.timeout.get())?,
+            http: SinkHttp::new("Jira", http, cfg.timeout.get())?,
             base,
             user: cfg.user_email.clone().ok_or_else(|| missing("user_email (JIRA_USER_EMAIL)"))?,
             token: cfg.api_token.clone().ok_or_else(|| missing("api_token (JIRA_API_TOKEN)"))?,
@@ -69,45 +68,62 @@ impl JiraSink {
         })
     }
 
-    /// Delivers one action. The remote id is the issue key, for every kind of action.
-    pub async fn deliver(&self, action: &JiraAction, row: &ActionRow) -> Result<Delivered, DeliveryError> {
+    /// Delivers one Jira action. The remote id is the issue key, for every kind of action.
+    async fn send(&self, action: &JiraAction, attempt: &Attempt) -> Result<Delivered, DeliveryError> {
         let key = match action {
             JiraAction::Create { incident, fingerprint, summary, description, priority, labels } => {
                 let issue = NewIssue { incident, fingerprint, summary, description, priority: *priority, labels };
-                self.create(&issue, row).await?
+                self.create(&issue).await?
             }
             JiraAction::Comment { incident, body } => {
                 let key = self.issue_key(incident).await?;
-                self.comment_once(&key, body, row).await?;
+                self.comment_once(&key, body, attempt).await?;
                 key
             }
             JiraAction::Resolve { incident, comment } => {
                 let key = self.issue_key(incident).await?;
-                self.comment_once(&key, comment, row).await?;
-                self.resolve(&key, row).await?;
+                self.comment_once(&key, comment, attempt).await?;
+                self.resolve(&key, attempt).await?;
                 key
             }
         };
-        Ok(Delivered { remote_id: Some(key) })
+        Ok(Delivered::with_id(key))
     }
 
-    /// The issue of `issue.incident`: known, found by fingerprint after an uncertain attempt, or
-    /// created now.
-    async fn create(&self, issue: &NewIssue<'_>, row: &ActionRow) -> Result<String, DeliveryError> {
+    /// What an earlier attempt left: the issue (known, or found by its fingerprint label), the
+    /// comment (found by its marker), the issue already done.
+    async fn earlier(&self, action: &JiraAction, attempt: &Attempt) -> Result<Option<Delivered>, DeliveryError> {
+        match action {
+            JiraAction::Create { incident, fingerprint, .. } => {
+                if let Some(key) = self.known_key(incident).await? {
+                    return Ok(Some(Delivered::with_id(key)));
+                }
+                let Some(key) = self.find_by_label(&label(fingerprint)).await? else { return Ok(None) };
+                self.remember(incident, &key).await?;
+                Ok(Some(Delivered::with_id(key)))
+            }
+            JiraAction::Comment { incident, .. } => {
+                let Some(key) = self.known_key(incident).await? else { return Ok(None) };
+                let found = self.has_comment(&key, &marker(&attempt.key)).await?;
+                Ok(found.then(|| Delivered::with_id(key)))
+            }
+            JiraAction::Resolve { incident, .. } => {
+                let Some(key) = self.known_key(incident).await? else { return Ok(None) };
+                let done = self.is_done(&key).await?;
+                Ok(done.then(|| Delivered::with_id(key)))
+            }
+        }
+    }
+
+    /// The issue of `issue.incident`: known, or created now.
+    async fn create(&self, issue: &NewIssue<'_>) -> Result<String, DeliveryError> {
         if let Some(key) = self.known_key(issue.incident).await? {
             return Ok(key);
         }
         let fingerprint = label(issue.fingerprint);
-        if row.maybe_delivered_before()
-            && let Some(key) = self.find_by_label(&fingerprint).await?
-        {
-            tracing::info!(action = row.id, key = %key, "Jira already has this incident's issue (found by fingerprint); not creating it again");
-            self.remember(issue.incident, &key).await?;
-            return Ok(key);
-        }
         let body = json!({ "fields": self.issue_fields(issue, &fingerprint) });
         let answer =
-            self.http.send(self.request(Method::POST, &["issue"])?.json(&body)).await.map_err(|e| context(e, "creating the issue"))?;
+            self.http.send(self.request(Method::POST, &["issue"])?.json(&body)).await.map_err(|e| e.context("creating the issue"))?;
         let Some(key) = answer.json["key"].as_str().filter(|k| !k.is_empty()) else {
             return Err(DeliveryError::retry("Jira created the issue but its answer carries no key"));
         };
@@ -136,21 +152,22 @@ impl JiraSink {
     async fn find_by_label(&self, label: &str) -> Result<Option<String>, DeliveryError> {
         let jql = format!("project = {} AND labels = {} ORDER BY created ASC", jql_string(&self.project), jql_string(label));
         let request = self.get(&["search", "jql"], &[("jql", jql.as_str()), ("fields", "labels"), ("maxResults", "5")])?;
-        let answer = self.http.send(request).await.map_err(|e| context(e, "searching the issue by fingerprint"))?;
+        let answer = self.http.send(request).await.map_err(|e| e.context("searching the issue by fingerprint"))?;
         let first = answer.json["issues"].as_array().and_then(|issues| issues.first());
         Ok(first.and_then(|i| i["key"].as_str().or_else(|| i["id"].as_str())).map(str::to_owned))
     }
 
-    /// Posts `body` on `key` with the row's marker, unless an earlier attempt did.
-    async fn comment_once(&self, key: &str, body: &Value, row: &ActionRow) -> Result<(), DeliveryError> {
-        let marker = marker(&row.idempotency_key);
-        if row.maybe_delivered_before() && self.has_comment(key, &marker).await? {
-            tracing::info!(action = row.id, key, "Jira already has this comment (found by marker); not posting it again");
+    /// Posts `body` on `key` with the action's marker, unless an earlier attempt did (a resolve
+    /// whose comment went out before its transition failed).
+    async fn comment_once(&self, key: &str, body: &Value, attempt: &Attempt) -> Result<(), DeliveryError> {
+        let marker = marker(&attempt.key);
+        if attempt.uncertain && self.has_comment(key, &marker).await? {
+            tracing::info!(action = attempt.action_id, key, "Jira already has this comment (found by marker); not posting it again");
             return Ok(());
         }
         let body = json!({ "body": with_marker(body, &marker)? });
         let request = self.request(Method::POST, &["issue", key, "comment"])?.json(&body);
-        self.http.send(request).await.map_err(|e| context(e, &format!("commenting on {key}")))?;
+        self.http.send(request).await.map_err(|e| e.context(&format!("commenting on {key}")))?;
         Ok(())
     }
 
@@ -158,18 +175,18 @@ impl JiraSink {
     async fn has_comment(&self, key: &str, marker: &str) -> Result<bool, DeliveryError> {
         let max = COMMENTS_LOOKED_AT.to_string();
         let request = self.get(&["issue", key, "comment"], &[("orderBy", "-created"), ("maxResults", max.as_str())])?;
-        let answer = self.http.send(request).await.map_err(|e| context(e, &format!("reading the comments of {key}")))?;
+        let answer = self.http.send(request).await.map_err(|e| e.context(&format!("reading the comments of {key}")))?;
         let comments = answer.json["comments"].as_array().map(Vec::as_slice).unwrap_or_default();
         Ok(comments.iter().any(|c| c["body"].to_string().contains(marker)))
     }
 
     /// Moves `key` through the resolve transition (or the first one into a done status).
-    async fn resolve(&self, key: &str, row: &ActionRow) -> Result<(), DeliveryError> {
-        if row.maybe_delivered_before() && self.is_done(key).await? {
+    async fn resolve(&self, key: &str, attempt: &Attempt) -> Result<(), DeliveryError> {
+        if attempt.uncertain && self.is_done(key).await? {
             return Ok(());
         }
         let request = self.get(&["issue", key, "transitions"], &[])?;
-        let answer = self.http.send(request).await.map_err(|e| context(e, &format!("reading the transitions of {key}")))?;
+        let answer = self.http.send(request).await.map_err(|e| e.context(&format!("reading the transitions of {key}")))?;
         let transitions = answer.json["transitions"].as_array().map(Vec::as_slice).unwrap_or_default();
         let Some(id) = pick_transition(transitions, &self.cfg.resolve_transition) else {
             if self.is_done(key).await? {
@@ -185,14 +202,14 @@ impl JiraSink {
         };
         let body = json!({ "transition": { "id": id } });
         let request = self.request(Method::POST, &["issue", key, "transitions"])?.json(&body);
-        self.http.send(request).await.map_err(|e| context(e, &format!("resolving {key}")))?;
+        self.http.send(request).await.map_err(|e| e.context(&format!("resolving {key}")))?;
         Ok(())
     }
 
     /// True when `key` is in a status of the done category.
     async fn is_done(&self, key: &str) -> Result<bool, DeliveryError> {
         let request = self.get(&["issue", key], &[("fields", "status")])?;
-        let answer = self.http.send(request).await.map_err(|e| context(e, &format!("reading the status of {key}")))?;
+        let answer = self.http.send(request).await.map_err(|e| e.context(&format!("reading the status of {key}")))?;
         Ok(answer.json["fields"]["status"]["statusCategory"]["key"] == "done")
     }
 
@@ -260,7 +277,7 @@ fn names(transitions: &[Value]) -> String {
 }
 
 /// The marker of the comment of the action with idempotency key `key`.
-pub fn marker(key: &str) -> String {
+pub(super) fn marker(key: &str) -> String {
     let digest = hex::encode(Sha256::digest(key.as_bytes()));
     format!("{MARKER_PREFIX}{}", &digest[..12])
 }
@@ -293,10 +310,17 @@ fn jql_string(text: &str) -> String {
     format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-/// `e` with what was being done in front of its reason.
-fn context(e: DeliveryError, doing: &str) -> DeliveryError {
-    match e {
-        DeliveryError::Retry { reason, retry_after } => DeliveryError::Retry { reason: format!("{doing}: {reason}"), retry_after },
-        DeliveryError::Permanent { reason } => DeliveryError::Permanent { reason: format!("{doing}: {reason}") },
+#[async_trait::async_trait]
+impl Sink for JiraSink {
+    async fn find_earlier(&self, action: &Action, attempt: &Attempt) -> Result<Option<Delivered>, DeliveryError> {
+        let Action::Jira(action) = action else { return Ok(None) };
+        self.earlier(action, attempt).await
+    }
+
+    async fn deliver(&self, action: &Action, attempt: &Attempt) -> Result<Delivered, DeliveryError> {
+        let Action::Jira(action) = action else {
+            return Err(DeliveryError::permanent(format!("the Jira sink cannot deliver a {} action", action.sink())));
+        };
+        self.send(action, attempt).await
     }
 }

@@ -7,12 +7,12 @@ use tempfile::TempDir;
 use wiremock::matchers::{body_partial_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+use super::JiraSink;
 use super::sink::marker;
-use super::{JiraAction, JiraConfig, JiraSink, adf};
-use crate::config::{Duration, Secret};
-use crate::outbox::DeliveryError;
-use crate::sources::synthetics::Priority;
-use crate::store::outbox::ActionRow;
+use crate::config::{Duration, HttpConfig, JiraConfig, Secret};
+use crate::model::Priority;
+use crate::outbox::jira::{JiraAction, adf};
+use crate::outbox::{Action, Attempt, Delivered, DeliveryError, Sink, attempt};
 use crate::store::{Store, remote_ids};
 
 const TOKEN: &str = "jira-token-s3cr3t-value";
@@ -48,7 +48,7 @@ impl Env {
     }
 
     fn sink_with(&self, cfg: JiraConfig) -> JiraSink {
-        JiraSink::new(&cfg, "sparky-test", self.store.clone()).unwrap()
+        JiraSink::new(&cfg, &HttpConfig::default(), self.store.clone()).unwrap()
     }
 
     async fn key(&self, incident: &str) -> Option<String> {
@@ -61,9 +61,14 @@ impl Env {
     }
 }
 
-/// A row as the worker hands it over on attempt `attempts`.
-fn row(key: &str, attempts: i64) -> ActionRow {
-    ActionRow::attempt("jira", key, attempts)
+/// Attempt `number` of action `key`, as the worker makes it.
+fn row(key: &str, number: i64) -> Attempt {
+    Attempt::numbered(key, number)
+}
+
+/// One attempt of `action`, as the worker makes it.
+async fn deliver(sink: &dyn Sink, action: &JiraAction, at: &Attempt) -> Result<Delivered, DeliveryError> {
+    attempt(sink, &Action::from(action.clone()), at).await
 }
 
 fn create_action() -> JiraAction {
@@ -101,7 +106,7 @@ async fn create_posts_the_fields_with_basic_auth_and_keeps_the_key() {
         .mount(&env.server)
         .await;
 
-    let done = env.sink().deliver(&create_action(), &row("jira:create:1", 1)).await.unwrap();
+    let done = deliver(&env.sink(), &create_action(), &row("jira:create:1", 1)).await.unwrap();
 
     assert_eq!(done.remote_id.as_deref(), Some("OPS-1"));
     assert_eq!(env.key("incident:1").await.as_deref(), Some("OPS-1"));
@@ -121,7 +126,7 @@ async fn a_known_issue_is_not_created_again() {
     let env = env().await;
     remote_ids::put(&env.store, "jira", "incident:1", "OPS-9").await.unwrap();
 
-    let done = env.sink().deliver(&create_action(), &row("jira:create:1", 3)).await.unwrap();
+    let done = deliver(&env.sink(), &create_action(), &row("jira:create:1", 3)).await.unwrap();
 
     assert_eq!(done.remote_id.as_deref(), Some("OPS-9"));
     assert!(env.server.received_requests().await.unwrap_or_default().is_empty(), "no request at all");
@@ -141,11 +146,11 @@ async fn server_errors_are_retried_until_one_issue_is_created() {
     let sink = env.sink();
 
     for attempt in 1..=3 {
-        let err = sink.deliver(&create_action(), &row("jira:create:1", attempt)).await.unwrap_err();
+        let err = deliver(&sink, &create_action(), &row("jira:create:1", attempt)).await.unwrap_err();
         assert!(matches!(err, DeliveryError::Retry { .. }), "attempt {attempt}: {err:?}");
         assert!(err.to_string().contains("500"), "{err}");
     }
-    let done = sink.deliver(&create_action(), &row("jira:create:1", 4)).await.unwrap();
+    let done = deliver(&sink, &create_action(), &row("jira:create:1", 4)).await.unwrap();
 
     assert_eq!(done.remote_id.as_deref(), Some("OPS-1"));
     assert_eq!(env.key("incident:1").await.as_deref(), Some("OPS-1"));
@@ -165,7 +170,7 @@ async fn after_an_uncertain_attempt_the_issue_is_found_by_fingerprint() {
         .await;
     Mock::given(method("POST")).and(path("/rest/api/3/issue")).respond_with(created("OPS-8")).expect(0).mount(&env.server).await;
 
-    let done = env.sink().deliver(&create_action(), &row("jira:create:1", 2)).await.unwrap();
+    let done = deliver(&env.sink(), &create_action(), &row("jira:create:1", 2)).await.unwrap();
 
     assert_eq!(done.remote_id.as_deref(), Some("OPS-7"));
     assert_eq!(env.key("incident:1").await.as_deref(), Some("OPS-7"));
@@ -176,7 +181,7 @@ async fn a_first_attempt_does_not_search() {
     let env = env().await;
     Mock::given(method("POST")).and(path("/rest/api/3/issue")).respond_with(created("OPS-1")).expect(1).mount(&env.server).await;
 
-    env.sink().deliver(&create_action(), &row("jira:create:1", 1)).await.unwrap();
+    deliver(&env.sink(), &create_action(), &row("jira:create:1", 1)).await.unwrap();
 
     assert!(env.requests("GET", "/rest/api/3/search/jql").await.is_empty());
 }
@@ -196,7 +201,7 @@ async fn a_comment_ends_with_the_marker_of_its_action() {
         .mount(&env.server)
         .await;
 
-    let done = env.sink().deliver(&comment_action("cause changed: external"), &row("jira:comment:1:2", 1)).await.unwrap();
+    let done = deliver(&env.sink(), &comment_action("cause changed: external"), &row("jira:comment:1:2", 1)).await.unwrap();
 
     assert_eq!(done.remote_id.as_deref(), Some("OPS-1"));
     let posted = body(&env.requests("POST", "/rest/api/3/issue/OPS-1/comment").await[0]);
@@ -230,7 +235,7 @@ async fn a_retried_comment_is_not_posted_twice() {
         .mount(&env.server)
         .await;
 
-    let done = env.sink().deliver(&comment_action("cause changed: external"), &row("jira:comment:1:2", 2)).await.unwrap();
+    let done = deliver(&env.sink(), &comment_action("cause changed: external"), &row("jira:comment:1:2", 2)).await.unwrap();
 
     assert_eq!(done.remote_id.as_deref(), Some("OPS-1"));
 }
@@ -253,13 +258,13 @@ async fn a_retried_comment_that_never_arrived_is_posted() {
         .mount(&env.server)
         .await;
 
-    env.sink().deliver(&comment_action("hello"), &row("jira:comment:1:3", 2)).await.unwrap();
+    deliver(&env.sink(), &comment_action("hello"), &row("jira:comment:1:3", 2)).await.unwrap();
 }
 
 #[tokio::test]
 async fn a_comment_before_its_issue_waits() {
     let env = env().await;
-    let err = env.sink().deliver(&comment_action("hello"), &row("jira:comment:1:2", 1)).await.unwrap_err();
+    let err = deliver(&env.sink(), &comment_action("hello"), &row("jira:comment:1:2", 1)).await.unwrap_err();
     assert!(matches!(err, DeliveryError::Retry { .. }), "{err:?}");
     assert!(err.to_string().contains("the issue of incident:1 is not created yet"), "{err}");
 }
@@ -277,7 +282,7 @@ async fn an_unknown_issue_is_permanent() {
         .mount(&env.server)
         .await;
 
-    let err = env.sink().deliver(&comment_action("hello"), &row("jira:comment:1:2", 1)).await.unwrap_err();
+    let err = deliver(&env.sink(), &comment_action("hello"), &row("jira:comment:1:2", 1)).await.unwrap_err();
 
     assert!(matches!(err, DeliveryError::Permanent { .. }), "{err:?}");
     assert!(err.to_string().contains("OPS-404") && err.to_string().contains("404"), "{err}");
@@ -323,7 +328,7 @@ async fn resolve_comments_then_takes_the_transition_by_name() {
     )
     .await;
 
-    let done = env.sink().deliver(&resolve_action(), &row("jira:resolve:1", 1)).await.unwrap();
+    let done = deliver(&env.sink(), &resolve_action(), &row("jira:resolve:1", 1)).await.unwrap();
 
     assert_eq!(done.remote_id.as_deref(), Some("OPS-1"));
     assert_eq!(transition_ids(&env).await, vec![json!("31")], "the name matches case-insensitively");
@@ -341,7 +346,7 @@ async fn resolve_falls_back_to_the_first_transition_into_done() {
     )
     .await;
 
-    env.sink().deliver(&resolve_action(), &row("jira:resolve:1", 1)).await.unwrap();
+    deliver(&env.sink(), &resolve_action(), &row("jira:resolve:1", 1)).await.unwrap();
 
     assert_eq!(transition_ids(&env).await, vec![json!("41")]);
 }
@@ -362,7 +367,7 @@ async fn resolve_of_an_issue_already_done_is_delivered() {
         .mount(&env.server)
         .await;
 
-    env.sink().deliver(&resolve_action(), &row("jira:resolve:1", 1)).await.unwrap();
+    deliver(&env.sink(), &resolve_action(), &row("jira:resolve:1", 1)).await.unwrap();
 
     assert!(transition_ids(&env).await.is_empty());
 }
@@ -373,7 +378,7 @@ async fn resolve_without_a_way_to_done_is_permanent_and_names_the_transitions() 
     mount_resolve(&env, json!([transition("11", "In Progress", "indeterminate"), transition("61", "Escalate", "indeterminate")])).await;
     Mock::given(method("GET")).and(path("/rest/api/3/issue/OPS-1")).respond_with(status("indeterminate")).mount(&env.server).await;
 
-    let err = env.sink().deliver(&resolve_action(), &row("jira:resolve:1", 1)).await.unwrap_err();
+    let err = deliver(&env.sink(), &resolve_action(), &row("jira:resolve:1", 1)).await.unwrap_err();
 
     assert!(matches!(err, DeliveryError::Permanent { .. }), "{err:?}");
     assert!(err.to_string().contains("In Progress, Escalate"), "{err}");
@@ -391,7 +396,7 @@ async fn a_retried_resolve_neither_comments_nor_transitions_twice() {
         .await;
     Mock::given(method("GET")).and(path("/rest/api/3/issue/OPS-1")).respond_with(status("done")).mount(&env.server).await;
 
-    env.sink().deliver(&resolve_action(), &row("jira:resolve:1", 2)).await.unwrap();
+    deliver(&env.sink(), &resolve_action(), &row("jira:resolve:1", 2)).await.unwrap();
 
     assert!(env.requests("POST", "/rest/api/3/issue/OPS-1/comment").await.is_empty());
     assert!(transition_ids(&env).await.is_empty());
@@ -412,14 +417,14 @@ async fn the_api_token_never_shows_in_errors() {
         .mount(&env.server)
         .await;
     let mut errors = Vec::new();
-    errors.push(env.sink().deliver(&create_action(), &row("k1", 1)).await.unwrap_err());
+    errors.push(deliver(&env.sink(), &create_action(), &row("k1", 1)).await.unwrap_err());
     remote_ids::put(&env.store, "jira", "incident:1", "OPS-1").await.unwrap();
-    errors.push(env.sink().deliver(&comment_action("x"), &row("k2", 1)).await.unwrap_err());
+    errors.push(deliver(&env.sink(), &comment_action("x"), &row("k2", 1)).await.unwrap_err());
     // Nothing listens there: a transport error.
     let closed = env.sink_with(config("http://127.0.0.1:9"));
-    errors.push(closed.deliver(&comment_action("x"), &row("k3", 1)).await.unwrap_err());
+    errors.push(deliver(&closed, &comment_action("x"), &row("k3", 1)).await.unwrap_err());
     let missing = JiraConfig { user_email: None, ..config(&env.server.uri()) };
-    let setup = JiraSink::new(&missing, "ua", env.store.clone()).err().unwrap();
+    let setup = JiraSink::new(&missing, &HttpConfig::default(), env.store.clone()).err().unwrap();
     errors.push(setup);
 
     assert_eq!(errors.len(), 4);

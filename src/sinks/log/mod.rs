@@ -4,8 +4,8 @@
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::outbox::{Action, Delivered};
-use crate::sinks::slack::message::plain_text;
+use crate::outbox::slack::plain_text;
+use crate::outbox::{Action, Attempt, Delivered, DeliveryError, Sink};
 
 /// Set when standard output carries JSON for scripts (`--json`): the log sink then prints to
 /// standard error, so the JSON stays parseable.
@@ -21,20 +21,33 @@ pub fn print_to_stderr() {
 pub struct LogSink;
 
 impl LogSink {
-    /// Prints `action`; always delivered.
-    pub fn deliver(&self, action: &Action, sink: &str) -> Delivered {
-        let text = match action {
+    /// The printed form of `action`.
+    pub fn text(action: &Action) -> String {
+        match action {
             Action::SlackPost(post) => plain_text(post),
             Action::SlackUpdate(update) => format!("[slack update of {}] {}", update.message, update.text),
-            other => format!("[{sink}] {}", serde_json::to_string(other).unwrap_or_default()),
-        };
+            other => format!("[{}] {}", other.sink(), other.to_json()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Sink for LogSink {
+    async fn find_earlier(&self, _: &Action, _: &Attempt) -> Result<Option<Delivered>, DeliveryError> {
+        Ok(None)
+    }
+
+    /// Prints `action`; always delivered.
+    async fn deliver(&self, action: &Action, _: &Attempt) -> Result<Delivered, DeliveryError> {
+        let text = Self::text(action);
         // A closed stream must not fail delivery: the log line below records it anyway.
         if TO_STDERR.load(Ordering::Relaxed) {
             let _ = writeln!(std::io::stderr().lock(), "{text}\n");
         } else {
             let _ = writeln!(std::io::stdout().lock(), "{text}\n");
         }
-        tracing::info!(sink, "log sink: printed instead of sending (no credentials for {sink})");
-        Delivered { remote_id: Some("log".to_owned()) }
+        let sink = action.sink();
+        tracing::info!(sink = %sink, "log sink: printed instead of sending (no credentials for {sink})");
+        Ok(Delivered::with_id("log"))
     }
 }

@@ -9,11 +9,10 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{EventAction, PagerDutyConfig, PagerDutyEvent};
-use crate::config::Secret;
-use crate::outbox::{Delivered, DeliveryError};
+use crate::config::{HttpConfig, PagerDutyConfig, Secret};
+use crate::outbox::pagerduty::{EventAction, PagerDutyEvent};
+use crate::outbox::{Action, Attempt, Delivered, DeliveryError, Sink};
 use crate::sinks::http::SinkHttp;
-use crate::store::outbox::ActionRow;
 
 /// PagerDuty's limit on `payload.summary`, in characters.
 const MAX_SUMMARY: usize = 1024;
@@ -28,38 +27,46 @@ pub struct PagerDutySink {
 }
 
 impl PagerDutySink {
-    /// A sink for the routing key of `cfg` (which has one).
-    pub fn new(cfg: &PagerDutyConfig, user_agent: &str) -> Result<Self, DeliveryError> {
+    /// A sink for the routing key of `cfg` (which has one), with the discipline of `http`.
+    pub fn new(cfg: &PagerDutyConfig, http: &HttpConfig) -> Result<Self, DeliveryError> {
         let Some(routing_key) = cfg.routing_key.clone() else {
-            return Err(DeliveryError::Permanent { reason: "PagerDuty: no routing key configured".to_owned() });
+            return Err(DeliveryError::permanent("PagerDuty: no routing key configured"));
         };
-        let http = SinkHttp::new("PagerDuty", user_agent, cfg.timeout.get())?;
+        let http = SinkHttp::new("PagerDuty", http, cfg.timeout.get())?;
         let url = format!("{}/v2/enqueue", cfg.events_url.as_str().trim_end_matches('/'));
         Ok(Self { http, url, routing_key })
     }
 
     /// Delivers one event; the remote id is the alert's `dedup_key`.
-    pub async fn deliver(&self, event: &PagerDutyEvent, row: &ActionRow) -> Result<Delivered, DeliveryError> {
+    async fn send(&self, event: &PagerDutyEvent, attempt: &Attempt) -> Result<Delivered, DeliveryError> {
         if event.dedup_key.is_empty() || event.dedup_key.chars().count() > MAX_DEDUP_KEY {
-            return Err(DeliveryError::Permanent {
-                reason: format!("PagerDuty: dedup_key must have 1 to {MAX_DEDUP_KEY} characters (action {})", row.id),
-            });
+            return Err(DeliveryError::permanent(format!(
+                "PagerDuty: dedup_key must have 1 to {MAX_DEDUP_KEY} characters (action {})",
+                attempt.action_id
+            )));
         }
         let body = event_body(event, self.routing_key.expose());
-        let answer = self.http.send(self.http.client().post(&self.url).json(&body)).await.map_err(|e| self.redact(e))?;
+        let request = self.http.client().post(&self.url).json(&body);
+        let answer = self.http.send(request).await.map_err(|e| e.redact(self.routing_key.expose()))?;
         let dedup_key = answer.json.get("dedup_key").and_then(Value::as_str).unwrap_or(&event.dedup_key).to_owned();
-        tracing::info!(action = row.id, event_action = ?event.action, dedup_key = %dedup_key, "PagerDuty accepted the event");
-        Ok(Delivered { remote_id: Some(dedup_key) })
+        tracing::info!(action = attempt.action_id, event_action = %event.action, dedup_key = %dedup_key, "PagerDuty accepted the event");
+        Ok(Delivered::with_id(dedup_key))
+    }
+}
+
+/// PagerDuty deduplicates on `dedup_key` itself: sending an event again is safe, so there is
+/// nothing to look for.
+#[async_trait::async_trait]
+impl Sink for PagerDutySink {
+    async fn find_earlier(&self, _: &Action, _: &Attempt) -> Result<Option<Delivered>, DeliveryError> {
+        Ok(None)
     }
 
-    /// The error without the routing key, should an answer have echoed it.
-    fn redact(&self, e: DeliveryError) -> DeliveryError {
-        let key = self.routing_key.expose();
-        let clean = |s: String| if key.is_empty() { s } else { s.replace(key, "***") };
-        match e {
-            DeliveryError::Retry { reason, retry_after } => DeliveryError::Retry { reason: clean(reason), retry_after },
-            DeliveryError::Permanent { reason } => DeliveryError::Permanent { reason: clean(reason) },
-        }
+    async fn deliver(&self, action: &Action, attempt: &Attempt) -> Result<Delivered, DeliveryError> {
+        let Action::PagerDuty(event) = action else {
+            return Err(DeliveryError::permanent(format!("the PagerDuty sink cannot deliver a {} action", action.sink())));
+        };
+        self.send(event, attempt).await
     }
 }
 

@@ -4,10 +4,10 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use super::{EventAction, Link, PagerDutyConfig, PagerDutyEvent, PagerDutySink, Severity};
-use crate::config::Secret;
-use crate::outbox::{Delivered, DeliveryError};
-use crate::store::outbox::ActionRow;
+use super::PagerDutySink;
+use crate::config::{HttpConfig, PagerDutyConfig, Secret};
+use crate::outbox::pagerduty::{EventAction, Link, PagerDutyEvent, Severity};
+use crate::outbox::{Action, Attempt, Delivered, DeliveryError, Sink, attempt};
 
 const KEY: &str = "R0UTINGKEY0123456789abcdefabcdef";
 
@@ -18,11 +18,16 @@ fn sink(server: &MockServer) -> PagerDutySink {
         events_url: server.uri().parse().unwrap(),
         timeout: crate::config::Duration::from_secs(5),
     };
-    PagerDutySink::new(&cfg, "sparky-test").unwrap()
+    PagerDutySink::new(&cfg, &HttpConfig::default()).unwrap()
 }
 
-fn row() -> ActionRow {
-    ActionRow::attempt("pagerduty", "pagerduty:incident:1:trigger", 1)
+fn row() -> Attempt {
+    Attempt::first("pagerduty:incident:1:trigger")
+}
+
+/// One attempt of `event`, as the worker makes it.
+async fn deliver(sink: &dyn Sink, event: &PagerDutyEvent, at: &Attempt) -> Result<Delivered, DeliveryError> {
+    attempt(sink, &Action::from(event.clone()), at).await
 }
 
 fn trigger() -> PagerDutyEvent {
@@ -52,7 +57,7 @@ async fn bodies(server: &MockServer) -> Vec<Value> {
 async fn a_trigger_carries_the_payload_and_answers_its_dedup_key() {
     let server = MockServer::start().await;
     Mock::given(method("POST")).and(path("/v2/enqueue")).respond_with(accepted("check:okta-users")).expect(1).mount(&server).await;
-    let delivered = sink(&server).deliver(&trigger(), &row()).await.unwrap();
+    let delivered = deliver(&sink(&server), &trigger(), &row()).await.unwrap();
     assert_eq!(delivered, Delivered { remote_id: Some("check:okta-users".to_owned()) });
     let requests = server.received_requests().await.unwrap();
     assert_eq!(requests[0].headers.get("content-type").and_then(|v| v.to_str().ok()), Some("application/json"));
@@ -83,7 +88,7 @@ async fn resolve_and_acknowledge_send_only_the_key() {
     let sink = sink(&server);
     for action in [EventAction::Resolve, EventAction::Acknowledge] {
         let event = PagerDutyEvent { action, ..trigger() };
-        assert_eq!(sink.deliver(&event, &row()).await.unwrap().remote_id.as_deref(), Some("check:okta-users"));
+        assert_eq!(deliver(&sink, &event, &row()).await.unwrap().remote_id.as_deref(), Some("check:okta-users"));
     }
     let bodies = bodies(&server).await;
     assert_eq!(bodies[0], json!({"routing_key": KEY, "event_action": "resolve", "dedup_key": "check:okta-users"}));
@@ -96,7 +101,7 @@ async fn a_long_summary_is_cut_and_odd_details_are_wrapped() {
     Mock::given(method("POST")).and(path("/v2/enqueue")).respond_with(accepted("k")).mount(&server).await;
     let event =
         PagerDutyEvent { summary: "x".repeat(3000), custom_details: json!("plain text"), component: None, links: vec![], ..trigger() };
-    sink(&server).deliver(&event, &row()).await.unwrap();
+    deliver(&sink(&server), &event, &row()).await.unwrap();
     let body = &bodies(&server).await[0];
     assert_eq!(body["payload"]["summary"].as_str().unwrap().chars().count(), 1024);
     assert_eq!(body["payload"]["custom_details"], json!({"details": "plain text"}));
@@ -115,7 +120,7 @@ async fn rate_limited_is_retried_after_the_given_time() {
         )
         .mount(&server)
         .await;
-    match sink(&server).deliver(&trigger(), &row()).await {
+    match deliver(&sink(&server), &trigger(), &row()).await {
         Err(DeliveryError::Retry { retry_after, reason }) => {
             assert_eq!(retry_after, Some(Duration::from_secs(7)));
             assert!(reason.contains("429"), "{reason}");
@@ -128,7 +133,7 @@ async fn rate_limited_is_retried_after_the_given_time() {
 async fn a_server_error_is_retried() {
     let server = MockServer::start().await;
     Mock::given(method("POST")).and(path("/v2/enqueue")).respond_with(ResponseTemplate::new(503)).mount(&server).await;
-    assert!(matches!(sink(&server).deliver(&trigger(), &row()).await, Err(DeliveryError::Retry { .. })));
+    assert!(matches!(deliver(&sink(&server), &trigger(), &row()).await, Err(DeliveryError::Retry { .. })));
 }
 
 #[tokio::test]
@@ -143,7 +148,7 @@ async fn a_bad_request_is_permanent_and_never_shows_the_routing_key() {
         })))
         .mount(&server)
         .await;
-    match sink(&server).deliver(&trigger(), &row()).await {
+    match deliver(&sink(&server), &trigger(), &row()).await {
         Err(DeliveryError::Permanent { reason }) => {
             assert!(reason.contains("400") && reason.contains("not a valid integration key"), "{reason}");
             assert!(!reason.contains(KEY), "routing key leaked: {reason}");
@@ -155,10 +160,10 @@ async fn a_bad_request_is_permanent_and_never_shows_the_routing_key() {
 #[tokio::test]
 async fn a_missing_routing_key_or_dedup_key_is_refused() {
     let cfg = PagerDutyConfig::default();
-    assert!(matches!(PagerDutySink::new(&cfg, "ua"), Err(DeliveryError::Permanent { .. })));
+    assert!(matches!(PagerDutySink::new(&cfg, &HttpConfig::default()), Err(DeliveryError::Permanent { .. })));
     let server = MockServer::start().await;
     let event = PagerDutyEvent { dedup_key: String::new(), ..trigger() };
-    assert!(matches!(sink(&server).deliver(&event, &row()).await, Err(DeliveryError::Permanent { .. })));
+    assert!(matches!(deliver(&sink(&server), &event, &row()).await, Err(DeliveryError::Permanent { .. })));
     assert!(server.received_requests().await.unwrap_or_default().is_empty());
 }
 

@@ -1,10 +1,7 @@
-//! Slack: messages (Block Kit), limits and escaping, and the Web API sink.
+//! Slack Web API: `chat.postMessage` (Block Kit, the action's idempotency key in message
+//! metadata), `chat.update`, and `conversations.history` to find an earlier attempt whose answer
+//! never came back, so a message is posted once.
 
-mod config;
-pub mod message;
 mod sink;
-#[cfg(test)]
-mod tests;
 
-pub use config::{SlackConfig, check_channel};
-pub use sink::{METADATA_EVENT_TYPE, METADATA_KEY, SlackSetupError, SlackSink};
+pub use sink::{METADATA_EVENT_TYPE, METADATA_KEY, SlackSink};

@@ -1,24 +1,23 @@
-//! Posting to Slack with slack-morphism: `chat.postMessage` (Block Kit) with the action's
-//! idempotency key in message metadata, and `conversations.history` to find an earlier attempt
-//! whose answer never came back, so a message is posted once.
+//! The Slack sink: slack-morphism's request and Block Kit types, sent through Sparky's own HTTP
+//! client (the one discipline: timeout, size cap, no redirect), answers read leniently (`ok`,
+//! `error`, `ts`, `channel`: a success is a success even when other fields are missing).
 //!
 //! Follows the Slack Web API: chat.postMessage (`channel`, `text`, `blocks`, `metadata` with
-//! `event_type` and `event_payload`), conversations.history (`channel` id, `oldest`, `limit`,
-//! `cursor`, `include_all_metadata`), conversations.list (`types`, `cursor`, `limit`).
+//! `event_type` and `event_payload`), chat.update (`channel`, `ts`, `text`, `blocks`),
+//! conversations.history (`channel` id, `oldest`, `limit`, `cursor`, `include_all_metadata`),
+//! conversations.list (`types`, `exclude_archived`, `cursor`, `limit`). The token goes in the
+//! `Authorization: Bearer` header, never in a URL.
 
 use std::collections::HashMap;
-use std::num::NonZeroU32;
 use std::time::Duration;
 
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use slack_morphism::errors::SlackClientError;
+use serde_json::Value;
 use slack_morphism::prelude::*;
 
-use super::config::SlackConfig;
-use super::message::{SlackPost, SlackUpdate};
-use crate::config::Secret;
-use crate::outbox::{Delivered, DeliveryError};
-use crate::store::outbox::ActionRow;
+use crate::config::{HttpConfig, Secret, SlackConfig};
+use crate::fetch::{Redirects, classify, client, parse_retry_after, read_capped};
+use crate::outbox::slack::{SlackPost, SlackUpdate};
+use crate::outbox::{Action, Attempt, Delivered, DeliveryError, Sink};
 use crate::store::{Store, remote_ids, slack as channels};
 
 /// `event_type` of the metadata Sparky attaches to its messages.
@@ -27,111 +26,85 @@ pub const METADATA_EVENT_TYPE: &str = "sparky_action";
 pub const METADATA_KEY: &str = "idempotency_key";
 /// History pages read when looking for an earlier attempt.
 const HISTORY_PAGES: usize = 10;
-
-type Connector = SlackClientHyperConnector<hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>>;
+/// Largest Web API answer read.
+const MAX_ANSWER: u64 = 2 * 1024 * 1024;
 
 /// The Slack Web API sink.
 pub struct SlackSink {
-    client: SlackClient<Connector>,
-    token: SlackApiToken,
+    http: reqwest::Client,
+    /// The Web API base, without a trailing `/`.
+    api: String,
+    token: Secret,
     timeout: Duration,
     history_window: Duration,
     store: Store,
-    limiter: DefaultKeyedRateLimiter<String>,
 }
 
-/// The Slack client could not be built.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot set up the Slack client: {0}")]
-pub struct SlackSetupError(String);
-
 impl SlackSink {
-    /// A sink posting with `token` to `cfg.api_url`; `store` keeps channel ids.
-    pub fn new(cfg: &SlackConfig, token: &Secret, store: Store) -> Result<Self, SlackSetupError> {
-        // https_or_http: the same connector serves slack.com and a fake Slack on loopback.
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(|e| SlackSetupError(e.to_string()))?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let connector = SlackClientHyperConnector::with_connector(https).with_slack_api_url(cfg.api_url.as_str().trim_end_matches('/'));
-        let per_second = NonZeroU32::new(cfg.messages_per_second.max(1)).unwrap_or(NonZeroU32::MIN);
+    /// A sink posting with `token` to `cfg.api_url`, with the discipline of `http`; `store`
+    /// keeps channel ids and message `ts`.
+    pub fn new(cfg: &SlackConfig, token: &Secret, http: &HttpConfig, store: Store) -> Result<Self, DeliveryError> {
+        let http = client(http, Redirects::None).map_err(|e| DeliveryError::permanent(format!("cannot build the Slack client: {e}")))?;
         Ok(Self {
-            client: SlackClient::new(connector),
-            token: SlackApiToken::new(SlackApiTokenValue::new(token.expose().to_owned())),
+            http,
+            api: cfg.api_url.as_str().trim_end_matches('/').to_owned(),
+            token: token.clone(),
             timeout: cfg.timeout.get(),
             history_window: cfg.history_window.get(),
             store,
-            limiter: RateLimiter::keyed(Quota::per_second(per_second)),
         })
     }
 
-    /// Posts `post` once: when an earlier attempt may have reached Slack, its message is looked
-    /// up by idempotency key first, and found means delivered. Returns the message `ts`.
-    pub async fn post(&self, post: &SlackPost, row: &ActionRow) -> Result<Delivered, DeliveryError> {
-        if row.maybe_delivered_before() {
-            let since = row.created_at - i64::try_from(self.history_window.as_millis()).unwrap_or(0);
-            if let Some(ts) = self.find_earlier(&post.channel, &row.idempotency_key, since).await? {
-                tracing::info!(action = row.id, ts = %ts, "Slack already has this message (found by idempotency key); not posting again");
-                return Ok(Delivered { remote_id: Some(ts) });
-            }
-        }
-        self.limiter.until_key_ready(&post.channel).await;
-        let request = post_request(post, &row.idempotency_key)?;
-        let session = self.client.open_session(&self.token);
-        let answer = self.call(session.chat_post_message(&request)).await?;
-        if let Err(e) = channels::remember_channel(&self.store, &post.channel, &answer.channel.0).await {
+    /// Posts `post`; returns the message `ts`.
+    async fn post(&self, post: &SlackPost, key: &str) -> Result<Delivered, DeliveryError> {
+        let answer = self.call_post("chat.postMessage", &post_request(post, key)?).await?;
+        let (channel, ts) = posted(&answer)?;
+        if let Err(e) = channels::remember_channel(&self.store, &post.channel, &channel).await {
             tracing::warn!(error = %e, "cannot remember the Slack channel id");
         }
-        if let Some(key) = &post.remember_as {
-            // Kept as "CHANNEL_ID TS": chat.update needs both.
-            remote_ids::put(&self.store, "slack", key, &format!("{} {}", answer.channel.0, answer.ts.0))
-                .await
-                .map_err(|e| DeliveryError::retry(format!("posted, but cannot record its ts: {e}")))?;
-        }
-        Ok(Delivered { remote_id: Some(answer.ts.0) })
+        self.remember(post, &channel, &ts).await?;
+        Ok(Delivered::with_id(ts))
+    }
+
+    /// Keeps "CHANNEL_ID TS" under the post's `remember_as` key: chat.update needs both.
+    async fn remember(&self, post: &SlackPost, channel: &str, ts: &str) -> Result<(), DeliveryError> {
+        let Some(key) = &post.remember_as else { return Ok(()) };
+        remote_ids::put(&self.store, "slack", key, &format!("{channel} {ts}"))
+            .await
+            .map_err(|e| DeliveryError::retry(format!("posted, but cannot record its ts: {e}")))
     }
 
     /// Edits the message remembered as `update.message` (`chat.update`).
-    pub async fn update(&self, update: &SlackUpdate) -> Result<Delivered, DeliveryError> {
+    async fn update(&self, update: &SlackUpdate) -> Result<Delivered, DeliveryError> {
         let remote = remote_ids::get(&self.store, "slack", &update.message).await.map_err(|e| DeliveryError::retry(e.to_string()))?;
         let Some((channel, ts)) = remote.as_deref().and_then(|r| r.split_once(' ')) else {
             return Err(DeliveryError::retry(format!("no posted message `{}` yet", update.message)));
         };
-        let blocks = blocks(&update.blocks)?;
-        let content = SlackMessageContent::new().with_text(update.text.clone()).with_blocks(blocks);
+        let content = SlackMessageContent::new().with_text(update.text.clone()).with_blocks(blocks(&update.blocks)?);
         let request = SlackApiChatUpdateRequest::new(SlackChannelId(channel.to_owned()), content, SlackTs(ts.to_owned()));
-        let session = self.client.open_session(&self.token);
-        let answer = self.call(session.chat_update(&request)).await?;
-        Ok(Delivered { remote_id: Some(answer.ts.0) })
+        let answer = self.call_post("chat.update", &request).await?;
+        let (_, ts) = posted(&answer)?;
+        Ok(Delivered::with_id(ts))
     }
 
-    async fn call<T>(&self, fut: impl Future<Output = ClientResult<T>>) -> Result<T, DeliveryError> {
-        match tokio::time::timeout(self.timeout, fut).await {
-            Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(e)) => Err(delivery_error(e)),
-            Err(_) => Err(DeliveryError::retry(format!("Slack did not answer within {:?}", self.timeout))),
-        }
-    }
-
-    /// The `ts` of a message in `channel` since `since_ms` carrying `key` in its metadata.
-    async fn find_earlier(&self, channel: &str, key: &str, since_ms: i64) -> Result<Option<String>, DeliveryError> {
+    /// The `ts` of a message in `channel` since `since` carrying `key` in its metadata.
+    async fn find(&self, channel: &str, key: &str, since: crate::model::Timestamp) -> Result<Option<String>, DeliveryError> {
         let id = self.channel_id(channel).await?;
-        let session = self.client.open_session(&self.token);
-        let mut cursor = None;
+        let since = since.as_millis().max(0);
+        let oldest = format!("{}.{:03}000", since / 1000, since % 1000);
+        let mut cursor: Option<String> = None;
         for _ in 0..HISTORY_PAGES {
-            let request = SlackApiConversationsHistoryRequest::new()
-                .with_channel(SlackChannelId(id.clone()))
-                .with_oldest(SlackTs(format!("{}.{:03}000", since_ms.max(0) / 1000, since_ms.max(0) % 1000)))
-                .with_limit(200)
-                .with_include_all_metadata(true)
-                .opt_cursor(cursor);
-            let page = self.call(session.conversations_history(&request)).await?;
-            if let Some(found) = page.messages.iter().find(|m| carries_key(&m.content, key)) {
-                return Ok(Some(found.origin.ts.0.clone()));
+            let mut query = vec![("channel", id.clone()), ("oldest", oldest.clone()), ("limit", "200".to_owned())];
+            query.push(("include_all_metadata", "true".to_owned()));
+            if let Some(c) = &cursor {
+                query.push(("cursor", c.clone()));
             }
-            cursor = page.response_metadata.and_then(|m| m.next_cursor).filter(|c| !c.0.is_empty());
+            let page = self.call_get("conversations.history", &query).await?;
+            let messages = page["messages"].as_array().map(Vec::as_slice).unwrap_or_default();
+            if let Some(found) = messages.iter().find(|m| carries_key(m, key)) {
+                return Ok(found["ts"].as_str().map(str::to_owned));
+            }
+            cursor = next_cursor(&page);
             if cursor.is_none() {
                 break;
             }
@@ -160,66 +133,108 @@ impl SlackSink {
     }
 
     async fn resolve(&self, name: &str) -> Result<Option<String>, DeliveryError> {
-        let session = self.client.open_session(&self.token);
-        let mut cursor = None;
+        let mut cursor: Option<String> = None;
         for _ in 0..HISTORY_PAGES {
-            let request = SlackApiConversationsListRequest::new()
-                .with_limit(1000)
-                .with_exclude_archived(true)
-                .with_types(vec![SlackConversationType::Public, SlackConversationType::Private])
-                .opt_cursor(cursor);
-            let page = self.call(session.conversations_list(&request)).await?;
-            if let Some(found) = page.channels.iter().find(|c| c.name.as_deref() == Some(name)) {
-                return Ok(Some(found.id.0.clone()));
+            let mut query = vec![("limit", "1000".to_owned()), ("exclude_archived", "true".to_owned())];
+            query.push(("types", "public_channel,private_channel".to_owned()));
+            if let Some(c) = &cursor {
+                query.push(("cursor", c.clone()));
             }
-            cursor = page.response_metadata.and_then(|m| m.next_cursor).filter(|c| !c.0.is_empty());
+            let page = self.call_get("conversations.list", &query).await?;
+            let found = page["channels"].as_array().into_iter().flatten().find(|c| c["name"].as_str() == Some(name));
+            if let Some(id) = found.and_then(|c| c["id"].as_str()) {
+                return Ok(Some(id.to_owned()));
+            }
+            cursor = next_cursor(&page);
             if cursor.is_none() {
                 break;
             }
         }
         Ok(None)
     }
+
+    async fn call_post(&self, method: &str, body: &impl serde::Serialize) -> Result<Value, DeliveryError> {
+        let request = self.http.post(format!("{}/{method}", self.api)).json(body);
+        self.call(method, request).await
+    }
+
+    async fn call_get(&self, method: &str, query: &[(&str, String)]) -> Result<Value, DeliveryError> {
+        let request = self.http.get(format!("{}/{method}", self.api)).query(query);
+        self.call(method, request).await
+    }
+
+    /// Sends a Web API call; the answer's JSON when Slack says `ok: true`.
+    async fn call(&self, method: &str, request: reqwest::RequestBuilder) -> Result<Value, DeliveryError> {
+        let request = request.bearer_auth(self.token.expose()).timeout(self.timeout);
+        let response = request.send().await.map_err(|e| DeliveryError::retry(format!("Slack {method}: {}", classify(&e, self.timeout))))?;
+        let status = response.status();
+        let retry_after = parse_retry_after(response.headers());
+        let body =
+            read_capped(response, MAX_ANSWER, self.timeout).await.map_err(|e| DeliveryError::retry(format!("Slack {method}: {e}")))?;
+        if status.as_u16() == 429 {
+            return Err(DeliveryError::Retry { reason: "Slack rate limit (HTTP 429)".to_owned(), retry_after });
+        }
+        if !status.is_success() {
+            return Err(DeliveryError::retry(format!("Slack answered HTTP {}", status.as_u16())));
+        }
+        let json: Value =
+            serde_json::from_slice(&body).map_err(|e| DeliveryError::retry(format!("Slack {method}: the answer is not JSON: {e}")))?;
+        if json["ok"].as_bool() != Some(true) {
+            let error = json["error"].as_str().unwrap_or("no error given");
+            return Err(DeliveryError::retry(format!("Slack answered ok: false, error `{error}`")));
+        }
+        Ok(json)
+    }
 }
 
-fn carries_key(content: &SlackMessageContent, key: &str) -> bool {
-    content
-        .metadata
-        .as_ref()
-        .filter(|m| m.event_type == METADATA_EVENT_TYPE)
-        .and_then(|m| m.event_payload.as_ref())
-        .and_then(|p| p.get(METADATA_KEY))
-        .is_some_and(|k| k == key)
+#[async_trait::async_trait]
+impl Sink for SlackSink {
+    async fn find_earlier(&self, action: &Action, attempt: &Attempt) -> Result<Option<Delivered>, DeliveryError> {
+        let Action::SlackPost(post) = action else { return Ok(None) };
+        let since = attempt.created_at - self.history_window;
+        let Some(ts) = self.find(&post.channel, &attempt.key, since).await? else { return Ok(None) };
+        Ok(Some(Delivered::with_id(ts)))
+    }
+
+    async fn deliver(&self, action: &Action, attempt: &Attempt) -> Result<Delivered, DeliveryError> {
+        match action {
+            Action::SlackPost(post) => self.post(post, &attempt.key).await,
+            Action::SlackUpdate(update) => self.update(update).await,
+            other => Err(DeliveryError::permanent(format!("the Slack sink cannot deliver a {} action", other.sink()))),
+        }
+    }
 }
 
-fn blocks(blocks: &[serde_json::Value]) -> Result<Vec<SlackBlock>, DeliveryError> {
+/// The channel id and `ts` of a successful post or update.
+fn posted(answer: &Value) -> Result<(String, String), DeliveryError> {
+    let ts = answer["ts"].as_str().filter(|t| !t.is_empty());
+    let channel = answer["channel"].as_str().unwrap_or_default();
+    match ts {
+        Some(ts) => Ok((channel.to_owned(), ts.to_owned())),
+        None => Err(DeliveryError::retry("Slack answered ok: true without the message's ts")),
+    }
+}
+
+fn next_cursor(page: &Value) -> Option<String> {
+    page["response_metadata"]["next_cursor"].as_str().filter(|c| !c.is_empty()).map(str::to_owned)
+}
+
+fn carries_key(message: &Value, key: &str) -> bool {
+    let metadata = &message["metadata"];
+    metadata["event_type"] == METADATA_EVENT_TYPE && metadata["event_payload"][METADATA_KEY] == key
+}
+
+fn blocks(blocks: &[Value]) -> Result<Vec<SlackBlock>, DeliveryError> {
     blocks
         .iter()
         .map(|b| serde_json::from_value::<SlackBlock>(b.clone()))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| DeliveryError::Permanent { reason: format!("stored blocks are not Block Kit: {e}") })
+        .map_err(|e| DeliveryError::permanent(format!("stored blocks are not Block Kit: {e}")))
 }
 
 fn post_request(post: &SlackPost, key: &str) -> Result<SlackApiChatPostMessageRequest, DeliveryError> {
-    let blocks = blocks(&post.blocks)?;
     let metadata = SlackMessageMetadata::new(METADATA_EVENT_TYPE.to_owned())
         .with_event_payload(HashMap::from([(METADATA_KEY.to_owned(), key.to_owned())]));
-    let content = SlackMessageContent::new().with_text(post.text.clone()).with_blocks(blocks).with_metadata(metadata);
+    let content = SlackMessageContent::new().with_text(post.text.clone()).with_blocks(blocks(&post.blocks)?).with_metadata(metadata);
     Ok(SlackApiChatPostMessageRequest::new(SlackChannelId(post.channel.clone()), content).with_unfurl_links(false).with_unfurl_media(false))
-}
-
-/// Every Slack failure is worth another attempt: 5xx, 429 (with its `Retry-After`), and
-/// `ok: false` (which the attempt budget eventually sends to the dead letter state).
-fn delivery_error(e: SlackClientError) -> DeliveryError {
-    match e {
-        SlackClientError::RateLimitError(r) => {
-            DeliveryError::Retry { reason: "Slack rate limit (HTTP 429)".to_owned(), retry_after: r.retry_after }
-        }
-        SlackClientError::ApiError(a) => DeliveryError::retry(format!("Slack answered ok: false, error `{}`", a.code)),
-        SlackClientError::HttpError(h) => DeliveryError::retry(format!("Slack answered HTTP {}", h.status_code)),
-        other => DeliveryError::retry(format!("Slack request failed: {}", one_line(&other.to_string()))),
-    }
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(300).collect()
 }

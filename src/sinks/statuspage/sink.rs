@@ -12,11 +12,10 @@
 use serde_json::{Map, Value, json};
 use url::Url;
 
-use super::{IncidentStatus, PublicComponent, StatuspageAction, StatuspageConfig};
-use crate::config::Secret;
-use crate::outbox::{Delivered, DeliveryError};
+use crate::config::{HttpConfig, Secret, StatuspageConfig};
+use crate::outbox::statuspage::{IncidentStatus, PublicComponent, StatuspageAction};
+use crate::outbox::{Action, Attempt, Delivered, DeliveryError, Sink};
 use crate::sinks::http::SinkHttp;
-use crate::store::outbox::ActionRow;
 use crate::store::{Store, remote_ids};
 
 /// Sink name in `remote_ids`.
@@ -40,36 +39,36 @@ pub struct StatuspageSink {
 }
 
 impl StatuspageSink {
-    /// A sink for the page of `cfg` (which `is_configured`).
-    pub fn new(cfg: &StatuspageConfig, user_agent: &str, store: Store) -> Result<Self, DeliveryError> {
+    /// A sink for the page of `cfg` (which `is_configured`), with the discipline of `http`.
+    pub fn new(cfg: &StatuspageConfig, http: &HttpConfig, store: Store) -> Result<Self, DeliveryError> {
         let (Some(api_key), Some(page_id)) = (cfg.api_key.as_ref(), cfg.page_id.as_deref()) else {
-            return Err(DeliveryError::Permanent { reason: "Statuspage: STATUSPAGE_API_KEY and STATUSPAGE_PAGE_ID are needed".to_owned() });
+            return Err(DeliveryError::permanent("Statuspage: STATUSPAGE_API_KEY and STATUSPAGE_PAGE_ID are needed"));
         };
-        let http = SinkHttp::new("Statuspage", user_agent, cfg.timeout.get())?;
+        let http = SinkHttp::new("Statuspage", http, cfg.timeout.get())?;
         let mut page = cfg.api_url.url().clone();
         page.path_segments_mut()
-            .map_err(|()| DeliveryError::Permanent { reason: format!("Statuspage: `{}` cannot be a base URL", cfg.api_url) })?
+            .map_err(|()| DeliveryError::permanent(format!("Statuspage: `{}` cannot be a base URL", cfg.api_url)))?
             .pop_if_empty()
             .extend(["pages", page_id]);
         Ok(Self { http, page, api_key: api_key.clone(), store })
     }
 
     /// Delivers one action.
-    pub async fn deliver(&self, action: &StatuspageAction, row: &ActionRow) -> Result<Delivered, DeliveryError> {
+    async fn send(&self, action: &StatuspageAction, attempt: &Attempt) -> Result<Delivered, DeliveryError> {
         match action {
-            StatuspageAction::Component(component) => self.component(component, row).await,
+            StatuspageAction::Component(component) => self.component(component, attempt).await,
             StatuspageAction::OpenIncident { incident, name, body, status, components } => {
-                self.open(incident, name, body, *status, components, row).await
+                self.open(incident, name, body, *status, components).await
             }
             StatuspageAction::UpdateIncident { incident, body, status } => self.update(incident, body, *status).await,
             StatuspageAction::ResolveIncident { incident, body } => self.update(incident, body, IncidentStatus::Resolved).await,
         }
     }
 
-    async fn component(&self, component: &PublicComponent, row: &ActionRow) -> Result<Delivered, DeliveryError> {
+    async fn component(&self, component: &PublicComponent, attempt: &Attempt) -> Result<Delivered, DeliveryError> {
         let Some(id) = component.component_id.as_deref().filter(|id| !id.is_empty()) else {
             tracing::info!(
-                action = row.id,
+                action = attempt.action_id,
                 partner = %component.partner,
                 status = component.status.as_str(),
                 "Statuspage component update skipped: the partner has no [public_status] component_id, nothing to update"
@@ -78,8 +77,8 @@ impl StatuspageSink {
         };
         let url = self.url(&["components", id]);
         let body = json!({"component": {"status": component.status.as_str()}});
-        self.send(self.http.client().patch(url).json(&body)).await?;
-        Ok(Delivered { remote_id: Some(id.to_owned()) })
+        self.call(self.http.client().patch(url).json(&body)).await?;
+        Ok(Delivered::with_id(id))
     }
 
     async fn open(
@@ -89,26 +88,18 @@ impl StatuspageSink {
         body: &str,
         status: IncidentStatus,
         components: &[PublicComponent],
-        row: &ActionRow,
     ) -> Result<Delivered, DeliveryError> {
         if let Some(id) = self.remembered(key).await? {
-            return Ok(Delivered { remote_id: Some(id) });
-        }
-        if row.maybe_delivered_before()
-            && let Some(id) = self.find_earlier(key).await?
-        {
-            tracing::info!(action = row.id, incident = key, id = %id, "Statuspage already has this incident (found by metadata); not creating it again");
-            self.remember(key, &id).await?;
-            return Ok(Delivered { remote_id: Some(id) });
+            return Ok(Delivered::with_id(id));
         }
         let request = incident_body(key, name, body, status, components);
-        let answer = self.send(self.http.client().post(self.url(&["incidents"])).json(&request)).await?;
+        let answer = self.call(self.http.client().post(self.url(&["incidents"])).json(&request)).await?;
         let Some(id) = answer.get("id").and_then(Value::as_str).filter(|id| !id.is_empty()) else {
             // Created, but without its id: the next attempt finds it by metadata.
             return Err(DeliveryError::retry("Statuspage created the incident but its answer carries no id"));
         };
         self.remember(key, id).await?;
-        Ok(Delivered { remote_id: Some(id.to_owned()) })
+        Ok(Delivered::with_id(id))
     }
 
     async fn update(&self, key: &str, body: &str, status: IncidentStatus) -> Result<Delivered, DeliveryError> {
@@ -116,16 +107,16 @@ impl StatuspageSink {
             return Err(DeliveryError::retry(format!("Statuspage incident `{key}` not opened yet")));
         };
         let request = json!({"incident": {"status": status.as_str(), "body": truncate(body, MAX_BODY)}});
-        self.send(self.http.client().patch(self.url(&["incidents", &id])).json(&request)).await?;
-        Ok(Delivered { remote_id: Some(id) })
+        self.call(self.http.client().patch(self.url(&["incidents", &id])).json(&request)).await?;
+        Ok(Delivered::with_id(id))
     }
 
     /// The id of an unresolved incident carrying `key` in `metadata.sparky.incident`.
-    async fn find_earlier(&self, key: &str) -> Result<Option<String>, DeliveryError> {
+    async fn find_by_metadata(&self, key: &str) -> Result<Option<String>, DeliveryError> {
         for page in 1..=UNRESOLVED_PAGES {
             let mut url = self.url(&["incidents", "unresolved"]);
             url.query_pairs_mut().append_pair("page", &page.to_string()).append_pair("per_page", &PER_PAGE.to_string());
-            let answer = self.send(self.http.client().get(url)).await?;
+            let answer = self.call(self.http.client().get(url)).await?;
             let incidents = answer.as_array().map(Vec::as_slice).unwrap_or_default();
             if let Some(found) = incidents.iter().find(|i| i["metadata"]["sparky"]["incident"].as_str() == Some(key)) {
                 return Ok(found["id"].as_str().map(str::to_owned));
@@ -159,22 +150,31 @@ impl StatuspageSink {
     }
 
     /// Sends with the API key; the answer's JSON.
-    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, DeliveryError> {
+    async fn call(&self, request: reqwest::RequestBuilder) -> Result<Value, DeliveryError> {
         let request = request.header(reqwest::header::AUTHORIZATION, format!("OAuth {}", self.api_key.expose()));
-        match self.http.send(request).await {
-            Ok(answer) => Ok(answer.json),
-            Err(e) => Err(self.redact(e)),
+        self.http.send(request).await.map(|answer| answer.json).map_err(|e| e.redact(self.api_key.expose()))
+    }
+}
+
+#[async_trait::async_trait]
+impl Sink for StatuspageSink {
+    /// An incident created by an earlier attempt is found by the key in its metadata; the other
+    /// actions set a state, which setting again leaves as it is.
+    async fn find_earlier(&self, action: &Action, _: &Attempt) -> Result<Option<Delivered>, DeliveryError> {
+        let Action::Statuspage(StatuspageAction::OpenIncident { incident, .. }) = action else { return Ok(None) };
+        if let Some(id) = self.remembered(incident).await? {
+            return Ok(Some(Delivered::with_id(id)));
         }
+        let Some(id) = self.find_by_metadata(incident).await? else { return Ok(None) };
+        self.remember(incident, &id).await?;
+        Ok(Some(Delivered::with_id(id)))
     }
 
-    /// The error without the API key, should an answer have echoed it.
-    fn redact(&self, e: DeliveryError) -> DeliveryError {
-        let key = self.api_key.expose();
-        let clean = |s: String| if key.is_empty() { s } else { s.replace(key, "***") };
-        match e {
-            DeliveryError::Retry { reason, retry_after } => DeliveryError::Retry { reason: clean(reason), retry_after },
-            DeliveryError::Permanent { reason } => DeliveryError::Permanent { reason: clean(reason) },
-        }
+    async fn deliver(&self, action: &Action, attempt: &Attempt) -> Result<Delivered, DeliveryError> {
+        let Action::Statuspage(action) = action else {
+            return Err(DeliveryError::permanent(format!("the Statuspage sink cannot deliver a {} action", action.sink())));
+        };
+        self.send(action, attempt).await
     }
 }
 

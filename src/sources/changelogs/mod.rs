@@ -8,14 +8,14 @@ pub mod parse;
 pub mod scrape;
 pub mod summary;
 
-use std::time::Instant;
-
 use futures::StreamExt;
 use serde::Serialize;
+use tokio::time::Instant;
 
 use crate::config::{ChangelogSettings, FeedConfig, FeedKind, Partner};
 use crate::fetch::{Fetched, Fetcher, Validators};
 use crate::metrics::METRICS;
+use crate::model::{ErrorKind, Timestamp};
 use crate::store::Store;
 use crate::store::changelogs::{self as table, EntryRecord};
 
@@ -40,7 +40,7 @@ pub enum FeedOutcome {
     /// The fetch or the parse failed.
     Failed {
         /// Error class (`timeout`, `http`, `malformed` ...).
-        kind: String,
+        kind: ErrorKind,
         /// The error, in words.
         error: String,
         /// Failed polls in a row.
@@ -96,7 +96,7 @@ pub async fn poll_feed(store: &Store, fetcher: &Fetcher, partner: &Partner, feed
 }
 
 /// A failed poll: (kind, message).
-struct Failure(&'static str, String);
+struct Failure(ErrorKind, String);
 
 async fn poll(
     store: &Store,
@@ -107,11 +107,11 @@ async fn poll(
 ) -> Result<FeedOutcome, Failure> {
     let id = partner.id.as_str();
     let url = feed.url.as_str();
-    let state = table::feed_state(store, id, url).await.map_err(|e| Failure("store", e.to_string()))?;
+    let state = table::feed_state(store, id, url).await.map_err(|e| Failure(ErrorKind::Store, e.to_string()))?;
     let validators = Validators { etag: state.etag.clone(), last_modified: state.last_modified.clone() };
     let body = match fetcher.get(feed.url.url(), &validators).await.map_err(|e| Failure(e.kind(), e.to_string()))? {
         Fetched::NotModified => {
-            table::record_not_modified(store, id, url).await.map_err(|e| Failure("store", e.to_string()))?;
+            table::record_not_modified(store, id, url).await.map_err(|e| Failure(ErrorKind::Store, e.to_string()))?;
             return Ok(FeedOutcome::NotModified);
         }
         Fetched::Body(body) => body,
@@ -126,7 +126,7 @@ async fn poll(
             to_post.contains(&e.key)
         })
         .await
-        .map_err(|e| Failure("store", e.to_string()))?;
+        .map_err(|e| Failure(ErrorKind::Store, e.to_string()))?;
     let posted = stored.iter().filter(|k| to_post.contains(*k)).count();
     METRICS.changelog_entries_new.with_label_values(&[id]).inc_by(stored.len() as u64);
     tracing::info!(partner = id, url, entries = records.len(), new = stored.len(), to_post = posted, "feed polled");
@@ -136,7 +136,7 @@ async fn poll(
 async fn record_failure(store: &Store, partner: &Partner, feed: &FeedConfig, Failure(kind, error): Failure) -> FeedOutcome {
     let id = partner.id.as_str();
     let url = feed.url.as_str();
-    METRICS.error("changelogs", kind);
+    METRICS.error("changelogs", kind.as_str());
     let consecutive_failures = match table::record_failure(store, id, url, &error).await {
         Ok(n) => n,
         Err(e) => {
@@ -144,8 +144,8 @@ async fn record_failure(store: &Store, partner: &Partner, feed: &FeedConfig, Fai
             0
         }
     };
-    tracing::warn!(partner = id, url, kind, consecutive_failures, error = %error, "feed poll failed");
-    FeedOutcome::Failed { kind: kind.to_owned(), error, consecutive_failures }
+    tracing::warn!(partner = id, url, kind = %kind, consecutive_failures, error = %error, "feed poll failed");
+    FeedOutcome::Failed { kind, error, consecutive_failures }
 }
 
 /// Parses off the async threads: a large feed takes milliseconds of CPU.
@@ -177,7 +177,7 @@ pub fn summarise(entry: &ParsedEntry, rules: &TagRules, max_chars: usize) -> Ent
         summary: truncate_words(&text, max_chars),
         title: truncate_words(&title, 250),
         link: entry.link.clone(),
-        published_at: entry.published.map(|d| d.timestamp_millis()),
+        published_at: entry.published.map(Timestamp::from_datetime),
     }
 }
 
@@ -197,6 +197,7 @@ mod tests {
     use super::*;
 
     fn record(key: &str, published_at: Option<i64>) -> EntryRecord {
+        let published_at = published_at.map(Timestamp::from_millis);
         EntryRecord { key: key.to_owned(), title: key.to_owned(), link: None, published_at, summary: String::new(), tags: vec![] }
     }
 

@@ -4,6 +4,8 @@
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
+use crate::model::ErrorKind;
+
 /// An entry as read from the source, before summarising.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedEntry {
@@ -62,12 +64,12 @@ fn content_type_note(ct: &Option<String>) -> String {
 }
 
 impl ParseError {
-    /// One word for metrics: `html_not_feed`, `malformed`, `not_text`.
-    pub fn kind(&self) -> &'static str {
+    /// The class: `html_not_feed`, `malformed`, `not_text`.
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::HtmlNotFeed(_) => "html_not_feed",
-            Self::Malformed(_) => "malformed",
-            Self::NotText => "not_text",
+            Self::HtmlNotFeed(_) => ErrorKind::HtmlNotFeed,
+            Self::Malformed(_) => ErrorKind::Malformed,
+            Self::NotText => ErrorKind::NotText,
         }
     }
 }
@@ -156,7 +158,7 @@ mod tests {
     fn an_xhtml_page_with_an_xml_declaration_is_html() {
         let page =
             b"<?xml version=\"1.0\"?>\n<!-- login -->\n<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Strict//EN\"><html><body/></html>";
-        assert_eq!(parse_feed(page, "https://x.test/", None).unwrap_err().kind(), "html_not_feed");
+        assert_eq!(parse_feed(page, "https://x.test/", None).unwrap_err().kind(), ErrorKind::HtmlNotFeed);
         assert!(!looks_like_html(b"<?xml version=\"1.0\"?><rss version=\"2.0\"></rss>"));
     }
 
@@ -182,7 +184,7 @@ mod tests {
     #[test]
     fn malformed_xml_is_an_error() {
         let err = parse_feed(b"<rss><channel><item><title>x</ti", "https://x.test/", None).unwrap_err();
-        assert_eq!(err.kind(), "malformed");
+        assert_eq!(err.kind(), ErrorKind::Malformed);
     }
 
     #[test]

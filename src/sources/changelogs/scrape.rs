@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use super::parse::{ParseError, ParsedEntry};
 use crate::config::FeedConfig;
 
-static ANCHOR: LazyLock<Selector> = LazyLock::new(|| Selector::parse("a[href]").unwrap_or_else(|e| unreachable!("{e}")));
+static ANCHOR: LazyLock<Selector> = LazyLock::new(|| Selector::parse("a[href]").expect("a constant selector")); // invariant: a valid literal
 
 /// Scrapes entries from a page; `base` resolves relative links. Entries without a title are
 /// skipped (navigation, ads).

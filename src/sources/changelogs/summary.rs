@@ -90,8 +90,7 @@ fn walk(node: NodeRef<'_, Node>, out: &mut String) {
 }
 
 fn looks_like_markup(text: &str) -> bool {
-    static TAG: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"</?[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?/?>").unwrap_or_else(|e| unreachable!("{e}")));
+    static TAG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"</?[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?/?>").expect("a constant regex")); // invariant: a valid literal
     text.contains('<') && TAG.is_match(text)
 }
 
@@ -133,7 +132,7 @@ pub struct TagRules {
 
 static BUILT_IN: LazyLock<Vec<(String, Vec<Regex>)>> = LazyLock::new(|| {
     let rule = |tag: &str, patterns: &[&str]| {
-        (tag.to_owned(), patterns.iter().map(|p| Regex::new(p).unwrap_or_else(|e| unreachable!("built-in rule {p}: {e}"))).collect())
+        (tag.to_owned(), patterns.iter().map(|p| Regex::new(p).expect("a built-in rule")).collect()) // invariant: constant rules, tested
     };
     vec![
         // "breaking" alone also reads "breaking up a task": only the phrases that announce one.

@@ -2,107 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use crate::model::{ComponentStatus, EventDetail, EventKind, Indicator, Maintenance, PartnerIncident, PartnerStatus, StatusEvent};
 
-use super::model::{ComponentStatus, Incident, Indicator, Maintenance, PartnerStatus};
-
-/// What changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EventKind {
-    /// The page indicator changed (subject empty).
-    Indicator,
-    /// A component's status changed (subject: its name).
-    Component,
-    /// An incident appeared (subject: its id).
-    IncidentOpened,
-    /// An open incident's status changed (`investigating` -> `identified` ...).
-    IncidentUpdated,
-    /// An incident was resolved or left the page.
-    IncidentResolved,
-    /// A maintenance was announced.
-    MaintenanceScheduled,
-    /// A maintenance began.
-    MaintenanceStarted,
-    /// A maintenance ended or left the page.
-    MaintenanceEnded,
-}
-
-impl EventKind {
-    /// The stored word.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Indicator => "indicator",
-            Self::Component => "component",
-            Self::IncidentOpened => "incident_opened",
-            Self::IncidentUpdated => "incident_updated",
-            Self::IncidentResolved => "incident_resolved",
-            Self::MaintenanceScheduled => "maintenance_scheduled",
-            Self::MaintenanceStarted => "maintenance_started",
-            Self::MaintenanceEnded => "maintenance_ended",
-        }
-    }
-
-    /// Reads a stored word.
-    pub fn parse(word: &str) -> Option<Self> {
-        [
-            Self::Indicator,
-            Self::Component,
-            Self::IncidentOpened,
-            Self::IncidentUpdated,
-            Self::IncidentResolved,
-            Self::MaintenanceScheduled,
-            Self::MaintenanceStarted,
-            Self::MaintenanceEnded,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == word)
-    }
-}
-
-/// About the incident or maintenance an event concerns.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EventDetail {
-    /// Its title.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// Its impact.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub impact: Option<Indicator>,
-    /// The partner's link.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub link: Option<String>,
-    /// Affected components.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub components: Vec<String>,
-    /// When it started (or is scheduled to).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub started_at: Option<DateTime<Utc>>,
-}
-
-/// One change of a partner's page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StatusEvent {
-    /// What changed.
-    pub kind: EventKind,
-    /// Component name or incident/maintenance id; empty for the indicator.
-    pub subject: String,
-    /// The value before (status word), if any.
-    pub old: Option<String>,
-    /// The value after, if any.
-    pub new: Option<String>,
-    /// About the incident or maintenance.
-    pub detail: EventDetail,
-}
-
-impl StatusEvent {
-    fn new(kind: EventKind, subject: &str, old: Option<&str>, new: Option<&str>, detail: EventDetail) -> Self {
-        Self { kind, subject: subject.to_owned(), old: old.map(str::to_owned), new: new.map(str::to_owned), detail }
-    }
-}
-
-fn incident_detail(i: &Incident) -> EventDetail {
+fn incident_detail(i: &PartnerIncident) -> EventDetail {
     EventDetail {
         name: Some(i.name.clone()),
         impact: Some(i.impact),
@@ -169,7 +71,8 @@ fn components(old: Option<&PartnerStatus>, new: &PartnerStatus, events: &mut Vec
 }
 
 fn incidents(old: Option<&PartnerStatus>, new: &PartnerStatus, events: &mut Vec<StatusEvent>) {
-    let before: BTreeMap<&str, &Incident> = old.map(|o| o.incidents.iter().map(|i| (i.id.as_str(), i)).collect()).unwrap_or_default();
+    let before: BTreeMap<&str, &PartnerIncident> =
+        old.map(|o| o.incidents.iter().map(|i| (i.id.as_str(), i)).collect()).unwrap_or_default();
     for i in &new.incidents {
         match before.get(i.id.as_str()) {
             None => events.push(StatusEvent::new(EventKind::IncidentOpened, &i.id, None, Some(&i.status), incident_detail(i))),

@@ -1,12 +1,9 @@
 //! The status page watcher: each partner's status page, read by one of four adapters
-//! (`statuspage`, `feed`, `html`, `json`) into one normalised model.
+//! (`statuspage`, `feed`, `html`, `json`) into the one normalised model
+//! ([`crate::model::PartnerStatus`]), its changes recorded as status events.
 
 pub mod adapters;
-pub mod config;
 pub mod history;
-pub mod model;
 pub mod poll;
 
-pub use config::{JsonPathExpr, JsonPaths, StatusPageConfig, StatusPageKind, StatusRule, StatusWord};
-pub use model::{Component, ComponentStatus, Incident, Indicator, Maintenance, PartnerStatus};
-pub use poll::{PollReport, fetch_now, poll_all, poll_partner};
+pub use poll::{PollReport, Reading, poll_all, poll_partner, read_page};

@@ -1,23 +1,22 @@
-//! Polling a partner's status page: conditional GET -> adapter -> history diff -> notices, all
-//! recorded in one transaction. A page that cannot be fetched or parsed reads `unknown` with the
-//! error kept, never `operational`, and never stops the other partners.
+//! Polling a partner's status page: conditional GET -> adapter -> history diff, recorded in one
+//! transaction (page health, snapshot, status events). A page that cannot be fetched or parsed
+//! reads `unknown` with the error kept, never `operational`, and never stops the other
+//! partners. Notices of the events are the decisions' business (`notices`).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::Serialize;
+use tokio::time::Instant;
 
 use super::adapters::{self, StatusParseError};
 use super::history::{carry_over, diff};
-use super::{PartnerStatus, StatusPageConfig};
-use crate::app::App;
-use crate::config::Partner;
+use crate::config::{Partner, StatusPageConfig};
 use crate::fetch::{Body, Fetched, Fetcher, Validators};
 use crate::metrics::METRICS;
-use crate::notices;
+use crate::model::{ErrorKind, Indicator, PartnerStatus, StatusEvent, Timestamp};
 use crate::store::status::{self as table, Fetch, PollRecord};
-use crate::store::{StoreError, ms_to_time, now_ms};
+use crate::store::{Store, StoreError};
 
 /// Partners polled at once by [`poll_all`].
 const CONCURRENCY: usize = 16;
@@ -33,14 +32,12 @@ pub struct PollReport {
     pub result: String,
     /// Status events this poll recorded.
     pub events: usize,
-    /// Notices it queued.
-    pub notices: usize,
     /// How old the information is: zero after a successful fetch, else the time since the last
     /// successful one (`None`: never read).
     #[serde(serialize_with = "serialize_secs")]
     pub age: Option<Duration>,
     /// When the poll ran.
-    pub polled_at: DateTime<Utc>,
+    pub polled_at: Timestamp,
 }
 
 fn serialize_secs<S: serde::Serializer>(age: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
@@ -50,87 +47,74 @@ fn serialize_secs<S: serde::Serializer>(age: &Option<Duration>, s: S) -> Result<
     }
 }
 
-/// Polls every partner that has a status page, at most [`CONCURRENCY`] at once.
-pub async fn poll_all(app: &App) -> Result<Vec<PollReport>, StoreError> {
-    let indices: Vec<usize> = (0..app.config.partners.len()).filter(|&i| app.config.partners[i].status_page.is_some()).collect();
+/// Polls every partner of `partners` that has a status page, at most [`CONCURRENCY`] at once.
+pub async fn poll_all(store: &Store, fetcher: &Fetcher, partners: &[Partner]) -> Result<Vec<PollReport>, StoreError> {
     let reports: Vec<Result<Option<PollReport>, StoreError>> =
-        futures::stream::iter(indices).map(|i| poll_partner(app, &app.config.partners[i])).buffer_unordered(CONCURRENCY).collect().await;
+        futures::stream::iter(partners).map(|p| poll_partner(store, fetcher, p)).buffer_unordered(CONCURRENCY).collect().await;
     let mut reports: Vec<PollReport> = reports.into_iter().filter_map(Result::transpose).collect::<Result<_, _>>()?;
     reports.sort_by(|a, b| a.partner.cmp(&b.partner));
     Ok(reports)
 }
 
-/// Fetches one partner's status afresh with `fetcher`, bypassing the schedule (triage calls this
-/// when a check fails, with a fetcher that does not retry: a page must not wait for a status
-/// page that hangs). The poll is recorded like a scheduled one. `Ok(None)`: no status page.
-pub async fn fetch_now(app: &App, fetcher: &Fetcher, partner: &Partner) -> Result<Option<PollReport>, StoreError> {
-    poll_with(app, fetcher, partner).await
+/// What one read of a page gave.
+#[derive(Debug, Clone)]
+pub struct Reading {
+    /// How the fetch went (for the page's health).
+    pub fetch: Fetch,
+    /// What the page says (`unknown` with the error, what was last known kept, when unreadable).
+    pub status: PartnerStatus,
+    /// `ok`, `not_modified`, or the error kind.
+    pub result: String,
 }
 
-/// Polls one partner. `Ok(None)` when it has no `[status_page]`; `Err` only when the database
-/// fails (a bad page is a report, not an error).
-pub async fn poll_partner(app: &App, partner: &Partner) -> Result<Option<PollReport>, StoreError> {
-    poll_with(app, &app.fetcher, partner).await
+/// Reads `page` once with `fetcher`, `previous` being what it last said (sent as validators
+/// from `validators`, and carried over when the page cannot be read). No I/O but the fetch.
+pub async fn read_page(fetcher: &Fetcher, page: &StatusPageConfig, previous: Option<&PartnerStatus>, validators: &Validators) -> Reading {
+    // Without a stored copy a 304 would leave nothing to read: ask unconditionally.
+    let validators = if previous.is_some() { validators.clone() } else { Validators::default() };
+    match fetcher.get(page.url.url(), &validators).await {
+        Ok(Fetched::NotModified) => match previous {
+            Some(prev) => Reading { fetch: Fetch::NotModified, status: prev.clone(), result: "not_modified".to_owned() },
+            None => failed(None, "304 Not Modified without a stored copy", ErrorKind::Http),
+        },
+        Ok(Fetched::Body(body)) => match parse(page, &body).await {
+            Ok(status) => Reading {
+                fetch: Fetch::Fresh { etag: body.validators.etag.clone(), last_modified: body.validators.last_modified.clone() },
+                status,
+                result: "ok".to_owned(),
+            },
+            Err(e) => failed(previous, e.message, e.kind),
+        },
+        Err(e) => failed(previous, e.to_string(), e.kind()),
+    }
 }
 
-async fn poll_with(app: &App, fetcher: &Fetcher, partner: &Partner) -> Result<Option<PollReport>, StoreError> {
+fn failed(previous: Option<&PartnerStatus>, error: impl Into<String>, kind: ErrorKind) -> Reading {
+    Reading { fetch: Fetch::Failed, status: carry_over(previous, PartnerStatus::unreadable(error)), result: kind.as_str().to_owned() }
+}
+
+/// Polls one partner with `fetcher` and records the poll. `Ok(None)` when it has no
+/// `[status_page]`; `Err` only when the database fails (a bad page is a report, not an error).
+/// Triage polls with a fetcher that does not retry ([`Fetcher::quick`]).
+pub async fn poll_partner(store: &Store, fetcher: &Fetcher, partner: &Partner) -> Result<Option<PollReport>, StoreError> {
     let Some(page) = &partner.status_page else { return Ok(None) };
     let id = partner.id.as_str();
     let started = Instant::now();
-    let state = table::page_state(&app.store, id).await?;
+    let state = table::page_state(store, id).await?;
     let previous = state.latest.as_ref().map(|(_, s)| s);
-    // Without a stored copy a 304 would leave nothing to read: ask unconditionally.
-    let validators = if previous.is_some() {
-        Validators { etag: state.etag.clone(), last_modified: state.last_modified.clone() }
-    } else {
-        Validators::default()
-    };
-    let fetched = fetcher.get(page.url.url(), &validators).await;
-    let (fetch, status, result) = match fetched {
-        Ok(Fetched::NotModified) => match previous {
-            Some(prev) => (Fetch::NotModified, prev.clone(), "not_modified".to_owned()),
-            None => (Fetch::Failed, PartnerStatus::unreadable("304 Not Modified without a stored copy"), "http".to_owned()),
-        },
-        Ok(Fetched::Body(body)) => match parse(page, &body).await {
-            Ok(status) => (
-                Fetch::Fresh { etag: body.validators.etag.clone(), last_modified: body.validators.last_modified.clone() },
-                status,
-                "ok".to_owned(),
-            ),
-            Err(e) => (Fetch::Failed, carry_over(previous, PartnerStatus::unreadable(e.message)), e.kind.to_owned()),
-        },
-        Err(e) => (Fetch::Failed, carry_over(previous, PartnerStatus::unreadable(e.to_string())), e.kind().to_owned()),
-    };
-    let now = now_ms();
+    let validators = Validators { etag: state.etag.clone(), last_modified: state.last_modified.clone() };
+    let Reading { fetch, status, result } = read_page(fetcher, page, previous, &validators).await;
+    let now = Timestamp::now();
     let events = diff(previous, &status);
-    let channel = partner.channel(&app.config.global.slack.channel);
-    let notices =
-        notices::notices(&app.templates, partner, page, channel, &events, status.indicator, ms_to_time(now)).unwrap_or_else(|e| {
-            METRICS.error("notices", "template");
-            tracing::error!(partner = id, error = %e, "cannot render status notices");
-            Vec::new()
-        });
     let changed = (previous != Some(&status)).then_some(&status);
     let failed = matches!(fetch, Fetch::Failed);
-    table::record_poll(&app.store, &PollRecord { partner: id, at: now, fetch, changed, events: &events, notices: &notices }).await?;
+    table::record_poll(store, &PollRecord { partner: id, at: now, fetch, changed, events: &events }).await?;
     observe(id, &status, &result, &events, started.elapsed());
     if failed {
         tracing::warn!(partner = id, url = %page.url, kind = %result, error = status.error.as_deref().unwrap_or_default(), "status page unreadable");
     }
-    let age = if failed {
-        state.last_success_at.map(|t| Duration::from_millis(u64::try_from(now - t).unwrap_or(0)))
-    } else {
-        Some(Duration::ZERO)
-    };
-    Ok(Some(PollReport {
-        partner: id.to_owned(),
-        result,
-        events: events.len(),
-        notices: notices.len(),
-        age,
-        polled_at: ms_to_time(now),
-        status,
-    }))
+    let age = if failed { state.last_success_at.map(|t| now.since(t)) } else { Some(Duration::ZERO) };
+    Ok(Some(PollReport { partner: id.to_owned(), result, events: events.len(), age, polled_at: now, status }))
 }
 
 async fn parse(page: &StatusPageConfig, body: &Body) -> Result<PartnerStatus, StatusParseError> {
@@ -138,14 +122,14 @@ async fn parse(page: &StatusPageConfig, body: &Body) -> Result<PartnerStatus, St
     // Parsing a large page takes CPU time: off the async threads.
     tokio::task::spawn_blocking(move || adapters::parse(&page, &bytes, content_type.as_deref()))
         .await
-        .unwrap_or_else(|e| Err(StatusParseError { kind: "malformed", message: format!("parser crashed: {e}") }))
+        .unwrap_or_else(|e| Err(StatusParseError { kind: ErrorKind::Malformed, message: format!("parser crashed: {e}") }))
 }
 
-fn observe(partner: &str, status: &PartnerStatus, result: &str, events: &[super::history::StatusEvent], elapsed: Duration) {
+fn observe(partner: &str, status: &PartnerStatus, result: &str, events: &[StatusEvent], elapsed: Duration) {
     METRICS.status_fetches.with_label_values(&[partner, result]).inc();
     METRICS.status_fetch_duration.with_label_values(&[partner]).observe(elapsed.as_secs_f64());
-    for indicator in super::Indicator::ALL {
-        METRICS.partner_status.with_label_values(&[partner, indicator.as_str()]).set(i64::from(indicator == status.indicator));
+    for indicator in Indicator::ALL {
+        METRICS.partner_status.with_label_values(&[partner, indicator.as_str()]).set(i64::from(*indicator == status.indicator));
     }
     for event in events {
         METRICS.status_events.with_label_values(&[partner, event.kind.as_str()]).inc();

@@ -8,9 +8,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::config::{Assertion, StatusMatcher, Thresholds, ValueCheck};
-use super::result::{AssertionResult, Outcome};
-use crate::sources::status_pages::JsonPathExpr;
+use crate::config::{Assertion, JsonPathExpr, LatencyThresholds, StatusMatcher, ValueCheck};
+use crate::model::{AssertionResult, Outcome};
 
 /// A response as the assertions see it.
 #[derive(Debug, Clone, Copy)]
@@ -69,7 +68,7 @@ fn status(matcher: &StatusMatcher, got: u16) -> AssertionResult {
 }
 
 /// `latency` / `p95 latency over 1h` + ` under 2s (warn) / 10s (fail)`; detail `took 2.41s`.
-fn thresholds(mut assertion: String, t: Thresholds, got: Duration, verb: &str) -> AssertionResult {
+fn thresholds(mut assertion: String, t: LatencyThresholds, got: Duration, verb: &str) -> AssertionResult {
     describe_thresholds(&mut assertion, t);
     let over = |limit: Option<crate::config::Duration>| limit.is_some_and(|l| got > l.get());
     let outcome = if over(t.fail_above) {
@@ -84,7 +83,7 @@ fn thresholds(mut assertion: String, t: Thresholds, got: Duration, verb: &str) -
     AssertionResult { assertion, outcome, detail }
 }
 
-fn describe_thresholds(out: &mut String, t: Thresholds) {
+fn describe_thresholds(out: &mut String, t: LatencyThresholds) {
     let _ = match (t.warn_above, t.fail_above) {
         (Some(w), Some(f)) => write!(out, " under {} (warn) / {} (fail)", Compact(w.get()), Compact(f.get())),
         (Some(w), None) => write!(out, " under {} (warn)", Compact(w.get())),
@@ -450,7 +449,7 @@ mod tests {
         let r = run_with(toml, 503, r#"{"status": "down"}"#, 1500, &HeaderMap::new(), None);
         let outcomes: Vec<_> = r.iter().map(|r| r.outcome).collect();
         assert_eq!(outcomes, [Outcome::Fail, Outcome::Warn, Outcome::Fail, Outcome::Fail]);
-        assert_eq!(super::super::result::worst(&r), Outcome::Fail);
+        assert_eq!(crate::model::worst(&r), Outcome::Fail);
         assert_eq!(r[3].detail, "got \"down\"");
     }
 

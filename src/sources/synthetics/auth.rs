@@ -5,13 +5,14 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderName, HeaderValue};
 use serde::Deserialize;
 
-use super::config::AuthConfig;
-use crate::config::{HttpUrl, Secret};
+use crate::config::{AuthConfig, HttpUrl, Secret};
 
 /// Time allowed for one token request, body included.
 pub const TOKEN_TIMEOUT: Duration = Duration::from_secs(10);

@@ -14,15 +14,14 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::config::{Assertion, CheckConfig};
-use super::result::Outcome;
 use super::run::{LatencyHistory, RunOutput, Runner};
-use super::state::{StateRecord, Thresholds, Transition, apply};
-use crate::app::App;
+use super::state::{Thresholds, apply};
+use crate::config::{Assertion, CheckConfig, HttpConfig, SyntheticsSettings};
 use crate::metrics::METRICS;
-use crate::scheduler::{Start, every, spread};
+use crate::model::{CheckState, Outcome, StateRecord, Timestamp, Transition};
+use crate::schedule::{Every, Start, run_every};
 use crate::store::synthetics::{self as table, Batch, EventRow, ResultRow, StateRow};
-use crate::store::{Store, StoreError, now_ms};
+use crate::store::{Store, StoreError};
 
 /// Results buffered before a write.
 const BATCH_ROWS: usize = 500;
@@ -38,8 +37,8 @@ pub struct CheckRuntime {
     /// Its configuration.
     pub config: CheckConfig,
     state: Mutex<StateRecord>,
-    /// Counted (time ms, latency) pairs within the longest `latency_p95` window.
-    latencies: Mutex<VecDeque<(i64, Duration)>>,
+    /// Counted (time, latency) pairs within the longest `latency_p95` window.
+    latencies: Mutex<VecDeque<(Timestamp, Duration)>>,
     window: Option<Duration>,
     duration_metric: Histogram,
     up_metric: IntGauge,
@@ -69,11 +68,11 @@ impl CheckRuntime {
         *self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn remember(&self, at: i64, latency: Duration) {
+    fn remember(&self, at: Timestamp, latency: Duration) {
         let Some(window) = self.window else { return };
         let mut l = self.latencies.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         l.push_back((at, latency));
-        let oldest = at - i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+        let oldest = at - window;
         while l.front().is_some_and(|(t, _)| *t < oldest) {
             l.pop_front();
         }
@@ -82,7 +81,7 @@ impl CheckRuntime {
 
 impl LatencyHistory for CheckRuntime {
     fn p95(&self, window: Duration, this_one: Duration) -> Option<Duration> {
-        let oldest = now_ms() - i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+        let oldest = Timestamp::now() - window;
         let mut all: Vec<Duration> = self
             .latencies
             .lock()
@@ -140,49 +139,72 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// An engine and its result writer (finished when every clone of the engine is dropped).
-    pub fn start(app: &App) -> Result<(Self, JoinHandle<()>), crate::fetch::FetchError> {
-        let settings = &app.config.global.synthetics;
-        let runner = Runner::new(&app.config.global.http.user_agent, settings.max_body.0)?;
+    /// An engine and its result writer (finished when every clone of the engine is dropped),
+    /// which wakes `triage` when it stored a state change.
+    pub fn start(
+        store: &Store,
+        http: &HttpConfig,
+        settings: &SyntheticsSettings,
+        triage: Arc<tokio::sync::Notify>,
+    ) -> Result<(Self, JoinHandle<()>), crate::fetch::FetchError> {
+        let runner = Runner::new(http, settings.max_body.0)?;
         let (tx, rx) = mpsc::channel(BATCH_ROWS * 4);
-        let writer = tokio::spawn(write_results(app.store.clone(), rx, app.triage_wake.clone()));
+        let writer = tokio::spawn(write_results(store.clone(), rx, triage));
         Ok((Self { runner: Arc::new(runner), permits: Arc::new(Semaphore::new(settings.concurrency.max(1))), writer: tx }, writer))
     }
 
     /// Runtimes of `checks` with their stored states and latency history.
     pub async fn load(store: &Store, checks: &[CheckConfig]) -> Result<Vec<Arc<CheckRuntime>>, StoreError> {
         let states = table::states(store).await?;
-        let now = now_ms();
+        let now = Timestamp::now();
         let mut runtimes = Vec::with_capacity(checks.len());
         for check in checks {
             let state = states.get(check.id.as_str()).copied().unwrap_or_else(|| StateRecord::new(now));
             let runtime = CheckRuntime::new(check.clone(), state);
             if let Some(window) = runtime.window {
-                for s in table::samples(store, check.id.as_str(), now - i64::try_from(window.as_millis()).unwrap_or(0)).await? {
+                for s in table::samples(store, check.id.as_str(), now - window).await? {
                     runtime.remember(s.at, Duration::from_millis(u64::try_from(s.duration_ms).unwrap_or(0)));
                 }
             }
-            runtime.up_metric.set(i64::from(state.state == super::state::CheckState::Healthy));
+            runtime.up_metric.set(i64::from(state.state == CheckState::Healthy));
             runtimes.push(Arc::new(runtime));
         }
         Ok(runtimes)
     }
 
-    /// Runs a check once now (and its confirmation when it fails), applies the state machine
-    /// and queues the results. `scheduled_at` (ms) measures scheduling lateness.
-    pub async fn execute(&self, rt: &CheckRuntime, scheduled_at: Option<i64>) -> Executed {
-        if let Some(at) = scheduled_at {
-            METRICS.check_lateness.observe(Duration::from_millis(u64::try_from(now_ms() - at).unwrap_or(0)).as_secs_f64());
+    /// Runs a check once now, and its confirmation when it fails: what it finds, nothing applied
+    /// or stored (`sparky check` without `--record`).
+    pub async fn probe(&self, rt: &CheckRuntime) -> Executed {
+        let (first, confirmation) = self.run_confirmed(rt).await;
+        Executed {
+            check: rt.config.id.to_string(),
+            partner: rt.config.partner.to_string(),
+            first,
+            confirmation,
+            state: rt.state(),
+            transition: None,
         }
+    }
+
+    async fn run_confirmed(&self, rt: &CheckRuntime) -> (RunOutput, Option<RunOutput>) {
         let first = self.run(rt).await;
+        if first.outcome != Outcome::Fail {
+            return (first, None);
+        }
         let confirm = rt.config.confirm_after.get();
-        let confirmation = if first.outcome == Outcome::Fail {
-            tracing::info!(check = %rt.config.id, error = first.message.as_deref().unwrap_or_default(), retry_in = ?confirm, "check failed; confirming");
-            tokio::time::sleep(confirm).await;
-            Some(self.run(rt).await)
-        } else {
-            None
-        };
+        tracing::info!(check = %rt.config.id, error = first.message.as_deref().unwrap_or_default(), retry_in = ?confirm, "check failed; confirming");
+        tokio::time::sleep(confirm).await;
+        let confirmation = self.run(rt).await;
+        (first, Some(confirmation))
+    }
+
+    /// Runs a check once now (and its confirmation when it fails), applies the state machine
+    /// and queues the results. `scheduled_at` measures scheduling lateness.
+    pub async fn execute(&self, rt: &CheckRuntime, scheduled_at: Option<Timestamp>) -> Executed {
+        if let Some(at) = scheduled_at {
+            METRICS.check_lateness.observe(Timestamp::now().since(at).as_secs_f64());
+        }
+        let (first, confirmation) = self.run_confirmed(rt).await;
         let counted = confirmation.as_ref().unwrap_or(&first);
         let thresholds = Thresholds { failure: rt.config.failure_threshold, success: rt.config.success_threshold };
         let (before, state, transition) = {
@@ -209,7 +231,7 @@ impl Engine {
         rt.duration_metric.observe(out.duration.as_secs_f64());
         METRICS.check_results.with_label_values(&[out.outcome.as_str(), out.error_kind.map_or("none", |k| k.as_str())]).inc();
         if let Some(t) = transition {
-            rt.up_metric.set(i64::from(t.to == super::state::CheckState::Healthy));
+            rt.up_metric.set(i64::from(t.to == CheckState::Healthy));
             tracing::warn!(check = %rt.config.id, partner = %rt.config.partner, from = t.from.as_str(), to = t.to.as_str(), error = out.message.as_deref().unwrap_or_default(), "check state changed");
         }
     }
@@ -230,7 +252,7 @@ impl Engine {
             duration_ms: i64::try_from(out.duration.as_millis()).unwrap_or(i64::MAX),
             http_status: out.http_status.map(i64::from),
             outcome: out.outcome,
-            error_kind: out.error_kind.map(|k| k.as_str()),
+            error_kind: out.error_kind,
             message: out.message.clone(),
             assertions: serde_json::to_string(&out.assertions).unwrap_or_else(|_| "[]".to_owned()),
             confirmation,
@@ -260,14 +282,15 @@ impl Engine {
         futures::future::join_all(runs).await
     }
 
-    /// The daemon: owns what checks it can, runs each on its schedule until `shutdown`.
-    pub async fn run_daemon(&self, app: &App, runtimes: Vec<Arc<CheckRuntime>>, shutdown: CancellationToken) {
+    /// The daemon: as replica `instance`, owns what checks it can, runs each on its schedule
+    /// until `shutdown`.
+    pub async fn run_daemon(&self, store: &Store, instance: &str, runtimes: Vec<Arc<CheckRuntime>>, shutdown: CancellationToken) {
         let ids: Vec<String> = runtimes.iter().map(|r| r.config.id.to_string()).collect();
         let by_id: HashMap<String, Arc<CheckRuntime>> = runtimes.into_iter().map(|r| (r.config.id.to_string(), r)).collect();
         let mut running: HashMap<String, JoinHandle<()>> = HashMap::new();
         loop {
-            let lease_until = now_ms() + i64::try_from(OWNERSHIP_LEASE.as_millis()).unwrap_or(i64::MAX / 2);
-            match table::sync_ownership(&app.store, &app.instance, &ids, lease_until).await {
+            let lease_until = Timestamp::now() + OWNERSHIP_LEASE;
+            match table::sync_ownership(store, instance, &ids, lease_until).await {
                 Ok(held) => self.reconcile(&by_id, &held, &mut running, &shutdown),
                 Err(e) => {
                     METRICS.error("synthetics", "store");
@@ -282,7 +305,7 @@ impl Engine {
         for (_, task) in running {
             let _ = task.await;
         }
-        if let Err(e) = table::release_checks(&app.store, &app.instance).await {
+        if let Err(e) = table::release_checks(store, instance).await {
             tracing::warn!(error = %e, "cannot release checks");
         }
     }
@@ -314,18 +337,18 @@ impl Engine {
     async fn schedule(&self, rt: &CheckRuntime, shutdown: &CancellationToken) {
         match &rt.config.cron {
             Some(cron) => loop {
-                let Some(next) = cron.next(chrono::Utc::now()) else { return };
-                let wait = (next - chrono::Utc::now()).to_std().unwrap_or_default();
+                let now = Timestamp::now();
+                let Some(next) = cron.next(now) else { return };
                 tokio::select! {
                     () = shutdown.cancelled() => return,
-                    () = tokio::time::sleep(wait) => { Box::pin(self.execute(rt, Some(next.timestamp_millis()))).await; }
+                    () = tokio::time::sleep(next.since(now)) => { Box::pin(self.execute(rt, Some(next))).await; }
                 }
             },
             None => {
                 let interval = rt.config.interval();
                 // Boxed: an idle check's task then holds a pointer, not a whole run's state (10,000
                 // checks would otherwise keep a few KB each while they sleep).
-                every(interval, spread(rt.config.id.as_str(), interval), Start::NextTick, shutdown, |tick| {
+                run_every(Every::spread(rt.config.id.as_str(), interval), Start::NextTick, shutdown, |tick| {
                     Box::pin(async move {
                         self.execute(rt, Some(tick)).await;
                     })

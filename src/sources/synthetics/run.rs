@@ -3,16 +3,17 @@
 //! engine's re-run, not hidden here.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
+use tokio::time::Instant;
 
 use super::assert::{Observed, evaluate};
 use super::auth::TokenCache;
-use super::config::{Assertion, AuthConfig, CheckConfig, Method, StepConfig};
-use super::result::{AssertionResult, ErrorKind, Outcome, worst};
-use crate::fetch::{FetchError, classify, read_capped};
+use crate::config::{Assertion, AuthConfig, CheckConfig, HttpConfig, Method, StepConfig};
+use crate::fetch::{FetchError, Redirects, classify, client, read_capped};
+use crate::model::{AssertionResult, ErrorKind, Outcome, Timestamp, worst};
 
 /// A check's own latency history, for `latency_p95` assertions.
 pub trait LatencyHistory: Sync {
@@ -30,8 +31,8 @@ impl LatencyHistory for () {
 /// The result of one run.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RunOutput {
-    /// When it started (ms).
-    pub started_at: i64,
+    /// When it started.
+    pub started_at: Timestamp,
     /// How long it took (all steps of a sandbox check).
     #[serde(serialize_with = "as_ms")]
     pub duration: Duration,
@@ -73,21 +74,16 @@ pub struct Runner {
 }
 
 impl Runner {
-    /// A runner sending `user_agent` and reading at most `max_body` bytes of a body.
-    pub fn new(user_agent: &str, max_body: u64) -> Result<Self, FetchError> {
-        let client = reqwest::Client::builder()
-            .user_agent(user_agent)
-            .redirect(reqwest::redirect::Policy::limited(5))
-            .gzip(true)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build()
-            .map_err(|e| FetchError::Request(e.to_string()))?;
+    /// A runner with the discipline of `http` (following up to 5 redirects), reading at most
+    /// `max_body` bytes of a body.
+    pub fn new(http: &HttpConfig, max_body: u64) -> Result<Self, FetchError> {
+        let client = client(http, Redirects::Limited(5))?;
         Ok(Self { tokens: TokenCache::new(client.clone()), client, max_body })
     }
 
     /// Runs `check` once.
     pub async fn run(&self, check: &CheckConfig, history: &dyn LatencyHistory) -> RunOutput {
-        let started_at = crate::store::now_ms();
+        let started_at = Timestamp::now();
         let started = Instant::now();
         let (status, assertions, failure) =
             if check.sandbox { self.sandbox(check, history).await } else { self.plain(check, history).await };
@@ -229,15 +225,7 @@ fn assess(assertions: &[Assertion], answer: &Answer, history: &dyn LatencyHistor
 }
 
 fn transport(e: &FetchError) -> Failure {
-    let kind = match e {
-        FetchError::Dns(_) => ErrorKind::Dns,
-        FetchError::Tls(_) => ErrorKind::Tls,
-        FetchError::Timeout(_) => ErrorKind::Timeout,
-        FetchError::Status { .. } | FetchError::Redirects => ErrorKind::Http,
-        FetchError::TooLarge { .. } => ErrorKind::Assertion,
-        FetchError::Connect(_) | FetchError::Body(_) | FetchError::Request(_) => ErrorKind::Connect,
-    };
-    Failure { kind, message: e.to_string() }
+    Failure { kind: e.kind(), message: e.to_string() }
 }
 
 /// The kind of an assertion failure: `auth` for a refused 401/403, `http` when the status

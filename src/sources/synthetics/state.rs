@@ -2,58 +2,7 @@
 //! consecutive confirmed failures or `success_threshold` consecutive successes (a `warn` is a
 //! success: degraded, not down). Pure: no I/O, no clock.
 
-use serde::{Deserialize, Serialize};
-
-use super::result::Outcome;
-
-/// A check's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CheckState {
-    /// Passing (or not yet failed enough).
-    Healthy,
-    /// Failed `failure_threshold` times in a row; triage acts on the change.
-    Failing,
-}
-
-impl CheckState {
-    /// The stored word.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Healthy => "healthy",
-            Self::Failing => "failing",
-        }
-    }
-
-    /// Reads the stored word.
-    pub fn parse(word: &str) -> Option<Self> {
-        match word {
-            "healthy" => Some(Self::Healthy),
-            "failing" => Some(Self::Failing),
-            _ => None,
-        }
-    }
-}
-
-/// The state and the counts that move it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StateRecord {
-    /// Current state.
-    pub state: CheckState,
-    /// Confirmed failures in a row (capped at the threshold: counting on changes nothing).
-    pub consecutive_failures: u32,
-    /// Successes in a row (capped likewise).
-    pub consecutive_successes: u32,
-    /// Since when (ms).
-    pub since: i64,
-}
-
-impl StateRecord {
-    /// A check never run: healthy since `now`.
-    pub fn new(now: i64) -> Self {
-        Self { state: CheckState::Healthy, consecutive_failures: 0, consecutive_successes: 0, since: now }
-    }
-}
+use crate::model::{CheckState, Outcome, StateRecord, Timestamp, Transition};
 
 /// Consecutive results needed to change state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,17 +13,8 @@ pub struct Thresholds {
     pub success: u32,
 }
 
-/// A change of state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Transition {
-    /// Before.
-    pub from: CheckState,
-    /// After.
-    pub to: CheckState,
-}
-
 /// Applies one counted outcome at `now`.
-pub fn apply(record: StateRecord, outcome: Outcome, thresholds: Thresholds, now: i64) -> (StateRecord, Option<Transition>) {
+pub fn apply(record: StateRecord, outcome: Outcome, thresholds: Thresholds, now: Timestamp) -> (StateRecord, Option<Transition>) {
     let mut next = record;
     if outcome == Outcome::Fail {
         next.consecutive_failures = (record.consecutive_failures + 1).min(thresholds.failure);
@@ -103,10 +43,10 @@ mod tests {
     const T: Thresholds = Thresholds { failure: 2, success: 3 };
 
     fn run(outcomes: &[Outcome]) -> (StateRecord, Vec<(usize, CheckState)>) {
-        let mut record = StateRecord::new(0);
+        let mut record = StateRecord::new(Timestamp::EPOCH);
         let mut changes = Vec::new();
         for (i, o) in outcomes.iter().enumerate() {
-            let (next, t) = apply(record, *o, T, i as i64);
+            let (next, t) = apply(record, *o, T, Timestamp::from_millis(i as i64));
             if let Some(t) = t {
                 changes.push((i, t.to));
             }
@@ -127,7 +67,7 @@ mod tests {
     fn recovery_needs_consecutive_successes_and_warn_counts_as_success() {
         let (record, changes) = run(&[Fail, Fail, Pass, Warn, Fail, Pass, Pass, Pass]);
         assert_eq!(changes, vec![(1, CheckState::Failing), (7, CheckState::Healthy)]);
-        assert_eq!(record.since, 7);
+        assert_eq!(record.since, Timestamp::from_millis(7));
     }
 
     #[test]

@@ -1,5 +1,4 @@
 use super::*;
-use crate::sources::status_pages::ComponentStatus;
 
 fn partner() -> Partner {
     toml::from_str(
@@ -12,10 +11,10 @@ fn templates() -> Templates {
     Templates::load(std::path::Path::new("/nonexistent")).unwrap()
 }
 
-fn incident(cause: CauseKind, paged: bool, published: bool) -> Incident {
+fn incident(cause: Cause, paged: bool, published: bool) -> Incident {
     Incident {
         id: 7,
-        partner: "okta".into(),
+        partner: "okta".parse().unwrap(),
         cause,
         cause_reason: "Okta reports all operational".into(),
         priority: Priority::P4,
@@ -23,20 +22,25 @@ fn incident(cause: CauseKind, paged: bool, published: bool) -> Incident {
         paged,
         published,
         generation: 0,
-        opened_at: 1_000_000,
-        checks: vec!["okta-users".into()],
+        opened_at: Timestamp::from_millis(1_000_000),
+        checks: vec!["okta-users".parse().unwrap()],
     }
 }
 
 fn change() -> CheckChange {
-    CheckChange { check: "okta-users".into(), priority: Priority::P4, reason: Some("status is 2xx: got 503".into()), at: 1_000_000 }
+    CheckChange {
+        check: "okta-users".parse().unwrap(),
+        priority: Priority::P4,
+        reason: Some("status is 2xx: got 503".into()),
+        at: Timestamp::from_millis(1_000_000),
+    }
 }
 
-fn cause(kind: CauseKind) -> Cause {
-    match kind {
-        CauseKind::Internal => Cause { kind, reason: "Okta reports all operational".into(), public_status: None, partner_incident: None },
-        CauseKind::External => Cause {
-            kind,
+fn cause(cause: Cause) -> Verdict {
+    match cause {
+        Cause::Internal => Verdict { cause, reason: "Okta reports all operational".into(), public_status: None, partner_incident: None },
+        Cause::External => Verdict {
+            cause,
             reason: "Okta reports API as major_outage".into(),
             public_status: Some(ComponentStatus::MajorOutage),
             partner_incident: Some(("Login failures".into(), Some("https://stspg.io/abc".into()))),
@@ -50,13 +54,12 @@ fn actions(list: &[NewAction]) -> Vec<Action> {
 
 fn with_ctx<R>(now: i64, f: impl FnOnce(&Ctx<'_>) -> R) -> R {
     let (t, p) = (templates(), partner());
-    f(&Ctx { templates: &t, partner: &p, channel: "#ecosystem-updates", now })
+    f(&Ctx { templates: &t, partner: &p, channel: "#ecosystem-updates", now: Timestamp::from_millis(now) })
 }
 
 #[test]
 fn an_internal_cause_pages_and_opens_a_p4_jira_incident_but_leaves_our_status_page_alone() {
-    let plan =
-        with_ctx(1_000_000, |ctx| open(ctx, &incident(CauseKind::Internal, false, false), &change(), &cause(CauseKind::Internal)).unwrap());
+    let plan = with_ctx(1_000_000, |ctx| open(ctx, &incident(Cause::Internal, false, false), &change(), &cause(Cause::Internal)).unwrap());
     assert!(plan.paged && !plan.published);
     let sinks: Vec<&str> = plan.actions.iter().map(|a| a.sink.as_str()).collect();
     assert_eq!(sinks, vec!["pagerduty", "jira", "slack"]);
@@ -76,8 +79,7 @@ fn an_internal_cause_pages_and_opens_a_p4_jira_incident_but_leaves_our_status_pa
 
 #[test]
 fn an_external_cause_updates_our_status_page_names_the_partner_and_pages_nobody() {
-    let plan =
-        with_ctx(1_000_000, |ctx| open(ctx, &incident(CauseKind::External, false, false), &change(), &cause(CauseKind::External)).unwrap());
+    let plan = with_ctx(1_000_000, |ctx| open(ctx, &incident(Cause::External, false, false), &change(), &cause(Cause::External)).unwrap());
     assert!(!plan.paged && plan.published);
     let all = actions(&plan.actions);
     assert!(all.iter().all(|a| !matches!(a, Action::PagerDuty(_))), "no page");
@@ -93,7 +95,7 @@ fn an_external_cause_updates_our_status_page_names_the_partner_and_pages_nobody(
 #[test]
 fn recovery_resolves_everything_that_was_opened() {
     let now = 1_000_000 + 23 * 60 * 1000;
-    let list = with_ctx(now, |ctx| resolve(ctx, &incident(CauseKind::Internal, true, true), &change()).unwrap());
+    let list = with_ctx(now, |ctx| resolve(ctx, &incident(Cause::Internal, true, true), &change()).unwrap());
     let all = actions(&list);
     assert!(matches!(&all[0], Action::PagerDuty(p) if p.action == EventAction::Resolve && p.dedup_key == "okta-users"));
     assert!(matches!(&all[1], Action::Statuspage(StatuspageAction::Component(c)) if c.status == ComponentStatus::Operational));
@@ -102,7 +104,7 @@ fn recovery_resolves_everything_that_was_opened() {
     let Action::SlackPost(post) = &all[4] else { panic!() };
     assert_eq!(post.text, "Okta: recovered after 23m");
     assert!(matches!(&all[5], Action::SlackUpdate(u) if u.message == "incident:7"));
-    let only_jira = with_ctx(now, |ctx| resolve(ctx, &incident(CauseKind::External, false, false), &change()).unwrap());
+    let only_jira = with_ctx(now, |ctx| resolve(ctx, &incident(Cause::External, false, false), &change()).unwrap());
     assert!(
         actions(&only_jira).iter().all(|a| !matches!(a, Action::PagerDuty(_) | Action::Statuspage(_))),
         "nothing to undo that was never done"
@@ -111,9 +113,9 @@ fn recovery_resolves_everything_that_was_opened() {
 
 #[test]
 fn a_late_partner_incident_turns_a_page_into_a_status_page_update() {
-    let mut inc = incident(CauseKind::External, true, false);
+    let mut inc = incident(Cause::External, true, false);
     inc.generation = 1;
-    let plan = with_ctx(2_000_000, |ctx| recause(ctx, &inc, &cause(CauseKind::External), "okta-users").unwrap());
+    let plan = with_ctx(2_000_000, |ctx| recause(ctx, &inc, &cause(Cause::External), "okta-users").unwrap());
     assert!(!plan.paged && plan.published);
     let all = actions(&plan.actions);
     assert!(matches!(&all[0], Action::PagerDuty(p) if p.action == EventAction::Resolve));
@@ -122,9 +124,9 @@ fn a_late_partner_incident_turns_a_page_into_a_status_page_update() {
     assert!(matches!(&all[3], Action::Jira(JiraAction::Comment { .. })));
     assert!(plan.actions.iter().all(|a| a.idempotency_key.starts_with("incident:7:cause1:")));
 
-    let mut back = incident(CauseKind::Internal, false, true);
+    let mut back = incident(Cause::Internal, false, true);
     back.generation = 2;
-    let plan = with_ctx(3_000_000, |ctx| recause(ctx, &back, &cause(CauseKind::Internal), "okta-users").unwrap());
+    let plan = with_ctx(3_000_000, |ctx| recause(ctx, &back, &cause(Cause::Internal), "okta-users").unwrap());
     assert!(plan.paged && plan.published);
     let all = actions(&plan.actions);
     assert!(matches!(&all[0], Action::PagerDuty(p) if p.action == EventAction::Trigger));
@@ -134,7 +136,7 @@ fn a_late_partner_incident_turns_a_page_into_a_status_page_update() {
 #[test]
 fn another_failing_check_is_a_comment_not_a_second_incident() {
     let list = with_ctx(1_500_000, |ctx| {
-        attach(ctx, &incident(CauseKind::Internal, true, false), &CheckChange { check: "okta-groups".into(), ..change() }).unwrap()
+        attach(ctx, &incident(Cause::Internal, true, false), &CheckChange { check: "okta-groups".parse().unwrap(), ..change() }).unwrap()
     });
     let all = actions(&list);
     assert_eq!(all.len(), 2);
@@ -145,8 +147,7 @@ fn another_failing_check_is_a_comment_not_a_second_incident() {
 
 #[test]
 fn ordering_keeps_each_sink_in_order_and_never_makes_a_page_wait_for_jira() {
-    let plan =
-        with_ctx(1_000_000, |ctx| open(ctx, &incident(CauseKind::Internal, false, false), &change(), &cause(CauseKind::Internal)).unwrap());
+    let plan = with_ctx(1_000_000, |ctx| open(ctx, &incident(Cause::Internal, false, false), &change(), &cause(Cause::Internal)).unwrap());
     let orders: Vec<&str> = plan.actions.iter().map(|a| a.ordering_key.as_str()).collect();
     assert_eq!(orders, vec!["incident:7:pagerduty", "incident:7:jira", "incident:7:slack"]);
 }

@@ -30,11 +30,11 @@
 use chrono::{DateTime, Utc};
 use scraper::Html;
 
-use super::super::config::StatusPageConfig;
-use super::super::model::{Incident, Indicator, Maintenance, PartnerStatus};
 use super::{
     Latest, StatusParseError, check_not_empty, classify, has_word, latest, looks_like_json, maintenance_status, rule_match, updates,
 };
+use crate::config::StatusPageConfig;
+use crate::model::{ErrorKind, Indicator, Maintenance, PartnerIncident, PartnerStatus};
 use crate::sources::changelogs::summary::html_to_text;
 
 /// One feed entry, read.
@@ -57,14 +57,14 @@ pub fn parse(cfg: &StatusPageConfig, body: &[u8], content_type: Option<&str>) ->
     let note = content_type.map(|c| format!(" (Content-Type: {c})")).unwrap_or_default();
     if looks_like_html(body) || looks_like_json(body) {
         let what = if looks_like_json(body) { "JSON" } else { "an HTML page" };
-        return Err(StatusParseError::new("html_not_feed", format!("expected an RSS/Atom feed, got {what}{note}")));
+        return Err(StatusParseError::new(ErrorKind::HtmlNotFeed, format!("expected an RSS/Atom feed, got {what}{note}")));
     }
     let parser = feed_rs::parser::Builder::new()
         .base_uri(Some(cfg.url.url().as_str()))
         .id_generator(|_, _, _| String::new())
         .sanitize_content(false)
         .build();
-    let feed = parser.parse(body).map_err(|e| StatusParseError::new("malformed", format!("malformed feed: {e}{note}")))?;
+    let feed = parser.parse(body).map_err(|e| StatusParseError::new(ErrorKind::Malformed, format!("malformed feed: {e}{note}")))?;
     let entries: Vec<Entry> = feed.entries.into_iter().map(read_entry).collect();
     let feed_has_words = entries.iter().any(|e| e.latest.is_some());
     let mut page = PartnerStatus {
@@ -145,7 +145,7 @@ fn push_entry(page: &mut PartnerStatus, entry: Entry, feed_has_words: bool, cfg:
         .filter(|i| *i != Indicator::Maintenance)
         .unwrap_or(Indicator::Minor);
     let status = entry.latest.as_ref().map_or("active", |l| l.word).to_owned();
-    page.incidents.push(Incident {
+    page.incidents.push(PartnerIncident {
         id: entry.id,
         name: entry.title,
         impact,
@@ -159,7 +159,7 @@ fn push_entry(page: &mut PartnerStatus, entry: Entry, feed_has_words: bool, cfg:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sources::status_pages::ComponentStatus;
+    use crate::model::ComponentStatus;
 
     fn cfg(rules: &str) -> StatusPageConfig {
         toml::from_str(&format!("kind = \"feed\"\nurl = \"https://status.example.test/history.atom\"\n{rules}"))
@@ -314,7 +314,7 @@ mod tests {
     #[test]
     fn garbage_is_an_error_with_a_clear_message() {
         let c = cfg("");
-        let err = |body: &[u8]| parse(&c, body, Some("text/html")).err().map(|e| (e.kind, e.message)).unwrap_or_default();
+        let err = |body: &[u8]| parse(&c, body, Some("text/html")).err().map(|e| (e.kind.as_str(), e.message)).unwrap_or_default();
         assert_eq!(err(b"").0, "empty");
         let (kind, message) = err(b"<!DOCTYPE html><html><body>Status</body></html>");
         assert_eq!(kind, "html_not_feed");

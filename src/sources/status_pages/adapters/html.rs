@@ -29,10 +29,10 @@
 
 use scraper::{ElementRef, Html, Selector};
 
-use super::super::config::StatusPageConfig;
-use super::super::model::{Component, ComponentStatus, Incident, Indicator, Maintenance, PartnerStatus};
 use super::{StatusParseError, absolute, check_not_empty, classify, element_text, latest, looks_like_json, maintenance_status, updates};
 use crate::config::CssSelector;
+use crate::config::StatusPageConfig;
+use crate::model::{Component, ComponentStatus, ErrorKind, Indicator, Maintenance, PartnerIncident, PartnerStatus};
 
 /// Longest title kept when an element's whole text is its title.
 const MAX_NAME: usize = 200;
@@ -45,7 +45,10 @@ const MAX_NAME: usize = 200;
 pub fn parse(cfg: &StatusPageConfig, body: &[u8], content_type: Option<&str>) -> Result<PartnerStatus, StatusParseError> {
     check_not_empty(body, content_type)?;
     if looks_like_json(body) {
-        return Err(StatusParseError::new("json_not_html", "expected an HTML page, got JSON: use kind = \"json\" or \"statuspage\""));
+        return Err(StatusParseError::new(
+            ErrorKind::JsonNotHtml,
+            "expected an HTML page, got JSON: use kind = \"json\" or \"statuspage\"",
+        ));
     }
     let doc = Html::parse_document(&String::from_utf8_lossy(body));
     let root = doc.root_element();
@@ -68,7 +71,7 @@ pub fn parse(cfg: &StatusPageConfig, body: &[u8], content_type: Option<&str>) ->
     }
     if overall.is_none() && components.is_empty() && page.incidents.is_empty() && page.maintenances.is_empty() {
         return Err(StatusParseError::new(
-            "unrecognised",
+            ErrorKind::Unrecognised,
             "nothing matched: no overall status, no component and no incident on the page (did the page change?)",
         ));
     }
@@ -91,7 +94,7 @@ fn overall(el: ElementRef<'_>, cfg: &StatusPageConfig) -> Result<(Indicator, Str
     let text = element_text(el);
     match classify(&text, &cfg.rules).or_else(|| attribute_status(el)) {
         Some(indicator) => Ok((indicator, text)),
-        None => Err(StatusParseError::new("unrecognised", format!("status text not recognised: {:?}", cut(&text, MAX_NAME)))),
+        None => Err(StatusParseError::new(ErrorKind::Unrecognised, format!("status text not recognised: {:?}", cut(&text, MAX_NAME)))),
     }
 }
 
@@ -137,7 +140,7 @@ fn push_incident(page: &mut PartnerStatus, el: ElementRef<'_>, cfg: &StatusPageC
     }
     let status = latest.map_or("unknown", |l| l.word).to_owned();
     let impact = impact.filter(|i| *i != Indicator::Maintenance).unwrap_or(Indicator::Minor);
-    page.incidents.push(Incident { id, name, impact, status, started_at: None, shortlink: href, components: Vec::new() });
+    page.incidents.push(PartnerIncident { id, name, impact, status, started_at: None, shortlink: href, components: Vec::new() });
 }
 
 fn first_href<'a>(el: ElementRef<'a>) -> Option<&'a str> {
@@ -169,14 +172,14 @@ const PREFIXES: &[&str] = &["status-", "impact-", "state-", "is-", "indicator-"]
 
 /// A status read from an element's attributes (see the module doc).
 fn attribute_status(el: ElementRef<'_>) -> Option<Indicator> {
-    let data = el.value().attrs().filter(|(k, _)| k.starts_with("data-")).find_map(|(_, v)| Indicator::parse(v));
+    let data = el.value().attrs().filter(|(k, _)| k.starts_with("data-")).find_map(|(_, v)| Indicator::read_word(v));
     data.or_else(|| el.value().classes().find_map(class_status))
 }
 
 fn class_status(token: &str) -> Option<Indicator> {
     let token = token.to_lowercase();
     if BARE.contains(&token.as_str()) {
-        return Indicator::parse(&token);
+        return Indicator::read_word(&token);
     }
     if let Some(colour) = token.strip_prefix("status-").or_else(|| token.strip_prefix("color-")) {
         let by_colour = match colour {
@@ -191,7 +194,7 @@ fn class_status(token: &str) -> Option<Indicator> {
             return by_colour;
         }
     }
-    PREFIXES.iter().find_map(|p| token.strip_prefix(p)).and_then(Indicator::parse)
+    PREFIXES.iter().find_map(|p| token.strip_prefix(p)).and_then(Indicator::read_word)
 }
 
 #[cfg(test)]
@@ -277,7 +280,7 @@ incident_name = ".actual-title"
     fn an_unrecognised_banner_is_an_error() {
         let body = page(r#"<div class="page-status"><span>Everything is groovy</span></div>"#, "", &ok_rows());
         let e = parse(&cfg(STATUSPAGE_HTML), body.as_bytes(), None).err().unwrap_or_else(|| panic!("must fail"));
-        assert_eq!(e.kind, "unrecognised");
+        assert_eq!(e.kind.as_str(), "unrecognised");
         assert!(e.message.contains("status text not recognised") && e.message.contains("groovy"), "{}", e.message);
     }
 
@@ -319,7 +322,7 @@ incident_name = ".actual-title"
     #[test]
     fn garbage_is_an_error_with_a_clear_message() {
         let c = cfg(STATUSPAGE_HTML);
-        let err = |body: &[u8]| parse(&c, body, Some("application/json")).err().map(|e| (e.kind, e.message)).unwrap_or_default();
+        let err = |body: &[u8]| parse(&c, body, Some("application/json")).err().map(|e| (e.kind.as_str(), e.message)).unwrap_or_default();
         assert_eq!(err(b"").0, "empty");
         assert_eq!(err(br#"{"status":{"indicator":"none"}}"#).0, "json_not_html");
         let (kind, message) = err(b"<html><body><h1>Welcome to nginx!</h1></body></html>");

@@ -19,9 +19,10 @@
 
 use serde_json::Value;
 
-use super::super::config::{JsonPathExpr, JsonPaths, StatusPageConfig, StatusRule};
-use super::super::model::{Component, ComponentStatus, Incident, Indicator, PartnerStatus};
-use super::{StatusParseError, absolute, classify, json_value, parse_time, value_string};
+use super::{StatusParseError, absolute, classify, json_value, parse_time};
+use crate::config::{JsonPathExpr, JsonPaths, StatusPageConfig, StatusRule};
+use crate::model::statuspage::scalar_text;
+use crate::model::{Component, ComponentStatus, ErrorKind, Indicator, PartnerIncident, PartnerStatus};
 
 /// Parses a JSON status API body with `cfg.json`.
 ///
@@ -29,10 +30,14 @@ use super::{StatusParseError, absolute, classify, json_value, parse_time, value_
 /// `config` without `[status_page.json]`; `empty`, `html_not_json`, `malformed` (see
 /// [`super::json_value`]); `not_status` when the body is a bare scalar, not an object or array.
 pub fn parse(cfg: &StatusPageConfig, body: &[u8], content_type: Option<&str>) -> Result<PartnerStatus, StatusParseError> {
-    let paths = cfg.json.as_ref().ok_or_else(|| StatusParseError::new("config", "kind = \"json\" needs a [status_page.json] table"))?;
+    let paths =
+        cfg.json.as_ref().ok_or_else(|| StatusParseError::new(ErrorKind::Config, "kind = \"json\" needs a [status_page.json] table"))?;
     let doc = json_value(body, content_type)?;
     if !(doc.is_object() || doc.is_array()) {
-        return Err(StatusParseError::new("not_status", format!("expected a JSON object or array, got `{}`", truncate(&doc.to_string()))));
+        return Err(StatusParseError::new(
+            ErrorKind::NotStatus,
+            format!("expected a JSON object or array, got `{}`", truncate(&doc.to_string())),
+        ));
     }
     let mut page = PartnerStatus {
         indicator: Indicator::Unknown,
@@ -79,19 +84,19 @@ fn values<'a>(item: &'a Value, path: Option<&JsonPathExpr>, default: &[&str]) ->
 
 /// Every scalar at `path`/`default`, as text.
 fn strings(item: &Value, path: Option<&JsonPathExpr>, default: &[&str]) -> Vec<String> {
-    values(item, path, default).into_iter().filter_map(value_string).collect()
+    values(item, path, default).into_iter().filter_map(scalar_text).collect()
 }
 
 /// The first scalar at `path`/`default`, as text.
 fn first(item: &Value, path: Option<&JsonPathExpr>, default: &[&str]) -> Option<String> {
-    values(item, path, default).into_iter().find_map(value_string)
+    values(item, path, default).into_iter().find_map(scalar_text)
 }
 
 /// The worst indicator among the nodes that classify.
 fn indicator(doc: &Value, path: Option<&JsonPathExpr>, rules: &[StatusRule]) -> Option<Indicator> {
     nodes(doc, path)
         .into_iter()
-        .filter_map(value_string)
+        .filter_map(scalar_text)
         .filter_map(|word| classify(&word, rules))
         .filter_map(Indicator::as_component_status)
         .max()
@@ -107,10 +112,10 @@ fn component(item: &Value, paths: &JsonPaths, rules: &[StatusRule]) -> Option<Co
     Some(Component { name, status, group: None })
 }
 
-fn incident(cfg: &StatusPageConfig, paths: &JsonPaths, item: &Value, n: usize) -> Incident {
+fn incident(cfg: &StatusPageConfig, paths: &JsonPaths, item: &Value, n: usize) -> PartnerIncident {
     let name = first(item, paths.incident_name.as_ref(), &["name"]);
     let id = first(item, paths.incident_id.as_ref(), &["id"]).or_else(|| name.clone()).unwrap_or_else(|| format!("incident-{n}"));
-    Incident {
+    PartnerIncident {
         name: name.unwrap_or_else(|| "untitled incident".to_owned()),
         impact: first(item, paths.incident_impact.as_ref(), &["impact"]).and_then(|w| classify(&w, &cfg.rules)).unwrap_or(Indicator::Minor),
         status: first(item, paths.incident_status.as_ref(), &["status"]).map_or_else(|| "unknown".to_owned(), |s| s.to_lowercase()),
@@ -276,7 +281,8 @@ incident_components = "$.products[*].title"
     #[test]
     fn garbage_is_an_error_with_a_clear_message() {
         let c = cfg(SLACK);
-        let err = |body: &[u8]| parse(&c, body, Some("text/html; charset=utf-8")).err().map(|e| (e.kind, e.message)).unwrap_or_default();
+        let err =
+            |body: &[u8]| parse(&c, body, Some("text/html; charset=utf-8")).err().map(|e| (e.kind.as_str(), e.message)).unwrap_or_default();
         assert_eq!(err(b"").0, "empty");
         let (kind, message) = err(b"<!doctype html><title>502 Bad Gateway</title>");
         assert_eq!(kind, "html_not_json");
@@ -287,6 +293,6 @@ incident_components = "$.products[*].title"
         assert_eq!(err(b"\"ok\"").0, "not_status");
         let mut no_paths = cfg(SLACK);
         no_paths.json = None;
-        assert_eq!(parse(&no_paths, b"{}", None).err().map(|e| e.kind), Some("config"));
+        assert_eq!(parse(&no_paths, b"{}", None).err().map(|e| e.kind), Some(ErrorKind::Config));
     }
 }

@@ -20,23 +20,23 @@ pub mod statuspage;
 use chrono::{DateTime, Utc};
 use scraper::{ElementRef, Selector};
 
-use super::config::{StatusPageConfig, StatusPageKind, StatusRule};
-use super::model::{Indicator, PartnerStatus};
+use crate::config::{StatusPageConfig, StatusPageKind, StatusRule};
+use crate::model::{ErrorKind, Indicator, PartnerStatus};
 
 /// Why a body could not be read as a status page.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct StatusParseError {
-    /// One word for metrics: `empty`, `html_not_json`, `json_not_html`, `html_not_feed`,
-    /// `malformed` (truncated or invalid JSON/XML), `not_status` (valid JSON of another shape),
+    /// The class: `empty`, `html_not_json`, `json_not_html`, `html_not_feed`, `malformed`
+    /// (truncated or invalid JSON/XML), `not_status` (valid JSON of another shape),
     /// `unrecognised` (HTML selectors matched nothing, or status text not recognised), `config`.
-    pub kind: &'static str,
+    pub kind: ErrorKind,
     /// What is wrong, in words.
     pub message: String,
 }
 
 impl StatusParseError {
-    pub(crate) fn new(kind: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Self { kind, message: message.into() }
     }
 }
@@ -57,7 +57,7 @@ pub fn parse(cfg: &StatusPageConfig, body: &[u8], content_type: Option<&str>) ->
 
 /// The severity `text` names: the partner's `rules` first (first match wins), then the text as
 /// one status word (`none`, `major`, `partial_outage`, `full_outage`, `high` ..., see
-/// [`Indicator::parse`]), then built-in phrases found as whole words, in this order:
+/// [`Indicator::read_word`]), then built-in phrases found as whole words, in this order:
 /// "all systems operational" -> none; "minor (service) outage" -> minor; "partial (system)
 /// outage" -> major; "major (system|service) outage", "full outage" -> critical; "maintenance"
 /// -> maintenance; "degraded" -> minor; "outage", "down" -> critical; "operational", "operating
@@ -67,7 +67,7 @@ pub fn classify(text: &str, rules: &[StatusRule]) -> Option<Indicator> {
     if text.is_empty() {
         return None;
     }
-    rule_match(text, rules).or_else(|| Indicator::parse(text)).or_else(|| builtin(text))
+    rule_match(text, rules).or_else(|| Indicator::read_word(text)).or_else(|| builtin(text))
 }
 
 /// The first partner rule whose pattern matches `text`, if any.
@@ -125,7 +125,7 @@ fn trim_start(body: &[u8]) -> &[u8] {
 pub(crate) fn check_not_empty(body: &[u8], content_type: Option<&str>) -> Result<(), StatusParseError> {
     if trim_start(body).is_empty() {
         return Err(StatusParseError::new(
-            "empty",
+            ErrorKind::Empty,
             format!("empty body: the status page returned no content{}", content_type_note(content_type)),
         ));
     }
@@ -151,22 +151,12 @@ pub(crate) fn json_value(body: &[u8], content_type: Option<&str>) -> Result<serd
     check_not_empty(body, content_type)?;
     if looks_like_markup(body) {
         let what = if trim_start(body).get(..5).is_some_and(|h| h.eq_ignore_ascii_case(b"<?xml")) { "XML" } else { "an HTML page" };
-        return Err(StatusParseError::new("html_not_json", format!("expected JSON, got {what}{}", content_type_note(content_type))));
+        return Err(StatusParseError::new(ErrorKind::HtmlNotJson, format!("expected JSON, got {what}{}", content_type_note(content_type))));
     }
     serde_json::from_slice(trim_start(body)).map_err(|e| {
         let what = if e.is_eof() { "truncated JSON (the body ends early)" } else { "malformed JSON" };
-        StatusParseError::new("malformed", format!("{what}: {e}{}", content_type_note(content_type)))
+        StatusParseError::new(ErrorKind::Malformed, format!("{what}: {e}{}", content_type_note(content_type)))
     })
-}
-
-/// A JSON scalar as text: strings (trimmed, non-empty), numbers and booleans; else `None`.
-pub(crate) fn value_string(value: &serde_json::Value) -> Option<String> {
-    match value {
-        serde_json::Value::String(s) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        serde_json::Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
 }
 
 /// An RFC 3339 time, converted to UTC; `None` when absent or unreadable.
@@ -334,7 +324,7 @@ mod tests {
 
     #[test]
     fn body_checks_name_the_problem() {
-        let err = |body: &[u8]| json_value(body, Some("text/html")).err().map(|e| (e.kind, e.message)).unwrap_or_default();
+        let err = |body: &[u8]| json_value(body, Some("text/html")).err().map(|e| (e.kind.as_str(), e.message)).unwrap_or_default();
         assert_eq!(err(b"").0, "empty");
         assert_eq!(err(b" \n\t").0, "empty");
         let (kind, message) = err(b"<!DOCTYPE html><html><body>Login</body></html>");

@@ -18,7 +18,7 @@
 //! - Indicator: `status.indicator` when present and known, else [`PartnerStatus::derived_indicator`].
 //! - Components: a child of a group (`group_id`) gets the group's name as `group`; groups stay
 //!   components too (their status is their worst child's). A status word that does not map (see
-//!   [`ComponentStatus::parse`]) reads as `degraded_performance`: an unknown state is never
+//!   [`ComponentStatus::read_word`]) reads as `degraded_performance`: an unknown state is never
 //!   silently operational. A component without a name is skipped.
 //! - Incidents: only unresolved ones (status not `resolved`/`postmortem`/`completed`), so
 //!   `incidents.json` (all recent incidents) gives the open ones; an unknown impact reads `minor`.
@@ -26,85 +26,16 @@
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Deserializer};
+use crate::config::StatusPageConfig;
+use crate::model::statuspage::{self as v2, Summary};
+use crate::model::{Component, ComponentStatus, ErrorKind, Indicator, Maintenance, PartnerIncident, PartnerStatus};
 
-use super::super::config::StatusPageConfig;
-use super::super::model::{Component, ComponentStatus, Incident, Indicator, Maintenance, PartnerStatus};
-use super::{StatusParseError, json_value, parse_time, value_string};
+use super::{StatusParseError, json_value, parse_time};
 
 /// Incident statuses that mean it is over.
 const INCIDENT_OVER: &[&str] = &["resolved", "postmortem", "completed"];
 /// Maintenance statuses that mean it is over.
 const MAINTENANCE_OVER: &[&str] = &["completed", "resolved", "postmortem", "cancelled", "canceled"];
-
-#[derive(Debug, Default, Deserialize)]
-struct Payload {
-    #[serde(default)]
-    status: Option<Status>,
-    #[serde(default)]
-    components: Option<Vec<RawComponent>>,
-    #[serde(default)]
-    incidents: Option<Vec<RawIncident>>,
-    #[serde(default)]
-    scheduled_maintenances: Option<Vec<RawIncident>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct Status {
-    #[serde(default, deserialize_with = "lenient")]
-    indicator: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    description: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct RawComponent {
-    #[serde(default, deserialize_with = "lenient")]
-    id: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    name: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    status: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    group_id: Option<String>,
-}
-
-/// An incident or a scheduled maintenance (same shape).
-#[derive(Debug, Default, Deserialize)]
-struct RawIncident {
-    #[serde(default, deserialize_with = "lenient")]
-    id: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    name: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    status: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    impact: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    started_at: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    created_at: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    scheduled_for: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    scheduled_until: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
-    shortlink: Option<String>,
-    #[serde(default, deserialize_with = "named")]
-    components: Vec<String>,
-}
-
-/// Any scalar as text; anything else (null, objects) as absent.
-fn lenient<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(value_string(&serde_json::Value::deserialize(d)?))
-}
-
-/// The `name`s of a list of objects; anything else as empty.
-fn named<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    let value = serde_json::Value::deserialize(d)?;
-    let items = value.as_array().map(Vec::as_slice).unwrap_or_default();
-    Ok(items.iter().filter_map(|c| c.get("name").and_then(value_string)).collect())
-}
 
 /// Parses a Statuspage v2 payload (see the module doc).
 ///
@@ -114,32 +45,32 @@ fn named<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
 pub fn parse(cfg: &StatusPageConfig, body: &[u8], content_type: Option<&str>) -> Result<PartnerStatus, StatusParseError> {
     let _ = cfg;
     let value = json_value(body, content_type)?;
-    let payload: Payload =
-        serde_json::from_value(value).map_err(|e| StatusParseError::new("not_status", format!("not a Statuspage v2 payload: {e}")))?;
-    if payload.status.is_none() && payload.components.is_none() && payload.incidents.is_none() && payload.scheduled_maintenances.is_none() {
+    let summary: Summary = serde_json::from_value(value)
+        .map_err(|e| StatusParseError::new(ErrorKind::NotStatus, format!("not a Statuspage v2 payload: {e}")))?;
+    if summary.status.is_none() && summary.components.is_none() && summary.incidents.is_none() && summary.scheduled_maintenances.is_none() {
         return Err(StatusParseError::new(
-            "not_status",
+            ErrorKind::NotStatus,
             "not a Statuspage v2 payload: none of `status`, `components`, `incidents`, `scheduled_maintenances`",
         ));
     }
-    let status = payload.status.unwrap_or_default();
+    let status = summary.status.unwrap_or_default();
     let mut page = PartnerStatus {
         indicator: Indicator::Unknown,
         description: status.description,
-        components: components(payload.components.unwrap_or_default()),
-        incidents: payload.incidents.unwrap_or_default().into_iter().filter_map(incident).collect(),
-        maintenances: payload.scheduled_maintenances.unwrap_or_default().into_iter().filter_map(maintenance).collect(),
+        components: components(summary.components.unwrap_or_default()),
+        incidents: summary.incidents.unwrap_or_default().into_iter().filter_map(incident).collect(),
+        maintenances: summary.scheduled_maintenances.unwrap_or_default().into_iter().filter_map(maintenance).collect(),
         error: None,
     };
-    page.indicator = status.indicator.as_deref().and_then(Indicator::parse).unwrap_or_else(|| page.derived_indicator());
+    page.indicator = status.indicator.as_deref().and_then(Indicator::read_word).unwrap_or_else(|| page.derived_indicator());
     Ok(page)
 }
 
-fn components(raw: Vec<RawComponent>) -> Vec<Component> {
+fn components(raw: Vec<v2::Component>) -> Vec<Component> {
     let names: HashMap<String, String> = raw.iter().filter_map(|c| Some((c.id.clone()?, c.name.clone()?))).collect();
     raw.into_iter()
         .filter_map(|c| {
-            let status = c.status.as_deref().and_then(ComponentStatus::parse).unwrap_or(ComponentStatus::DegradedPerformance);
+            let status = c.status.as_deref().and_then(ComponentStatus::read_word).unwrap_or(ComponentStatus::DegradedPerformance);
             let group = c.group_id.and_then(|g| names.get(&g).cloned());
             Some(Component { name: c.name?, status, group })
         })
@@ -150,23 +81,28 @@ fn is_over(status: Option<&str>, over: &[&str]) -> bool {
     status.is_some_and(|s| over.iter().any(|o| s.eq_ignore_ascii_case(o)))
 }
 
-fn incident(raw: RawIncident) -> Option<Incident> {
+/// The names of an incident's components.
+fn names(components: Vec<v2::Component>) -> Vec<String> {
+    components.into_iter().filter_map(|c| c.name).collect()
+}
+
+fn incident(raw: v2::Incident) -> Option<PartnerIncident> {
     if is_over(raw.status.as_deref(), INCIDENT_OVER) {
         return None;
     }
     let name = raw.name.clone().unwrap_or_else(|| "untitled incident".to_owned());
-    Some(Incident {
+    Some(PartnerIncident {
         id: raw.id.or_else(|| raw.shortlink.clone()).unwrap_or_else(|| name.clone()),
-        impact: raw.impact.as_deref().and_then(Indicator::parse).unwrap_or(Indicator::Minor),
+        impact: raw.impact.as_deref().and_then(Indicator::read_word).unwrap_or(Indicator::Minor),
         status: raw.status.map_or_else(|| "unknown".to_owned(), |s| s.to_lowercase()),
         started_at: parse_time(raw.started_at.as_deref()).or_else(|| parse_time(raw.created_at.as_deref())),
         shortlink: raw.shortlink,
-        components: raw.components,
+        components: names(raw.components),
         name,
     })
 }
 
-fn maintenance(raw: RawIncident) -> Option<Maintenance> {
+fn maintenance(raw: v2::Incident) -> Option<Maintenance> {
     if is_over(raw.status.as_deref(), MAINTENANCE_OVER) {
         return None;
     }
@@ -177,7 +113,7 @@ fn maintenance(raw: RawIncident) -> Option<Maintenance> {
         scheduled_for: parse_time(raw.scheduled_for.as_deref()),
         scheduled_until: parse_time(raw.scheduled_until.as_deref()),
         shortlink: raw.shortlink,
-        components: raw.components,
+        components: names(raw.components),
         name,
     })
 }
@@ -284,7 +220,7 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_with_a_clear_message() {
-        let err = |body: &[u8]| parse(&cfg(), body, Some("text/html")).err().map(|e| (e.kind, e.message)).unwrap_or_default();
+        let err = |body: &[u8]| parse(&cfg(), body, Some("text/html")).err().map(|e| (e.kind.as_str(), e.message)).unwrap_or_default();
         assert_eq!(err(b"").0, "empty");
         assert!(err(b"<html><body>Service Unavailable</body></html>").1.contains("expected JSON, got an HTML page"));
         let truncated = summary("none", "operational", "operational", "", "");

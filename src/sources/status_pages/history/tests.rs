@@ -1,12 +1,12 @@
 use super::*;
-use crate::sources::status_pages::model::Component;
+use crate::model::Component;
 
 fn page(indicator: Indicator) -> PartnerStatus {
     PartnerStatus { indicator, description: None, components: vec![], incidents: vec![], maintenances: vec![], error: None }
 }
 
-fn incident(id: &str, status: &str) -> Incident {
-    Incident {
+fn incident(id: &str, status: &str) -> PartnerIncident {
+    PartnerIncident {
         id: id.into(),
         name: format!("Incident {id}"),
         impact: Indicator::Major,

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::config::{Duration, EnvLookup, HttpUrl, Problem, Secret};
-use crate::sources::synthetics::Priority;
+use super::load::{EnvLookup, Problem};
+use super::types::{Duration, HttpUrl, Secret};
+use crate::model::Priority;
 
 /// `[jira]`
 #[derive(Debug, Clone, Deserialize)]

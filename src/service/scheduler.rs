@@ -1,32 +1,39 @@
-//! The scheduled jobs (tokio-cron-scheduler, UTC). Each tick is claimed through the database
-//! (`job_runs`), so it runs once across replicas; a replica killed mid-job loses its lease and
-//! the tick can be taken over. A tick missed while Sparky was down runs at start-up. Jobs with
-//! an interval rather than a cron schedule (status page polls) run on [`every`].
+//! The scheduled jobs. Cron jobs (changelogs, pruning) are driven by tokio-cron-scheduler (UTC);
+//! each partner's status page is polled on its own interval ([`crate::schedule`]). Every tick is
+//! identified by its schedule instant and claimed through the database (`job_runs`), so it runs
+//! once across restarts and replicas; a replica killed mid-job loses its lease and the tick can
+//! be taken over. A cron tick missed while Sparky was down runs at start-up.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::App;
+use super::App;
+use super::jobs::{self, Handover};
 use crate::config::Cron;
-use crate::jobs::{self, Delivery};
 use crate::metrics::METRICS;
-use crate::sources::status_pages;
-use crate::store::{jobs as ticks, now_ms};
+use crate::model::Timestamp;
+use crate::schedule::{Every, Start, run_every};
+use crate::store::jobs as ticks;
+use crate::triage::Triage;
 
 /// How long a claimed tick stays reserved without a heartbeat.
 const TICK_LEASE: Duration = Duration::from_secs(300);
 /// How often a running tick renews its lease.
 const HEARTBEAT: Duration = Duration::from_secs(60);
+/// Job history pruning, hourly.
+const PRUNE_CRON: &str = "0 17 * * * *";
 
 type JobFn = Arc<dyn Fn(App) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
 
-/// One scheduled job.
+/// One cron job.
 #[derive(Clone)]
 struct Scheduled {
     name: &'static str,
@@ -41,27 +48,38 @@ struct Scheduled {
 #[error("scheduler: {0}")]
 pub struct SchedulerError(#[from] JobSchedulerError);
 
+/// The running cron jobs.
+pub struct CronJobs {
+    scheduler: JobScheduler,
+    catch_ups: Vec<JoinHandle<()>>,
+}
+
+impl CronJobs {
+    /// Stops the cron driver and waits for the missed ticks it was running.
+    pub async fn shutdown(mut self) {
+        if let Err(e) = self.scheduler.shutdown().await {
+            tracing::warn!(error = %e, "scheduler shutdown");
+        }
+        for task in self.catch_ups {
+            let _ = task.await;
+        }
+    }
+}
+
 fn scheduled_jobs(app: &App) -> Vec<Scheduled> {
     let changelogs: JobFn =
-        Arc::new(|app: App| Box::pin(async move { jobs::changelogs(&app, Delivery::Wake).await.map(|_| ()).map_err(|e| e.to_string()) }));
+        Arc::new(|app: App| Box::pin(async move { jobs::changelogs(&app, Handover::Wake).await.map(|_| ()).map_err(|e| e.to_string()) }));
     let prune: JobFn = Arc::new(|app: App| Box::pin(async move { prune(&app).await }));
     vec![
         Scheduled { name: "changelogs", cron: app.config.global.schedules.changelogs.clone(), run: changelogs, running: Arc::default() },
-        Scheduled {
-            name: "prune",
-            cron: PRUNE_CRON.parse().unwrap_or_else(|_| unreachable!("constant cron")),
-            run: prune,
-            running: Arc::default(),
-        },
+        Scheduled { name: "prune", cron: PRUNE_CRON.parse().expect("constant cron"), run: prune, running: Arc::default() }, // invariant: a constant
     ]
 }
 
-/// Job history pruning, hourly.
-const PRUNE_CRON: &str = "0 17 * * * *";
-
-/// Starts every job; returns the running scheduler (stop it with `shutdown`).
-pub async fn start(app: &App) -> Result<JobScheduler, SchedulerError> {
+/// Starts every cron job, and runs at once the ticks missed while Sparky was down.
+pub async fn start(app: &App) -> Result<CronJobs, SchedulerError> {
     let scheduler = JobScheduler::new().await?;
+    let mut catch_ups = Vec::new();
     for job in scheduled_jobs(app) {
         let (app_for_job, job_for_cron) = (app.clone(), job.clone());
         scheduler
@@ -72,17 +90,17 @@ pub async fn start(app: &App) -> Result<JobScheduler, SchedulerError> {
             .await?;
         tracing::info!(job = job.name, cron = job.cron.as_six_fields(), "scheduled");
         let (app, job) = (app.clone(), job.clone());
-        tokio::spawn(async move { catch_up(&app, &job).await });
+        catch_ups.push(tokio::spawn(async move { catch_up(&app, &job).await }));
     }
     scheduler.start().await?;
-    Ok(scheduler)
+    Ok(CronJobs { scheduler, catch_ups })
 }
 
 /// Runs the latest tick now when nobody ran it (Sparky was down, or is new).
 async fn catch_up(app: &App, job: &Scheduled) {
-    let Some(previous) = job.cron.previous(chrono::Utc::now()) else { return };
+    let Some(previous) = job.cron.previous(Timestamp::now()) else { return };
     match ticks::latest_tick(&app.store, job.name).await {
-        Ok(Some(latest)) if latest >= previous.timestamp_millis() => {}
+        Ok(Some(latest)) if latest >= previous => {}
         Ok(_) => {
             tracing::info!(job = job.name, tick = %previous, "running the missed tick now");
             run_tick(app, job).await;
@@ -97,18 +115,23 @@ async fn run_tick(app: &App, job: &Scheduled) {
         METRICS.job_runs.with_label_values(&[job.name, "skipped"]).inc();
         return;
     };
-    let Some(tick) = job.cron.previous(chrono::Utc::now()).map(|t| t.timestamp_millis()) else { return };
+    let Some(tick) = job.cron.previous(Timestamp::now()) else { return };
     run_claimed(app, job.name, job.name, tick, (job.run)(app.clone())).await;
 }
 
 /// Runs `work` for tick `tick` of `claim_name` if this replica claims it, renewing the claim
 /// while it runs; `metric_name` labels the job metrics (bounded cardinality).
-async fn run_claimed(app: &App, metric_name: &'static str, claim_name: &str, tick: i64, work: impl Future<Output = Result<(), String>>) {
-    let lease = |now: i64| now + i64::try_from(TICK_LEASE.as_millis()).unwrap_or(i64::MAX / 2);
-    match ticks::claim_tick(&app.store, claim_name, tick, &app.instance, lease(now_ms())).await {
+async fn run_claimed(
+    app: &App,
+    metric_name: &'static str,
+    claim_name: &str,
+    tick: Timestamp,
+    work: impl Future<Output = Result<(), String>>,
+) {
+    match ticks::claim_tick(&app.store, claim_name, tick, &app.instance, Timestamp::now() + TICK_LEASE).await {
         Ok(true) => {}
         Ok(false) => {
-            tracing::debug!(job = claim_name, tick, "tick claimed by another replica");
+            tracing::debug!(job = claim_name, tick = %tick, "tick claimed by another replica");
             return;
         }
         Err(e) => {
@@ -122,8 +145,8 @@ async fn run_claimed(app: &App, metric_name: &'static str, claim_name: &str, tic
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(HEARTBEAT).await;
-                if !matches!(ticks::renew(&store, &name, tick, &instance, lease(now_ms())).await, Ok(true)) {
-                    tracing::warn!(job = name, tick, "lost the lease of this tick");
+                if !matches!(ticks::renew(&store, &name, tick, &instance, Timestamp::now() + TICK_LEASE).await, Ok(true)) {
+                    tracing::warn!(job = name, tick = %tick, "lost the lease of this tick");
                 }
             }
         })
@@ -145,8 +168,9 @@ async fn run_claimed(app: &App, metric_name: &'static str, claim_name: &str, tic
 
 /// Polls every partner's status page on its own interval, each at its own offset inside the
 /// interval (from its id), so pages are not all fetched in the same second; ticks fall on the
-/// same instants on every replica, so each is claimed once.
-pub fn start_status_polls(app: &App, triage: &crate::triage::Triage, shutdown: &CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
+/// same instants on every replica, so each is claimed once. After each poll, its notices are
+/// queued and, while we fail, the cause of the partner's incident is re-decided.
+pub fn start_status_polls(app: &App, triage: &Triage, shutdown: &CancellationToken) -> Vec<JoinHandle<()>> {
     (0..app.config.partners.len())
         .filter(|&i| app.config.partners[i].status_page.is_some())
         .map(|i| {
@@ -155,13 +179,11 @@ pub fn start_status_polls(app: &App, triage: &crate::triage::Triage, shutdown: &
                 let partner = &app.config.partners[i];
                 let Some(page) = &partner.status_page else { return };
                 let claim_name = format!("status:{}", partner.id);
-                every(page.interval(), spread(partner.id.as_str(), page.interval()), Start::Now, &shutdown, |tick| {
+                let every = Every::spread(partner.id.as_str(), page.interval());
+                run_every(every, Start::Now, &shutdown, |tick| {
                     run_claimed(&app, "status", &claim_name, tick, async {
-                        let report = status_pages::poll_partner(&app, partner).await.map_err(|e| e.to_string())?;
-                        // While we fail, each reading of the partner's page may change the cause.
-                        if let Some(report) = report {
-                            triage.recheck(partner, &report.status).await.map_err(|e| e.to_string())?;
-                        }
+                        jobs::status_of(&app, partner, &triage).await.map_err(|e| e.to_string())?;
+                        app.wake.notify_one();
                         Ok(())
                     })
                 })
@@ -171,53 +193,16 @@ pub fn start_status_polls(app: &App, triage: &crate::triage::Triage, shutdown: &
         .collect()
 }
 
-/// A stable offset in `[0, interval)` for `key`.
-pub fn spread(key: &str, interval: Duration) -> Duration {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    key.hash(&mut hasher);
-    let ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX).max(1);
-    Duration::from_millis(hasher.finish() % ms)
-}
-
-/// When [`every`] runs first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Start {
-    /// At once, for the latest tick (a service that starts should know where it stands).
-    Now,
-    /// At the next tick.
-    NextTick,
-}
-
-/// Calls `run(tick_ms)` at every `k * interval + offset` (Unix time) until `shutdown`, first as
-/// `start` says; a run longer than the interval skips the ticks it overlaps.
-pub async fn every<F, Fut>(interval: Duration, offset: Duration, start: Start, shutdown: &CancellationToken, mut run: F)
-where
-    F: FnMut(i64) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let period = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX).max(1);
-    let offset = i64::try_from(offset.as_millis()).unwrap_or(0) % period;
-    if start == Start::Now {
-        run(((now_ms() - offset).div_euclid(period)) * period + offset).await;
-    }
-    loop {
-        let now = now_ms();
-        let next = ((now - offset) / period + 1) * period + offset;
-        let wait = Duration::from_millis(u64::try_from(next - now).unwrap_or(0));
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(wait) => run(next).await,
-        }
-    }
-}
-
 /// Hourly: finished ticks older than a day, and check results older than 8 days (the longest
 /// window `sparky check` reports is 7 days), are deleted.
 async fn prune(app: &App) -> Result<(), String> {
-    const DAY: i64 = 24 * 3600 * 1000;
-    let ticks = ticks::prune(&app.store, now_ms() - DAY).await.map_err(|e| e.to_string())?;
-    let results = crate::store::synthetics::prune_results(&app.store, now_ms() - 8 * DAY).await.map_err(|e| e.to_string())?;
+    const DAY: Duration = Duration::from_secs(24 * 3600);
+    let now = Timestamp::now();
+    let ticks = ticks::prune(&app.store, now - DAY).await.map_err(|e| e.to_string())?;
+    let results = crate::store::synthetics::prune_results(&app.store, now - DAY * 8).await.map_err(|e| e.to_string())?;
     tracing::debug!(ticks, results, "pruned history");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

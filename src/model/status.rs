@@ -1,47 +1,33 @@
 //! The one normalised model every status page adapter produces, in the terms of Atlassian
 //! Statuspage v2 (https://developer.statuspage.io, "status", "components", "incidents",
-//! "scheduled_maintenances" of `/api/v2/summary.json`).
+//! "scheduled_maintenances" of `/api/v2/summary.json`), and the events between two readings.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// The page-level status indicator (Statuspage `status.indicator`), plus `unknown` when the page
-/// could not be read. Also used for an incident's impact.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Indicator {
-    /// All operational.
-    None,
-    /// Minor: degraded performance somewhere.
-    Minor,
-    /// Major: a partial outage.
-    Major,
-    /// Critical: a major outage.
-    Critical,
-    /// A maintenance is in progress.
-    Maintenance,
-    /// The page could not be fetched or parsed.
-    Unknown,
+vocabulary! {
+    /// The page-level status indicator (Statuspage `status.indicator`), plus `unknown` when the
+    /// page could not be read. Also used for an incident's impact.
+    pub enum Indicator {
+        /// All operational.
+        None,
+        /// Minor: degraded performance somewhere.
+        Minor,
+        /// Major: a partial outage.
+        Major,
+        /// Critical: a major outage.
+        Critical,
+        /// A maintenance is in progress.
+        Maintenance,
+        /// The page could not be fetched or parsed.
+        Unknown,
+    }
 }
 
 impl Indicator {
-    /// The word of DESIGN.md (`none`, `minor`, `major`, `critical`, `maintenance`, `unknown`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::None => "none",
-            Self::Minor => "minor",
-            Self::Major => "major",
-            Self::Critical => "critical",
-            Self::Maintenance => "maintenance",
-            Self::Unknown => "unknown",
-        }
-    }
-
-    /// Every indicator, for gauges.
-    pub const ALL: [Self; 6] = [Self::None, Self::Minor, Self::Major, Self::Critical, Self::Maintenance, Self::Unknown];
-
-    /// Reads an indicator or impact word; also accepts component status words.
-    pub fn parse(word: &str) -> Option<Self> {
+    /// Reads a page's indicator or impact word leniently (`ok`, `green`, `high`, component status
+    /// words ...); `None` for a word that means nothing known.
+    pub fn read_word(word: &str) -> Option<Self> {
         let w = normalise_word(word);
         Some(match w.as_str() {
             "none" | "ok" | "operational" | "good" | "green" => Self::None,
@@ -66,38 +52,29 @@ impl Indicator {
     }
 }
 
-/// A component's status (Statuspage `components[].status`). Ordered by severity, so the worst of
-/// several is their maximum. incident.io's `full_outage` reads as `major_outage`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ComponentStatus {
-    /// Working.
-    Operational,
-    /// Planned work.
-    UnderMaintenance,
-    /// Slow or erroring sometimes.
-    DegradedPerformance,
-    /// Down for some.
-    PartialOutage,
-    /// Down.
-    MajorOutage,
+vocabulary! {
+    /// A component's status (Statuspage `components[].status`). Ordered by severity, so the worst
+    /// of several is their maximum. incident.io's `full_outage` reads as `major_outage`.
+    #[derive(PartialOrd, Ord)]
+    pub enum ComponentStatus {
+        /// Working.
+        Operational,
+        /// Planned work.
+        UnderMaintenance,
+        /// Slow or erroring sometimes.
+        DegradedPerformance,
+        /// Down for some.
+        PartialOutage,
+        /// Down.
+        MajorOutage,
+    }
 }
 
 impl ComponentStatus {
-    /// The Statuspage word.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Operational => "operational",
-            Self::UnderMaintenance => "under_maintenance",
-            Self::DegradedPerformance => "degraded_performance",
-            Self::PartialOutage => "partial_outage",
-            Self::MajorOutage => "major_outage",
-        }
-    }
-
-    /// Reads a component status word; also accepts indicator words (`minor` -> degraded ...).
-    pub fn parse(word: &str) -> Option<Self> {
-        Indicator::parse(word).and_then(Indicator::as_component_status)
+    /// Reads a page's component status word leniently; also accepts indicator words (`minor`
+    /// -> degraded ...).
+    pub fn read_word(word: &str) -> Option<Self> {
+        Indicator::read_word(word).and_then(Indicator::as_component_status)
     }
 
     /// The page indicator of the same severity.
@@ -129,9 +106,9 @@ pub struct Component {
     pub group: Option<String>,
 }
 
-/// An unresolved incident.
+/// An unresolved incident of a partner's page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Incident {
+pub struct PartnerIncident {
     /// The partner's id (stable across polls).
     pub id: String,
     /// Title.
@@ -194,7 +171,7 @@ pub struct PartnerStatus {
     pub components: Vec<Component>,
     /// Unresolved incidents.
     #[serde(default)]
-    pub incidents: Vec<Incident>,
+    pub incidents: Vec<PartnerIncident>,
     /// Maintenances in progress or upcoming.
     #[serde(default)]
     pub maintenances: Vec<Maintenance>,
@@ -260,12 +237,76 @@ impl PartnerStatus {
 
     /// Open incidents that touch the components we depend on (all of them when none are named,
     /// and those naming no component, which may touch anything).
-    pub fn incidents_affecting<'a>(&'a self, depends_on: &'a [String]) -> impl Iterator<Item = &'a Incident> {
+    pub fn incidents_affecting<'a>(&'a self, depends_on: &'a [String]) -> impl Iterator<Item = &'a PartnerIncident> {
         self.incidents.iter().filter(move |i| {
             depends_on.is_empty()
                 || i.components.is_empty()
                 || i.components.iter().any(|c| depends_on.iter().any(|d| d.eq_ignore_ascii_case(c)))
         })
+    }
+}
+
+vocabulary! {
+    /// What changed between two readings of a partner's page.
+    pub enum EventKind {
+        /// The page indicator changed (subject empty).
+        Indicator,
+        /// A component's status changed (subject: its name).
+        Component,
+        /// An incident appeared (subject: its id).
+        IncidentOpened,
+        /// An open incident's status changed (`investigating` -> `identified` ...).
+        IncidentUpdated,
+        /// An incident was resolved or left the page.
+        IncidentResolved,
+        /// A maintenance was announced.
+        MaintenanceScheduled,
+        /// A maintenance began.
+        MaintenanceStarted,
+        /// A maintenance ended or left the page.
+        MaintenanceEnded,
+    }
+}
+
+/// About the incident or maintenance an event concerns.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventDetail {
+    /// Its title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Its impact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impact: Option<Indicator>,
+    /// The partner's link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// Affected components.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<String>,
+    /// When it started (or is scheduled to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+}
+
+/// One change of a partner's page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusEvent {
+    /// What changed.
+    pub kind: EventKind,
+    /// Component name or incident/maintenance id; empty for the indicator.
+    pub subject: String,
+    /// The value before (status word), if any.
+    pub old: Option<String>,
+    /// The value after, if any.
+    pub new: Option<String>,
+    /// About the incident or maintenance.
+    pub detail: EventDetail,
+}
+
+impl StatusEvent {
+    /// An event of `kind` about `subject`, from `old` to `new`.
+    pub fn new(kind: EventKind, subject: &str, old: Option<&str>, new: Option<&str>, detail: EventDetail) -> Self {
+        Self { kind, subject: subject.to_owned(), old: old.map(str::to_owned), new: new.map(str::to_owned), detail }
     }
 }
 
@@ -283,10 +324,10 @@ mod tests {
 
     #[test]
     fn words_parse_leniently() {
-        assert_eq!(ComponentStatus::parse("full_outage"), Some(ComponentStatus::MajorOutage));
-        assert_eq!(ComponentStatus::parse("Partial Outage"), Some(ComponentStatus::PartialOutage));
-        assert_eq!(Indicator::parse("critical"), Some(Indicator::Critical));
-        assert_eq!(Indicator::parse("banana"), None);
+        assert_eq!(ComponentStatus::read_word("full_outage"), Some(ComponentStatus::MajorOutage));
+        assert_eq!(ComponentStatus::read_word("Partial Outage"), Some(ComponentStatus::PartialOutage));
+        assert_eq!(Indicator::read_word("critical"), Some(Indicator::Critical));
+        assert_eq!(Indicator::read_word("banana"), None);
     }
 
     #[test]
@@ -315,7 +356,7 @@ mod tests {
             components: vec![],
         });
         assert_eq!(p.derived_indicator(), Indicator::Maintenance);
-        p.incidents.push(Incident {
+        p.incidents.push(PartnerIncident {
             id: "i".into(),
             name: "i".into(),
             impact: Indicator::None,

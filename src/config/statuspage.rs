@@ -4,7 +4,8 @@
 
 use serde::Deserialize;
 
-use crate::config::{Duration, EnvLookup, HttpUrl, Problem, Secret};
+use super::load::{EnvLookup, Problem};
+use super::types::{Duration, HttpUrl, Secret};
 
 /// `[statuspage]`
 #[derive(Debug, Clone, Deserialize)]
@@ -27,7 +28,7 @@ impl Default for StatuspageConfig {
         Self {
             api_key: None,
             page_id: None,
-            api_url: "https://api.statuspage.io/v1".parse().unwrap_or_else(|_| unreachable!("constant URL")),
+            api_url: "https://api.statuspage.io/v1".parse().expect("a constant URL"), // invariant: a valid literal
             timeout: Duration::from_secs(15),
             title: "Service status".to_owned(),
         }

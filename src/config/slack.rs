@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::config::{Duration, HttpUrl, Secret};
+use super::types::{Duration, HttpUrl, Secret};
 
 /// `[slack]`
 #[derive(Debug, Clone, Deserialize)]
@@ -26,7 +26,7 @@ impl Default for SlackConfig {
     fn default() -> Self {
         Self {
             channel: "#ecosystem-updates".to_owned(),
-            api_url: "https://slack.com/api".parse().unwrap_or_else(|_| unreachable!("constant URL")),
+            api_url: "https://slack.com/api".parse().expect("a constant URL"), // invariant: a valid literal
             token: None,
             timeout: Duration::from_secs(10),
             history_window: Duration::from_secs(24 * 3600),

@@ -4,8 +4,9 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::model::{ComponentStatus, Indicator};
-use crate::config::{CssSelector, Duration, HttpUrl, Pattern, Problem};
+use super::load::Problem;
+use super::types::{CssSelector, Duration, HttpUrl, Pattern};
+use crate::model::{ComponentStatus, Indicator};
 
 /// How a status page is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -136,7 +137,7 @@ pub struct StatusWord(pub Indicator);
 impl TryFrom<String> for StatusWord {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
-        match Indicator::parse(&s) {
+        match Indicator::read_word(&s) {
             Some(i) => Ok(Self(i)),
             None => Err(format!("`{s}` is not a status: use none, minor, major, critical, maintenance or a component status")),
         }
@@ -192,7 +193,7 @@ impl std::str::FromStr for JsonPathExpr {
 }
 
 /// Default poll interval.
-pub const DEFAULT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
+pub(super) const DEFAULT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl StatusPageConfig {
     /// The poll interval.

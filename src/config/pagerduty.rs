@@ -3,7 +3,8 @@
 
 use serde::Deserialize;
 
-use crate::config::{Duration, EnvLookup, HttpUrl, Problem, Secret};
+use super::load::{EnvLookup, Problem};
+use super::types::{Duration, HttpUrl, Secret};
 
 /// `[pagerduty]`
 #[derive(Debug, Clone, Deserialize)]
@@ -21,7 +22,7 @@ impl Default for PagerDutyConfig {
     fn default() -> Self {
         Self {
             routing_key: None,
-            events_url: "https://events.pagerduty.com".parse().unwrap_or_else(|_| unreachable!("constant URL")),
+            events_url: "https://events.pagerduty.com".parse().expect("a constant URL"), // invariant: a valid literal
             timeout: Duration::from_secs(10),
         }
     }

@@ -1,11 +1,17 @@
-//! A Slack message as an outbox action, Slack's Block Kit limits and mrkdwn escaping.
+//! Slack messages as outbox actions, and the one place a Slack message is built from its
+//! templates: blocks (one JSON block per line of `*.jsonl.j2`, each checked against Block Kit),
+//! the notification text (`*.txt.j2`), and Slack's limits, used by the digest, status notices,
+//! incident messages and the egress alert.
 //!
-//! Limits and escaping follow Slack's docs: "Formatting text for app surfaces" (escape `&`, `<`,
-//! `>`), and the Block Kit reference (at most 50 blocks per message, 3000 characters per
-//! section text, 150 per header text).
+//! Limits follow Slack's Block Kit reference (at most 50 blocks per message, 3000 characters per
+//! section text, 150 per header text); mrkdwn escaping is the templates' `mrkdwn` filter
+//! ([`crate::templates`]).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::model::vocabulary;
+use crate::templates::{TemplateError, Templates};
 
 /// Most blocks Slack accepts in one message.
 pub const MAX_BLOCKS: usize = 50;
@@ -23,8 +29,8 @@ pub struct SlackPost {
     pub text: String,
     /// Block Kit blocks, as JSON.
     pub blocks: Vec<Value>,
-    /// What the message is (`digest`, `notice` ...), for metrics.
-    pub purpose: String,
+    /// What the message is, for metrics and logs.
+    pub purpose: Purpose,
     /// Our key for it (`incident:42`), under which its channel and `ts` are kept so a later
     /// [`SlackUpdate`] can edit it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -42,27 +48,66 @@ pub struct SlackUpdate {
     pub blocks: Vec<Value>,
 }
 
-/// Escapes text for mrkdwn: `&`, `<`, `>` become entities so feed text cannot mention
-/// `@channel`, forge links or break formatting.
-pub fn escape_mrkdwn(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
-        }
+vocabulary! {
+    /// What a Slack message is.
+    pub enum Purpose {
+        /// A changelog digest.
+        Digest,
+        /// A partner status notice.
+        Notice,
+        /// One of our incidents.
+        Incident,
+        /// The "Sparky cannot reach the internet" alert.
+        Egress,
     }
-    out
 }
 
-/// A mrkdwn link `<url|text>`, or the escaped text alone when there is no URL.
-pub fn link(url: Option<&str>, text: &str) -> String {
-    let label = escape_mrkdwn(text).replace('|', "\u{2223}");
-    match url.filter(|u| u.starts_with("http://") || u.starts_with("https://")) {
-        Some(url) => format!("<{}|{label}>", url.replace('|', "%7C").replace('>', "%3E").replace('<', "%3C")),
-        None => label,
+/// The two templates of one kind of message: `NAME.jsonl.j2` (blocks) and `NAME.txt.j2`
+/// (notification text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Message {
+    /// The blocks template.
+    pub blocks: &'static str,
+    /// The text template.
+    pub text: &'static str,
+}
+
+/// The digest of new changelog entries.
+pub const DIGEST: Message = Message { blocks: "slack/digest.jsonl.j2", text: "slack/digest.txt.j2" };
+/// A partner status notice.
+pub const STATUS_NOTICE: Message = Message { blocks: "slack/status_notice.jsonl.j2", text: "slack/status_notice.txt.j2" };
+/// An incident message (opened, check added, cause changed, recovered) and the egress alert.
+pub const INCIDENT: Message = Message { blocks: "slack/incident.jsonl.j2", text: "slack/incident.txt.j2" };
+
+/// A message could not be built from its templates.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// A template failed to render.
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    /// The blocks template printed something that is not Block Kit.
+    #[error("template {template}: {source}")]
+    Blocks {
+        /// The blocks template.
+        template: &'static str,
+        /// What is wrong.
+        source: BlocksError,
+    },
+}
+
+impl Message {
+    /// The blocks `view` renders to, as Block Kit JSON (not yet clamped to Slack's limits).
+    pub fn blocks<S: Serialize>(self, templates: &Templates, view: &S) -> Result<Vec<Value>, RenderError> {
+        parse_blocks(&templates.render(self.blocks, view)?).map_err(|source| RenderError::Blocks { template: self.blocks, source })
+    }
+
+    /// The message `view` renders to, for `channel`: blocks clamped to Slack's limits, and the
+    /// notification text.
+    pub fn post<S: Serialize>(self, templates: &Templates, view: &S, channel: &str, purpose: Purpose) -> Result<SlackPost, RenderError> {
+        let mut blocks = self.blocks(templates, view)?;
+        clamp_texts(&mut blocks);
+        let text = templates.render(self.text, view)?.trim().to_owned();
+        Ok(SlackPost { channel: channel.to_owned(), text, blocks, purpose, remember_as: None })
     }
 }
 
@@ -155,15 +200,6 @@ pub fn parse_blocks(rendered: &str) -> Result<Vec<Value>, BlocksError> {
         .collect()
 }
 
-/// A duration in words for messages, to the minute: "23m", "1h 5m", "under a minute".
-pub fn human_duration(d: std::time::Duration) -> String {
-    let minutes = d.as_secs() / 60;
-    if minutes == 0 {
-        return "under a minute".to_owned();
-    }
-    humantime::format_duration(std::time::Duration::from_secs(minutes * 60)).to_string()
-}
-
 /// The message as plain lines (each block's texts), for the log sink.
 pub fn plain_text(post: &SlackPost) -> String {
     let mut lines = vec![format!("[slack {}] {}", post.channel, post.text)];
@@ -201,29 +237,10 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn durations_read_to_the_minute() {
-        assert_eq!(human_duration(std::time::Duration::from_secs(23 * 60 + 20)), "23m");
-        assert_eq!(human_duration(std::time::Duration::from_secs(3900)), "1h 5m");
-        assert_eq!(human_duration(std::time::Duration::from_secs(30)), "under a minute");
-    }
-
-    #[test]
     fn rendered_lines_must_be_blocks() {
         assert_eq!(parse_blocks("{\"type\": \"divider\"}\n\n").unwrap().len(), 1);
         assert_eq!(parse_blocks("{\"type\": \"divider\"}\nnot json").unwrap_err().line, 2);
         assert!(parse_blocks("{\"text\": \"no type\"}").unwrap_err().reason.contains("\"type\""));
-    }
-
-    #[test]
-    fn mrkdwn_escapes_control_characters() {
-        assert_eq!(escape_mrkdwn("a <b> & <!channel>"), "a &lt;b&gt; &amp; &lt;!channel&gt;");
-    }
-
-    #[test]
-    fn links_escape_their_label_and_url() {
-        assert_eq!(link(Some("https://x.test/a|b"), "A <b> | c"), "<https://x.test/a%7Cb|A &lt;b&gt; \u{2223} c>");
-        assert_eq!(link(None, "T&C"), "T&amp;C");
-        assert_eq!(link(Some("javascript:alert(1)"), "x"), "x");
     }
 
     #[test]
@@ -235,5 +252,21 @@ mod tests {
         clamp_texts(&mut big);
         assert_eq!(fit(&big), Fit::Fits);
         assert_eq!(fit(&vec![json!({"type": "divider"}); 51]), Fit::TooBig);
+    }
+
+    #[test]
+    fn the_log_form_shows_every_text() {
+        let post = SlackPost {
+            channel: "#c".to_owned(),
+            text: "2 new entries".to_owned(),
+            blocks: vec![
+                json!({"type": "header", "text": {"type": "plain_text", "text": "Digest"}}),
+                json!({"type": "divider"}),
+                json!({"type": "section", "text": {"type": "mrkdwn", "text": "line one\nline two"}}),
+            ],
+            purpose: Purpose::Digest,
+            remember_as: None,
+        };
+        assert_eq!(plain_text(&post), "[slack #c] 2 new entries\n  Digest\n  ---\n  line one\n  line two");
     }
 }

@@ -6,8 +6,11 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{CheckId, Cron, Duration, HttpUrl, Partner, PartnerId, Pattern, Problem, Secret};
-use crate::sources::status_pages::JsonPathExpr;
+use super::load::Problem;
+use super::partner::Partner;
+use super::status_page::JsonPathExpr;
+use super::types::{Cron, Duration, HttpUrl, Pattern, Secret};
+use crate::model::{CheckId, PartnerId, Priority};
 
 /// One check file.
 #[derive(Debug, Clone, Deserialize)]
@@ -163,35 +166,6 @@ impl fmt::Display for Method {
     }
 }
 
-/// Jira priority `P1`..`P5`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Deserialize, Serialize)]
-pub enum Priority {
-    /// Highest.
-    P1,
-    /// High.
-    P2,
-    /// Medium.
-    P3,
-    /// Low: a synthetic failure.
-    #[default]
-    P4,
-    /// Lowest.
-    P5,
-}
-
-impl Priority {
-    /// `P1`..`P5`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::P1 => "P1",
-            Self::P2 => "P2",
-            Self::P3 => "P3",
-            Self::P4 => "P4",
-            Self::P5 => "P5",
-        }
-    }
-}
-
 /// `[auth]`: credentials come from the environment (`${VAR}`), never from the file itself.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -244,7 +218,7 @@ pub enum Assertion {
     /// The status code is one of these (value, list or class like `2xx`).
     Status(StatusMatcher),
     /// The response time stays under `warn_above` (else warn) and `fail_above` (else fail).
-    Latency(Thresholds),
+    Latency(LatencyThresholds),
     /// A JSONPath (RFC 9535) over the JSON body.
     JsonPath {
         /// The expression.
@@ -266,15 +240,15 @@ pub enum Assertion {
     LatencyP95 {
         /// The window, e.g. 1 h.
         window: Duration,
-        /// Thresholds.
-        thresholds: Thresholds,
+        /// LatencyThresholds.
+        thresholds: LatencyThresholds,
     },
 }
 
 /// Warn and fail thresholds of a duration.
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Thresholds {
+pub struct LatencyThresholds {
     /// Above this: warn.
     #[serde(default)]
     pub warn_above: Option<Duration>,
@@ -372,7 +346,7 @@ impl TryFrom<toml::Value> for StatusMatcher {
 #[serde(deny_unknown_fields)]
 struct RawAssertion {
     status: Option<toml::Value>,
-    latency: Option<Thresholds>,
+    latency: Option<LatencyThresholds>,
     json_path: Option<JsonPathExpr>,
     header: Option<String>,
     body_contains: Option<String>,
@@ -425,7 +399,7 @@ impl TryFrom<RawAssertion> for Assertion {
         if let Some(p) = raw.latency_p95 {
             return Ok(Self::LatencyP95 {
                 window: p.window,
-                thresholds: Thresholds { warn_above: p.warn_above, fail_above: p.fail_above },
+                thresholds: LatencyThresholds { warn_above: p.warn_above, fail_above: p.fail_above },
             });
         }
         Ok(Self::BodyContains(raw.body_contains.unwrap_or_default()))

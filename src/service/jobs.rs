@@ -1,0 +1,161 @@
+//! The jobs: each runs one source through the decisions to the outbox, and hands the actions to
+//! delivery.
+
+use serde::Serialize;
+
+use super::App;
+use crate::config::{CheckConfig, Partner};
+use crate::digest::{self, Queued};
+use crate::fetch::FetchError;
+use crate::metrics::METRICS;
+use crate::notices;
+use crate::outbox::DeliveryReport;
+use crate::sources::changelogs::{self, FeedReport};
+use crate::sources::status_pages::{self, PollReport};
+use crate::sources::synthetics::engine::{Engine, Executed};
+use crate::store::StoreError;
+use crate::triage::{Decision, Triage, TriageError};
+
+/// How a job hands its actions over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handover {
+    /// Deliver before returning (`sparky once ...`).
+    Drain,
+    /// Wake the daemon's delivery worker.
+    Wake,
+}
+
+/// A job could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Fetch(#[from] FetchError),
+    /// Triage failed.
+    #[error(transparent)]
+    Triage(#[from] TriageError),
+}
+
+/// The result of one changelog run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangelogRun {
+    /// One report per feed.
+    pub feeds: Vec<FeedReport>,
+    /// The digest written to the outbox.
+    pub digest: DigestSummary,
+    /// Delivery, when drained.
+    pub delivery: Option<DeliveryReport>,
+}
+
+/// The digest part of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct DigestSummary {
+    /// Entries queued in this run (new ones and earlier ones left pending).
+    pub entries: usize,
+    /// Messages written.
+    pub messages: usize,
+    /// Why no digest could be written (entries stay pending).
+    pub error: Option<String>,
+}
+
+/// Polls every feed, queues the digest of the pending entries, and hands it over.
+///
+/// Errors only when the database fails outside a single feed; a failing partner is data.
+pub async fn changelogs(app: &App, handover: Handover) -> Result<ChangelogRun, StoreError> {
+    let config = &app.config;
+    let feeds = changelogs::poll_all(&app.store, &app.fetcher, &config.partners, &config.global.changelogs).await;
+    let digest = match digest::queue_digests(&app.store, config, &app.templates).await {
+        Ok(Queued { entries, messages }) => DigestSummary { entries, messages, error: None },
+        Err(digest::DigestError::Store(e)) => return Err(e),
+        Err(e) => {
+            METRICS.error("digest", "template");
+            tracing::error!(error = %e, "cannot build the digest; entries stay pending");
+            DigestSummary { entries: 0, messages: 0, error: Some(e.to_string()) }
+        }
+    };
+    Ok(ChangelogRun { feeds, digest, delivery: hand_over(app, handover).await? })
+}
+
+/// The result of one status run.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusRun {
+    /// One report per partner with a status page.
+    pub partners: Vec<PollReport>,
+    /// Notices queued.
+    pub notices: usize,
+    /// Delivery of the notices, when drained.
+    pub delivery: Option<DeliveryReport>,
+}
+
+/// Polls every partner's status page once, queues the notices of what changed, re-decides the
+/// cause of open incidents from what the pages say now, and hands the actions over.
+pub async fn status(app: &App, handover: Handover) -> Result<StatusRun, JobError> {
+    let partners = status_pages::poll_all(&app.store, &app.fetcher, &app.config.partners).await?;
+    let notices = notices::queue(&app.store, &app.config, &app.templates).await?;
+    if let Err(e) = app.triage()?.recheck_all(&partners).await {
+        tracing::error!(error = %e, "cannot re-decide incident causes");
+    }
+    Ok(StatusRun { partners, notices, delivery: hand_over(app, handover).await? })
+}
+
+/// One scheduled poll of `partner`'s page: the poll, its notices, and the re-decided cause of
+/// the partner's incident.
+pub async fn status_of(app: &App, partner: &Partner, triage: &Triage) -> Result<Option<PollReport>, JobError> {
+    let report = status_pages::poll_partner(&app.store, &app.fetcher, partner).await?;
+    notices::queue(&app.store, &app.config, &app.templates).await?;
+    if let Some(report) = &report {
+        triage.recheck(partner, &report.status).await?;
+    }
+    Ok(report)
+}
+
+async fn hand_over(app: &App, handover: Handover) -> Result<Option<DeliveryReport>, StoreError> {
+    match handover {
+        Handover::Drain => Ok(Some(app.deliverer().drain().await?)),
+        Handover::Wake => {
+            app.wake.notify_one();
+            Ok(None)
+        }
+    }
+}
+
+/// The result of one synthetics run.
+#[derive(Debug, Clone, Serialize)]
+pub struct SyntheticsRun {
+    /// One entry per check run, in id order.
+    pub checks: Vec<Executed>,
+    /// What triage did with the state changes.
+    pub triage: Vec<Triaged>,
+    /// Delivery of the actions, when drained.
+    pub delivery: Option<DeliveryReport>,
+}
+
+/// What triage decided for a check's state change.
+#[derive(Debug, Clone, Serialize)]
+pub struct Triaged {
+    /// The check.
+    pub check: String,
+    /// The decision.
+    pub decision: Decision,
+}
+
+/// Runs `checks` (every enabled check with `None`) once each, with confirmation re-runs, stores
+/// the results and state changes, triages the changes and hands over what triage decided.
+pub async fn synthetics(app: &App, only: Option<&[CheckConfig]>, handover: Handover) -> Result<SyntheticsRun, JobError> {
+    let selected: Vec<CheckConfig> = match only {
+        Some(checks) => checks.to_vec(),
+        None => app.config.checks.iter().filter(|c| c.enabled).cloned().collect(),
+    };
+    let (engine, writer) = Engine::start(&app.store, &app.config.global.http, &app.config.global.synthetics, app.triage_wake.clone())?;
+    let runtimes = Engine::load(&app.store, &selected).await?;
+    let checks = engine.run_all_once(&runtimes).await;
+    // The writer finishes once every result is stored.
+    drop(engine);
+    let _ = writer.await;
+    let triage =
+        app.triage()?.run_pending().await.into_iter().map(|(event, decision)| Triaged { check: event.check_id, decision }).collect();
+    Ok(SyntheticsRun { checks, triage, delivery: hand_over(app, handover).await? })
+}
