@@ -45,6 +45,9 @@ pub struct Metrics {
     pub check_lateness: prometheus::Histogram,
     /// Incidents opened, by partner and cause.
     pub incidents: IntCounterVec,
+    /// Template overrides that failed at run time (the compiled-in default was used), by
+    /// template.
+    pub template_failures: IntCounterVec,
     /// Scheduled job runs by job and result (`ok`, `error`, `skipped`).
     pub job_runs: IntCounterVec,
     /// Scheduled job duration by job.
@@ -144,6 +147,12 @@ impl Metrics {
                 ),
             ),
             incidents: counter(&r, "sparky_incidents_total", "Incidents opened, by partner and cause.", &["partner", "cause"]),
+            template_failures: counter(
+                &r,
+                "sparky_template_failures_total",
+                "Template overrides that failed to render; the compiled-in default was used instead.",
+                &["template"],
+            ),
             job_runs: counter(&r, "sparky_job_runs_total", "Scheduled job runs by job and result.", &["job", "result"]),
             job_duration: histogram(&r, "sparky_job_duration_seconds", "Scheduled job duration.", &["job"], JOB_BUCKETS.to_vec()),
             registry: r,

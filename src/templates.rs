@@ -4,12 +4,19 @@
 //! Templates named `*.jsonl.j2` / `*.json.j2` print every `{{ ... }}` as JSON, `*.html.j2` ones
 //! HTML-escaped; the filters
 //! `mrkdwn` and `tag_badge` and the function `slack_link` write Slack mrkdwn safely.
+//!
+//! Nothing cosmetic blocks a decision: an override renders in strict mode (an undefined value is
+//! an error), and one that fails at run time is logged loudly, counted
+//! (`sparky_template_failures_total`) and replaced by the compiled-in default for that message.
+//! `sparky check-config` renders every template through the code that uses it, with sample data,
+//! on a [`Templates::strict`] copy (no fallback), so such a mistake is found before it matters.
 
 use std::path::Path;
 
-use minijinja::{AutoEscape, Environment, Value};
+use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 
 use crate::config::Problem;
+use crate::metrics::METRICS;
 
 /// The compiled-in defaults: (name, source).
 const DEFAULTS: &[(&str, &str)] = &[
@@ -34,52 +41,113 @@ pub struct TemplateError {
     pub source: minijinja::Error,
 }
 
+impl TemplateError {
+    /// As a configuration problem: `templates/NAME: line N: what minijinja said`.
+    pub fn problem(&self) -> Problem {
+        problem(&self.name, &self.source)
+    }
+}
+
 /// The template set of this process.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Templates {
-    env: Environment<'static>,
+    /// The compiled-in defaults, as written (the run-time fallback).
+    defaults: Environment<'static>,
+    /// The defaults with the config directory's overrides, strict about undefined values.
+    active: Environment<'static>,
+    /// The names the config directory overrides.
+    overridden: Vec<&'static str>,
+    /// Render as configured, strictly, without falling back (for `check-config`).
+    strict: bool,
+}
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_auto_escape_callback(|name| {
+        if name.ends_with(".jsonl.j2") || name.ends_with(".json.j2") {
+            AutoEscape::Json
+        } else if name.ends_with(".html.j2") {
+            AutoEscape::Html
+        } else {
+            AutoEscape::None
+        }
+    });
+    env.add_filter("mrkdwn", |s: String| escape_mrkdwn(&s));
+    env.add_filter("tag_badge", |s: String| format!("`{}`", s.replace('`', "'")));
+    env.add_function("slack_link", |url: Option<String>, text: String| slack_link(url.as_deref(), &text));
+    env
+}
+
+/// `templates/NAME: line N`, the way a person finds the mistake.
+fn problem(name: &str, e: &minijinja::Error) -> Problem {
+    let rel = Path::new("templates").join(name);
+    Problem::new(&rel, e.line().map_or_else(|| "-".to_owned(), |l| format!("line {l}")), e.to_string())
 }
 
 impl Templates {
     /// The defaults, overridden by `dir/templates/NAME` where such a file exists.
+    ///
+    /// # Errors
+    /// A problem per override that cannot be read or does not parse.
     pub fn load(config_dir: &Path) -> Result<Self, Vec<Problem>> {
-        let mut env = Environment::new();
-        env.set_auto_escape_callback(|name| {
-            if name.ends_with(".jsonl.j2") || name.ends_with(".json.j2") {
-                AutoEscape::Json
-            } else if name.ends_with(".html.j2") {
-                AutoEscape::Html
-            } else {
-                AutoEscape::None
-            }
-        });
-        env.add_filter("mrkdwn", |s: String| escape_mrkdwn(&s));
-        env.add_filter("tag_badge", |s: String| format!("`{}`", s.replace('`', "'")));
-        env.add_function("slack_link", |url: Option<String>, text: String| slack_link(url.as_deref(), &text));
+        let (mut defaults, mut active) = (environment(), environment());
+        active.set_undefined_behavior(UndefinedBehavior::Strict);
         let mut problems = Vec::new();
+        let mut overridden = Vec::new();
         for (name, default) in DEFAULTS {
+            // invariant: the defaults are tested to parse (`the_defaults_render_strictly`).
+            defaults.add_template(name, default).expect("a compiled-in template parses");
             let rel = Path::new("templates").join(name);
             let source = match std::fs::read_to_string(config_dir.join(&rel)) {
-                Ok(text) => text,
+                Ok(text) => {
+                    overridden.push(*name);
+                    text
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => (*default).to_owned(),
                 Err(e) => {
                     problems.push(Problem::new(&rel, "-", format!("cannot read template: {e}")));
                     continue;
                 }
             };
-            if let Err(e) = env.add_template_owned(*name, source) {
-                problems.push(Problem::new(&rel, e.line().map_or_else(|| "-".to_owned(), |l| format!("line {l}")), format!("{e:#}")));
+            if let Err(e) = active.add_template_owned(*name, source) {
+                problems.push(problem(name, &e));
             }
         }
-        if problems.is_empty() { Ok(Self { env }) } else { Err(problems) }
+        if problems.is_empty() { Ok(Self { defaults, active, overridden, strict: false }) } else { Err(problems) }
     }
 
-    /// Renders template `name` with `ctx` (any `Serialize` value).
+    /// Renders template `name` with `ctx` (any `Serialize` value). An override that fails is
+    /// logged, counted and replaced by the compiled-in default.
+    ///
+    /// # Errors
+    /// When the compiled-in default fails too (or `name` is not a template).
     pub fn render<S: serde::Serialize>(&self, name: &str, ctx: &S) -> Result<String, TemplateError> {
-        let err = |source| TemplateError { name: name.to_owned(), source };
-        let template = self.env.get_template(name).map_err(err)?;
-        template.render(Value::from(minijinja::value::Serde(ctx))).map_err(err)
+        let ctx = Value::from(minijinja::value::Serde(ctx));
+        if self.strict {
+            return render_in(&self.active, name, &ctx);
+        }
+        if self.overridden.contains(&name) {
+            match render_in(&self.active, name, &ctx) {
+                Ok(text) => return Ok(text),
+                Err(e) => {
+                    METRICS.template_failures.with_label_values(&[name]).inc();
+                    tracing::error!(template = name, error = %e, "template override failed; using the compiled-in default (run sparky check-config)");
+                }
+            }
+        }
+        render_in(&self.defaults, name, &ctx)
     }
+
+    /// A copy that renders as configured (override or default) in strict mode and never falls
+    /// back: an undefined value or another mistake is an error, with its template and line.
+    pub fn strict(&self) -> Self {
+        Self { strict: true, ..self.clone() }
+    }
+}
+
+fn render_in(env: &Environment<'static>, name: &str, ctx: &Value) -> Result<String, TemplateError> {
+    let err = |source| TemplateError { name: name.to_owned(), source };
+    env.get_template(name).map_err(err)?.render(ctx).map_err(err)
 }
 
 /// Escapes text for Slack mrkdwn: `&`, `<`, `>` become entities so partner text cannot mention

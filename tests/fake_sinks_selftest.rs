@@ -308,7 +308,7 @@ async fn fake_statuspage_catches_requests_off_the_spec() {
 mod with_sinks {
     use super::*;
     use sparky::config::{Duration as ConfigDuration, HttpConfig, PagerDutyConfig, Secret, StatuspageConfig};
-    use sparky::model::ComponentStatus;
+    use sparky::model::{ComponentStatus, Indicator};
     use sparky::outbox::pagerduty::{EventAction, PagerDutyEvent, Severity};
     use sparky::outbox::statuspage::{IncidentStatus, PublicComponent, StatuspageAction};
     use sparky::outbox::{Action, Attempt, Delivered, DeliveryError, Sink, attempt};
@@ -384,6 +384,7 @@ mod with_sinks {
             body: "Okta reports an outage.".to_owned(),
             status: IncidentStatus::Identified,
             components: vec![okta],
+            impact: Some(Indicator::Major),
         };
         let id = deliver(&sink, open.clone(), &row(2)).await.unwrap().remote_id.unwrap();
         deliver(&sink, open.clone(), &row(3)).await.unwrap();
@@ -398,6 +399,7 @@ mod with_sinks {
         let incidents = sp.incidents();
         assert_eq!(incidents.len(), 1);
         assert_eq!(incidents[0]["id"], id.as_str());
+        assert_eq!(incidents[0]["impact_override"], "major", "the partner's impact is sent as Statuspage's impact_override");
         assert_eq!((incidents[0]["status"].as_str(), incidents[0]["body"].as_str()), (Some("resolved"), Some("Recovered.")));
         assert_eq!(sp.component_updates(), [("cmp1".to_owned(), "partial_outage".to_owned())]);
         assert_eq!(sp.spec_violations(), Vec::<String>::new());

@@ -225,3 +225,35 @@ async fn check_results_are_written_in_batches(store: &Store) {
     assert_eq!((events[0].check_id.as_str(), events[0].to), ("c2", CheckState::Failing));
 }
 on_both_backends!(check_results_in_batches, check_results_are_written_in_batches);
+
+async fn one_partner_has_at_most_one_open_incident(store: &Store) {
+    use sparky::model::{Cause, CheckId, PartnerId, Priority};
+    use sparky::store::incidents::{self as incidents, NewIncident};
+    let (partner, check): (PartnerId, CheckId) = ("acme".parse().unwrap(), "acme-api".parse().unwrap());
+    let new = NewIncident {
+        partner: &partner,
+        cause: Cause::Internal,
+        reason: "r",
+        priority: Priority::P4,
+        check: &check,
+        at: Timestamp::now(),
+        evidence: None,
+    };
+    let mut tx = store.pool().begin().await.unwrap();
+    let first = incidents::insert(&mut tx, &new).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.pool().begin().await.unwrap();
+    let second = incidents::insert(&mut tx, &new).await.expect_err("a second open incident is refused");
+    assert!(second.is_conflict(), "classified as a conflict, so triage attaches instead: {second}");
+    drop(tx);
+    // Once the first is resolved, the partner may have a new one; a resolved incident stays put.
+    let mut tx = store.pool().begin().await.unwrap();
+    assert!(incidents::resolve(&mut tx, first.id, Timestamp::now()).await.unwrap());
+    assert!(!incidents::resolve(&mut tx, first.id, Timestamp::now()).await.unwrap(), "only an open incident is resolved");
+    let mut stale = first.clone();
+    stale.cause = Cause::External;
+    assert!(!incidents::update(&mut tx, &stale, first.generation).await.unwrap(), "a resolved incident is not rewritten");
+    incidents::insert(&mut tx, &new).await.unwrap();
+    tx.commit().await.unwrap();
+}
+on_both_backends!(one_open_incident, one_partner_has_at_most_one_open_incident);

@@ -6,127 +6,15 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
-use serde_json::{Value, json};
-use wiremock::matchers::path;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
-
-use common::fake_feeds::{FakeFeeds, Served};
-use common::fake_jira::FakeJira;
-use common::fake_pagerduty::FakePagerDuty;
-use common::fake_slack::{FakeSlack, Reply};
-use common::fake_statuspage::FakeStatuspage;
-use common::{Db, Sparky, eventually, time_travel};
+use common::fake_slack::Reply;
+use common::world::World;
+use common::{eventually, time_travel};
 use sparky::model::ActionState;
 use sparky::service::App;
 use sparky::service::jobs::{self, Handover};
 use sparky::store::outbox;
-
-/// A partner API whose status the test sets.
-struct Api(Arc<AtomicU16>);
-
-impl Respond for Api {
-    fn respond(&self, _: &Request) -> ResponseTemplate {
-        let status = self.0.load(Ordering::SeqCst);
-        ResponseTemplate::new(status).set_body_json(json!({"ok": status == 200}))
-    }
-}
-
-/// Everything on loopback, and Sparky pointed at it.
-struct World {
-    sparky: Sparky,
-    api_status: Arc<AtomicU16>,
-    api: MockServer,
-    page: FakeFeeds,
-    slack: FakeSlack,
-    jira: FakeJira,
-    pagerduty: FakePagerDuty,
-    statuspage: FakeStatuspage,
-}
-
-fn summary(indicator: &str, api: &str, incident: bool) -> String {
-    let incidents = if incident {
-        json!([{"id": "p1", "name": "Elevated API errors", "status": "investigating", "impact": "major", "started_at": "2026-11-25T09:00:00Z", "shortlink": "https://stspg.io/p1", "components": [{"name": "API"}]}])
-    } else {
-        json!([])
-    };
-    json!({"page": {"id": "acme"}, "status": {"indicator": indicator, "description": "x"}, "components": [{"id": "c1", "name": "API", "status": api}], "incidents": incidents, "scheduled_maintenances": []}).to_string()
-}
-
-impl World {
-    async fn new(checks: &[&str], sparky_toml: &str) -> Self {
-        let api = MockServer::start().await;
-        let api_status = Arc::new(AtomicU16::new(200));
-        Mock::given(path("/canary")).respond_with(ResponseTemplate::new(204)).mount(&api).await;
-        Mock::given(path("/api")).respond_with(Api(api_status.clone())).mount(&api).await;
-        let page = FakeFeeds::start().await;
-        let page_url = page.serve("/api/v2/summary.json", Served::Body(summary("none", "operational", false), "application/json"));
-        let (slack, jira, pagerduty, statuspage) =
-            (FakeSlack::start().await, FakeJira::start().await, FakePagerDuty::start().await, FakeStatuspage::start().await);
-        let canary = format!("{}/canary", api.uri());
-        let sparky = Sparky::new(Db::Sqlite)
-            .slack(&slack.api_url())
-            .env("JIRA_BASE_URL", &jira.base_url())
-            .env("JIRA_USER_EMAIL", "sparky@acme.test")
-            .env("JIRA_API_TOKEN", "jira-token-do-not-log")
-            .env("JIRA_PROJECT_KEY", "OPS")
-            .env("PAGERDUTY_ROUTING_KEY", "R0UTINGKEY0123456789012345678901")
-            .env("PAGERDUTY_EVENTS_URL", &pagerduty.events_url())
-            .env("STATUSPAGE_API_KEY", "statuspage-key-do-not-log")
-            .env("STATUSPAGE_PAGE_ID", "pg1")
-            .env("STATUSPAGE_API_URL", &statuspage.api_url())
-            .env("SPARKY_CANARY_URLS", &format!("{canary},{canary},{canary}"));
-        sparky.write(
-            "partners/acme.toml",
-            &format!("id = \"acme\"\nname = \"Acme Cloud\"\n[status_page]\nkind = \"statuspage\"\nurl = \"{page_url}\"\ncomponents = [\"API\"]\n[public_status]\ncomponent_id = \"cmp-acme\"\n"),
-        );
-        for id in checks {
-            sparky.write(
-                &format!("synthetics/{id}.toml"),
-                &format!("id = \"{id}\"\npartner = \"acme\"\nurl = \"{}/api\"\nconfirm_after = \"50ms\"\ntimeout = \"2s\"\n", api.uri()),
-            );
-        }
-        sparky.write("sparky.toml", &format!("[http]\nretries = 0\ntimeout = \"2s\"\n[outbox]\nbackoff_base = \"50ms\"\nrate_limits = {{ pagerduty = 100, jira = 100, statuspage = 100 }}\n{sparky_toml}"));
-        World { sparky, api_status, api, page, slack, jira, pagerduty, statuspage }
-    }
-
-    fn partner_api(&self, status: u16) {
-        self.api_status.store(status, Ordering::SeqCst);
-    }
-
-    fn partner_page(&self, indicator: &str, api: &str, incident: bool) {
-        self.page.serve("/api/v2/summary.json", Served::Body(summary(indicator, api, incident), "application/json"));
-    }
-
-    /// `sparky once JOB` in-process; what it did, as JSON.
-    async fn once(&self, job: &str) -> String {
-        match job {
-            "synthetics" => serde_json::to_string(&self.sparky.synthetics().await),
-            "status" => serde_json::to_string(&self.sparky.status().await),
-            "deliver" => serde_json::to_string(&self.sparky.deliver().await),
-            other => panic!("no job {other}"),
-        }
-        .unwrap()
-    }
-
-    fn pages(&self, action: &str) -> Vec<Value> {
-        self.pagerduty.accepted().into_iter().filter(|e| e["event_action"] == action).collect()
-    }
-
-    fn no_spec_violations(&self) {
-        for (who, v) in [
-            ("slack", self.slack.spec_violations()),
-            ("jira", self.jira.spec_violations()),
-            ("pagerduty", self.pagerduty.spec_violations()),
-            ("statuspage", self.statuspage.spec_violations()),
-        ] {
-            assert!(v.is_empty(), "{who} requests depart from its OpenAPI description: {v:?}");
-        }
-    }
-}
 
 #[tokio::test]
 async fn a_partner_outage_on_its_status_page_updates_our_status_page_and_pages_nobody() {

@@ -66,7 +66,8 @@ pub enum Command {
         #[arg(long)]
         record: bool,
     },
-    /// List open incidents and those resolved in the last 7 days (`--all`: 90 days).
+    /// List open incidents and those resolved in the last 7 days (`--all`: 90 days), each with
+    /// its history and the evidence its decisions read on the partner's page.
     Incidents {
         /// Resolved ones from the last 90 days too.
         #[arg(long)]
@@ -156,12 +157,12 @@ fn check_config(cli: &Cli) -> ExitCode {
             let enabled = config.checks.iter().filter(|c| c.enabled).count();
             let summary =
                 format!("{} partners, {feeds} feeds, {} synthetic checks ({enabled} enabled)", config.partners.len(), config.checks.len());
-            match Templates::load(&cli.config) {
-                Ok(_) => {
+            match Templates::load(&cli.config).map(|t| crate::service::samples::template_problems(&t)) {
+                Ok(problems) if problems.is_empty() => {
                     println!("configuration ok: {summary}");
                     return ExitCode::SUCCESS;
                 }
-                Err(problems) => problems,
+                Ok(problems) | Err(problems) => problems,
             }
         }
         Err(ConfigError(problems)) => problems,

@@ -260,7 +260,8 @@ pub(super) fn synthetics_run(run: &SyntheticsRun, json: bool) {
     }
 }
 
-/// `sparky incidents`: open incidents and recent ones, one per line.
+/// `sparky incidents`: open incidents and recent ones, one per line, each followed by its
+/// history (indented), decisions with the evidence they read on the partner's page.
 pub(super) async fn incidents(app: &App, all: bool, json: bool) -> ExitCode {
     let since = Timestamp::now() - DAY * if all { 90 } else { 7 };
     let list = match crate::store::incidents::list(&app.store, since).await {
@@ -294,6 +295,10 @@ pub(super) async fn incidents(app: &App, all: bool, json: bool) -> ExitCode {
             remote.join(" "),
             i.cause_reason
         );
+        for h in &s.history {
+            let evidence = h.evidence.as_ref().map(|e| format!("  [{}]", e.describe())).unwrap_or_default();
+            println!("    {}  {}  {}{evidence}", h.at.to_datetime().format("%Y-%m-%d %H:%M:%S"), h.kind, h.detail);
+        }
     }
     ExitCode::SUCCESS
 }

@@ -11,6 +11,7 @@ use super::load::{EnvLookup, Problem};
 use super::pagerduty::PagerDutyConfig;
 use super::slack::{SlackConfig, check_channel};
 use super::statuspage::StatuspageConfig;
+use super::triage::TriageConfig;
 use super::types::{ByteSize, Cron, Duration, HttpUrl, Secret};
 use crate::model::SinkKind;
 
@@ -42,6 +43,8 @@ pub struct GlobalConfig {
     pub statuspage: StatuspageConfig,
     /// `[connectivity]`: Sparky's own egress check.
     pub connectivity: ConnectivityConfig,
+    /// `[triage]`: cause decisions.
+    pub triage: TriageConfig,
 }
 
 /// `[connectivity]`: before blaming a partner, Sparky checks its own egress against a few
@@ -288,5 +291,6 @@ impl GlobalConfig {
         if let Err(reason) = check_channel(&self.slack.channel) {
             problems.push(Problem::new(file, "slack.channel", reason));
         }
+        self.triage.check(file, problems);
     }
 }

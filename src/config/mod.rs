@@ -10,6 +10,7 @@ mod partner;
 mod slack;
 mod status_page;
 mod statuspage;
+mod triage;
 mod types;
 
 use std::collections::BTreeMap;
@@ -29,6 +30,7 @@ pub use partner::{CompatConfig, FeedConfig, FeedKind, Partner, PublicStatusConfi
 pub use slack::{SlackConfig, check_channel};
 pub use status_page::{JsonPathExpr, JsonPaths, StatusPageConfig, StatusPageKind, StatusRule, StatusWord};
 pub use statuspage::StatuspageConfig;
+pub use triage::TriageConfig;
 pub use types::{ByteSize, Cron, CssSelector, Duration, HttpUrl, Pattern, Secret};
 
 /// Everything read from the config directory, valid as a whole.

@@ -201,13 +201,26 @@ impl StatusPageConfig {
         self.interval.map_or(DEFAULT_INTERVAL, Duration::get)
     }
 
-    /// The page people open: `link`, else the scheme and host of `url`.
+    /// The page people open: `link`, else `url` made human: for `statuspage` the page the API
+    /// belongs to (`…/api/v2/summary.json` -> `…/`), for a `feed` the folder of the feed file,
+    /// for `json` the origin; an `html` page is itself. Scheme, host, port and any leading path
+    /// are kept (`http://127.0.0.1:18080/acme/api/v2/summary.json` -> `http://127.0.0.1:18080/acme/`).
     pub fn human_link(&self) -> String {
         if let Some(link) = &self.link {
             return link.to_string();
         }
-        let url = self.url.url();
-        format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default())
+        let mut url = self.url.url().clone();
+        url.set_query(None);
+        url.set_fragment(None);
+        let path = url.path().to_owned();
+        let kept = match self.kind {
+            StatusPageKind::Html => path.as_str(),
+            StatusPageKind::Statuspage => path.find("/api/v2/").map_or(path.as_str(), |i| &path[..=i]),
+            StatusPageKind::Feed => path.rfind('/').map_or("/", |i| &path[..=i]),
+            StatusPageKind::Json => "/",
+        };
+        url.set_path(kept);
+        url.to_string()
     }
 
     /// Checks that need more than one key.
@@ -251,6 +264,34 @@ impl StatusPageConfig {
         }
         if self.interval().as_secs() < 10 {
             problems.push(Problem::new(file, "status_page.interval", "poll at most every 10 s"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(kind: &str, url: &str) -> StatusPageConfig {
+        let extra = match kind {
+            "html" => "overall = \".status\"\n",
+            "json" => "[json]\nindicator = \"$.status\"\n",
+            _ => "",
+        };
+        toml::from_str(&format!("kind = \"{kind}\"\nurl = \"{url}\"\n{extra}")).unwrap()
+    }
+
+    #[test]
+    fn the_human_link_keeps_port_and_path() {
+        let cases = [
+            ("statuspage", "http://127.0.0.1:18080/api/v2/summary.json", "http://127.0.0.1:18080/"),
+            ("statuspage", "https://status.example.com/acme/api/v2/summary.json?x=1", "https://status.example.com/acme/"),
+            ("feed", "https://www.githubstatus.com/history.atom", "https://www.githubstatus.com/"),
+            ("html", "http://127.0.0.1:8080/status/page.html", "http://127.0.0.1:8080/status/page.html"),
+            ("json", "https://slack-status.com:8443/api/v2.0.0/current", "https://slack-status.com:8443/"),
+        ];
+        for (kind, url, human) in cases {
+            assert_eq!(page(kind, url).human_link(), human, "{kind} {url}");
         }
     }
 }

@@ -155,7 +155,8 @@ fn component(id: &str, name: &str, status: ComponentStatus, at: Option<Timestamp
 /// The built-in page as a Statuspage v2 `summary.json`: `page`, `components` (one per partner of
 /// `partners` (id, name), in that order, named by the partner's name, `operational` until told
 /// otherwise), `incidents` (unresolved, newest first, each with `incident_updates` newest first),
-/// `scheduled_maintenances` (always empty) and `status` (the worst component's indicator).
+/// `scheduled_maintenances` (always empty) and `status` (the worst open incident's impact, else
+/// the worst component's indicator).
 pub async fn summary(store: &Store, title: &str, partners: &[(String, String)]) -> Result<Summary, StoreError> {
     let stored: HashMap<String, ComponentRow> = table::components(store).await?.into_iter().map(|c| (c.partner.clone(), c)).collect();
     let position: HashMap<&str, (&str, usize)> =
@@ -171,8 +172,10 @@ pub async fn summary(store: &Store, title: &str, partners: &[(String, String)]) 
         components.push(component(id, name, status, at, i + 1));
     }
     let mut incidents = Vec::new();
+    let mut worst_impact: Option<Indicator> = None;
     for row in table::open_incidents(store).await? {
         latest = latest.max(Some(row.updated_at));
+        worst_impact = worst_impact.into_iter().chain([row.impact]).max_by_key(|i| i.as_component_status());
         let affected = row
             .components
             .iter()
@@ -219,7 +222,9 @@ pub async fn summary(store: &Store, title: &str, partners: &[(String, String)]) 
             components: affected,
         });
     }
-    let indicator = worst.as_indicator();
+    // Like Statuspage, open incidents set the page's words (their impact mirrors the partner's:
+    // a `major` partner incident reads "Partial System Outage" here too); else the components.
+    let indicator = worst_impact.unwrap_or_else(|| worst.as_indicator());
     Ok(Summary {
         page: Some(v2::Page {
             id: text(PAGE_ID),

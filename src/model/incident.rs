@@ -1,8 +1,8 @@
 //! Incident words: our record of a failing partner, its cause, priority and history.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::{CheckId, PartnerId, Timestamp};
+use super::{CheckId, Component, Indicator, PartnerId, Timestamp};
 
 vocabulary! {
     /// Jira priority `P1`..`P5`.
@@ -58,6 +58,13 @@ vocabulary! {
         CheckRecovered,
         /// The partner's page changed the cause.
         CauseChanged,
+        /// A readable poll says the partner recovered, but the change to internal (which pages)
+        /// waits for more such polls in a row.
+        CauseHeld,
+        /// The partner's page could not be read while the incident is open: the cause is kept.
+        StatusUnknown,
+        /// The partner's page can be read again.
+        StatusReadable,
         /// Every check passes again.
         Resolved,
     }
@@ -84,6 +91,10 @@ pub struct Incident {
     pub published: bool,
     /// Cause changes so far.
     pub generation: i64,
+    /// Since when the partner's page has been unreadable while this incident is open.
+    pub status_unknown_since: Option<Timestamp>,
+    /// Readable polls in a row saying the partner recovered while the cause is external.
+    pub recovered_polls: u32,
     /// Opened at.
     pub opened_at: Timestamp,
     /// Checks failing now.
@@ -94,5 +105,35 @@ impl Incident {
     /// Our key of the incident in actions and remote ids: `incident:42`.
     pub fn key(&self) -> String {
         format!("incident:{}", self.id)
+    }
+}
+
+/// The evidence of a decision: what the page said and which of its news counted. Stored with
+/// the incident's history as JSON (`incident_history.evidence`) and shown by `sparky incidents`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// The page indicator.
+    pub indicator: Indicator,
+    /// The components we depend on as the page lists them (without `components`: the ones
+    /// that are not operational).
+    pub components: Vec<Component>,
+    /// Ids of the partner incidents and maintenances that counted.
+    pub counted: Vec<String>,
+    /// Ids of those that did not (other components, impact `none`, only scheduled).
+    pub ignored: Vec<String>,
+}
+
+impl Evidence {
+    /// One line: `indicator major; API Requests major_outage; counted p1; ignored m1`.
+    pub fn describe(&self) -> String {
+        let mut parts = vec![format!("indicator {}", self.indicator.as_str())];
+        parts.extend(self.components.iter().map(|c| format!("{} {}", c.name, c.status.as_str())));
+        if !self.counted.is_empty() {
+            parts.push(format!("counted {}", self.counted.join(", ")));
+        }
+        if !self.ignored.is_empty() {
+            parts.push(format!("ignored {}", self.ignored.join(", ")));
+        }
+        parts.join("; ")
     }
 }

@@ -69,7 +69,7 @@ pub use changelog::EntryState;
 pub use check::{AssertionResult, CheckState, Outcome, StateRecord, Transition, worst};
 pub use error::ErrorKind;
 pub use ids::{CheckId, PartnerId};
-pub use incident::{Cause, HistoryKind, Incident, IncidentState, Priority};
+pub use incident::{Cause, Evidence, HistoryKind, Incident, IncidentState, Priority};
 pub use outbox::{ActionState, SinkKind};
 pub use status::{Component, ComponentStatus, EventDetail, EventKind, Indicator, Maintenance, PartnerIncident, PartnerStatus, StatusEvent};
 #[cfg(test)]

@@ -39,6 +39,15 @@ impl Indicator {
         })
     }
 
+    /// An open incident's impact as it counts: at least `minor`, whatever it declares (`none`,
+    /// `unknown`).
+    pub fn at_least_minor(self) -> Self {
+        match self {
+            Self::None | Self::Unknown => Self::Minor,
+            other => other,
+        }
+    }
+
     /// The component status of the same severity (`None` for `unknown`).
     pub fn as_component_status(self) -> Option<ComponentStatus> {
         Some(match self {
@@ -233,16 +242,6 @@ impl PartnerStatus {
             Some(worst) => Some(worst),
             None => self.indicator.as_component_status(),
         }
-    }
-
-    /// Open incidents that touch the components we depend on (all of them when none are named,
-    /// and those naming no component, which may touch anything).
-    pub fn incidents_affecting<'a>(&'a self, depends_on: &'a [String]) -> impl Iterator<Item = &'a PartnerIncident> {
-        self.incidents.iter().filter(move |i| {
-            depends_on.is_empty()
-                || i.components.is_empty()
-                || i.components.iter().any(|c| depends_on.iter().any(|d| d.eq_ignore_ascii_case(c)))
-        })
     }
 }
 

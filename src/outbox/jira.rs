@@ -1,4 +1,4 @@
-//! Jira actions: create an incident's issue, comment on it, resolve it (delivered by
+//! Jira actions: create an incident's issue, edit, comment on and resolve it (delivered by
 //! `sinks::jira`, Jira Cloud REST v3).
 
 use serde::{Deserialize, Serialize};
@@ -25,6 +25,18 @@ pub enum JiraAction {
         priority: Priority,
         /// Labels (the fingerprint is added).
         labels: Vec<String>,
+    },
+    /// Edit the issue (`PUT /rest/api/3/issue/{key}`): set the summary, add and remove labels,
+    /// so the issue follows the incident's current cause. Editing twice changes nothing.
+    Update {
+        /// Our incident key.
+        incident: String,
+        /// The new summary.
+        summary: String,
+        /// Labels to add.
+        add_labels: Vec<String>,
+        /// Labels to remove.
+        remove_labels: Vec<String>,
     },
     /// Comment on the incident's issue (`POST /rest/api/3/issue/{key}/comment`).
     Comment {

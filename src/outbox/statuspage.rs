@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 pub use crate::model::statuspage::IncidentStatus;
-use crate::model::{ComponentStatus, PartnerId};
+use crate::model::{ComponentStatus, Indicator, PartnerId};
 
 /// A partner's component on our page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +38,10 @@ pub enum StatuspageAction {
         status: IncidentStatus,
         /// Affected components and their status.
         components: Vec<PublicComponent>,
+        /// The impact to show, mirroring the partner's (Statuspage `impact_override`); `None`:
+        /// the page's own (the worst affected component's).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        impact: Option<Indicator>,
     },
     /// Post an update.
     UpdateIncident {

@@ -155,7 +155,11 @@ pub async fn synthetics(app: &App, only: Option<&[CheckConfig]>, handover: Hando
     // The writer finishes once every result is stored.
     drop(engine);
     let _ = writer.await;
-    let triage =
-        app.triage()?.run_pending().await.into_iter().map(|(event, decision)| Triaged { check: event.check_id, decision }).collect();
+    let triage = app.triage()?;
+    // Like the daemon: a lost egress is probed again (and, once back, the checks that failed
+    // meanwhile are triaged), and state changes that never reached triage are queued again.
+    triage.egress_tick().await?;
+    triage.reconcile().await?;
+    let triage = triage.run_pending().await.into_iter().map(|(event, decision)| Triaged { check: event.check_id, decision }).collect();
     Ok(SyntheticsRun { checks, triage, delivery: hand_over(app, handover).await? })
 }

@@ -3,6 +3,7 @@
 //! as one library call (`sparky run` calls it; integration tests boot it in-process).
 
 pub mod jobs;
+pub mod samples;
 pub mod scheduler;
 
 use std::sync::Arc;

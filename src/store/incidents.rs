@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::{Store, StoreError, corrupt, word};
-use crate::model::{Cause, CheckId, CheckState, HistoryKind, Incident, IncidentState, PartnerId, Priority, Timestamp};
+use crate::model::{Cause, CheckId, CheckState, Evidence, HistoryKind, Incident, IncidentState, Outcome, PartnerId, Priority, Timestamp};
 
 /// A check state change not yet triaged.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,7 +62,7 @@ pub async fn result_message(store: &Store, check: &str, at: Timestamp) -> Result
     Ok(row.map(|r| r.try_get::<Option<String>, _>(0)).transpose()?.flatten())
 }
 
-const COLUMNS: &str = "id, partner_id, cause, cause_reason, priority, dedup_key, paged, published, generation, opened_at";
+const COLUMNS: &str = "id, partner_id, cause, cause_reason, priority, dedup_key, paged, published, generation, opened_at, status_unknown_since, recovered_polls";
 
 fn parse_id<T: std::str::FromStr<Err = String>>(text: String, what: &'static str) -> Result<T, StoreError> {
     text.parse().map_err(|e: String| corrupt(what, e))
@@ -80,6 +80,8 @@ fn incident(row: &AnyRow, checks: Vec<CheckId>) -> Result<Incident, StoreError> 
         published: row.try_get::<i64, _>(7)? == 1,
         generation: row.try_get(8)?,
         opened_at: Timestamp::from_millis(row.try_get(9)?),
+        status_unknown_since: row.try_get::<Option<i64>, _>(10)?.map(Timestamp::from_millis),
+        recovered_polls: u32::try_from(row.try_get::<i64, _>(11)?).unwrap_or(0),
         checks,
     })
 }
@@ -94,9 +96,12 @@ async fn check_ids(conn: &mut AnyConnection, id: i64, only_failing: bool) -> Res
     rows.iter().map(|r| parse_id::<CheckId>(r.try_get(0)?, "incident_checks.check_id")).collect()
 }
 
-/// The partner's open incident, if any.
+/// The partner's open incident, if any (at most one: `incidents_one_open`). On PostgreSQL the
+/// row is locked until the caller's transaction ends, so two replicas deciding for one partner
+/// take turns (SQLite's single writer does the same for a transaction that wrote first).
 pub async fn open_incident(conn: &mut AnyConnection, partner: &str) -> Result<Option<Incident>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM incidents WHERE partner_id = $1 AND state = $2 ORDER BY id DESC LIMIT 1");
+    let lock = if conn.backend_name().eq_ignore_ascii_case("postgresql") { " FOR UPDATE" } else { "" };
+    let sql = format!("SELECT {COLUMNS} FROM incidents WHERE partner_id = $1 AND state = $2{lock}");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(partner).bind(IncidentState::Open.as_str()).fetch_optional(&mut *conn).await?;
     let Some(row) = row else { return Ok(None) };
     let checks = check_ids(conn, row.try_get(0)?, true).await?;
@@ -118,9 +123,12 @@ pub struct NewIncident<'a> {
     pub check: &'a CheckId,
     /// When.
     pub at: Timestamp,
+    /// What the cause was decided on.
+    pub evidence: Option<&'a Evidence>,
 }
 
-/// Opens an incident; returns it with its id.
+/// Opens an incident; returns it with its id. Fails with a unique violation
+/// ([`StoreError::is_conflict`]) when another triager opened one for the partner meanwhile.
 pub async fn insert(conn: &mut AnyConnection, new: &NewIncident<'_>) -> Result<Incident, StoreError> {
     let row = sqlx::query(
         "INSERT INTO incidents (partner_id, state, cause, cause_reason, priority, dedup_key, opened_at) \
@@ -137,7 +145,8 @@ pub async fn insert(conn: &mut AnyConnection, new: &NewIncident<'_>) -> Result<I
     .await?;
     let id: i64 = row.try_get(0)?;
     set_check(conn, id, new.check, true, new.at).await?;
-    history(conn, id, new.at, HistoryKind::Opened, &format!("{} failing; cause {}: {}", new.check, new.cause, new.reason)).await?;
+    let detail = format!("{} failing; cause {}: {}", new.check, new.cause, new.reason);
+    history(conn, id, new.at, HistoryKind::Opened, &detail, new.evidence).await?;
     Ok(Incident {
         id,
         partner: new.partner.clone(),
@@ -148,6 +157,8 @@ pub async fn insert(conn: &mut AnyConnection, new: &NewIncident<'_>) -> Result<I
         paged: false,
         published: false,
         generation: 0,
+        status_unknown_since: None,
+        recovered_polls: 0,
         opened_at: new.at,
         checks: vec![new.check.clone()],
     })
@@ -168,38 +179,61 @@ pub async fn set_check(conn: &mut AnyConnection, id: i64, check: &CheckId, faili
     Ok(())
 }
 
-/// Stores the incident's cause, flags and generation.
-pub async fn update(conn: &mut AnyConnection, incident: &Incident) -> Result<(), StoreError> {
-    sqlx::query("UPDATE incidents SET cause = $2, cause_reason = $3, paged = $4, published = $5, generation = $6 WHERE id = $1")
-        .bind(incident.id)
-        .bind(incident.cause.as_str())
-        .bind(&incident.cause_reason)
-        .bind(i64::from(incident.paged))
-        .bind(i64::from(incident.published))
-        .bind(incident.generation)
-        .execute(conn)
-        .await?;
-    Ok(())
+/// Stores the incident's cause, flags, generation and status watch, if it is still open and
+/// still at generation `read_at` (what the caller read): false when it was resolved or changed
+/// meanwhile (then roll back and leave it alone).
+pub async fn update(conn: &mut AnyConnection, incident: &Incident, read_at: i64) -> Result<bool, StoreError> {
+    let r = sqlx::query(
+        "UPDATE incidents SET cause = $2, cause_reason = $3, paged = $4, published = $5, generation = $6, \
+         status_unknown_since = $7, recovered_polls = $8 WHERE id = $1 AND state = $9 AND generation = $10",
+    )
+    .bind(incident.id)
+    .bind(incident.cause.as_str())
+    .bind(&incident.cause_reason)
+    .bind(i64::from(incident.paged))
+    .bind(i64::from(incident.published))
+    .bind(incident.generation)
+    .bind(incident.status_unknown_since.map(Timestamp::as_millis))
+    .bind(i64::from(incident.recovered_polls))
+    .bind(IncidentState::Open.as_str())
+    .bind(read_at)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
 }
 
-/// Closes incident `id`.
-pub async fn resolve(conn: &mut AnyConnection, id: i64, at: Timestamp) -> Result<(), StoreError> {
-    sqlx::query("UPDATE incidents SET state = $3, resolved_at = $2, paged = 0, published = 0 WHERE id = $1")
+/// Closes incident `id` if it is still open; false when it was not.
+pub async fn resolve(conn: &mut AnyConnection, id: i64, at: Timestamp) -> Result<bool, StoreError> {
+    let r = sqlx::query("UPDATE incidents SET state = $3, resolved_at = $2, paged = 0, published = 0 WHERE id = $1 AND state = $4")
         .bind(id)
         .bind(at.as_millis())
         .bind(IncidentState::Resolved.as_str())
+        .bind(IncidentState::Open.as_str())
         .execute(&mut *conn)
         .await?;
-    history(conn, id, at, HistoryKind::Resolved, "every check passes again").await
+    if r.rows_affected() == 0 {
+        return Ok(false);
+    }
+    history(conn, id, at, HistoryKind::Resolved, "every check passes again", None).await?;
+    Ok(true)
 }
 
-/// Appends to an incident's history.
-pub async fn history(conn: &mut AnyConnection, id: i64, at: Timestamp, kind: HistoryKind, detail: &str) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO incident_history (incident_id, at, kind, detail) VALUES ($1, $2, $3, $4)")
+/// Appends to an incident's history, with the evidence of the decision if there is one.
+pub async fn history(
+    conn: &mut AnyConnection,
+    id: i64,
+    at: Timestamp,
+    kind: HistoryKind,
+    detail: &str,
+    evidence: Option<&Evidence>,
+) -> Result<(), StoreError> {
+    let evidence = evidence.map(serde_json::to_string).transpose().map_err(|e| corrupt("incident_history.evidence", e.to_string()))?;
+    sqlx::query("INSERT INTO incident_history (incident_id, at, kind, detail, evidence) VALUES ($1, $2, $3, $4, $5)")
         .bind(id)
         .bind(at.as_millis())
         .bind(kind.as_str())
         .bind(detail)
+        .bind(evidence)
         .execute(conn)
         .await?;
     Ok(())
@@ -214,6 +248,9 @@ pub struct HistoryEntry {
     pub kind: HistoryKind,
     /// In words.
     pub detail: String,
+    /// What the decision read on the partner's page, if it was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
 }
 
 /// A remote id of an incident's effect.
@@ -261,7 +298,7 @@ pub async fn list(store: &Store, since: Timestamp) -> Result<Vec<IncidentSummary
             .iter()
             .map(|r| Ok(RemoteId { sink: r.try_get(0)?, id: r.try_get(1)? }))
             .collect::<Result<_, sqlx::Error>>()?;
-        let history = sqlx::query("SELECT at, kind, detail FROM incident_history WHERE incident_id = $1 ORDER BY id")
+        let history = sqlx::query("SELECT at, kind, detail, evidence FROM incident_history WHERE incident_id = $1 ORDER BY id")
             .bind(id)
             .fetch_all(&mut *conn)
             .await?
@@ -271,13 +308,17 @@ pub async fn list(store: &Store, since: Timestamp) -> Result<Vec<IncidentSummary
                     at: Timestamp::from_millis(r.try_get(0)?),
                     kind: word(r, 1, "incident_history.kind")?,
                     detail: r.try_get(2)?,
+                    evidence: r
+                        .try_get::<Option<String>, _>(3)?
+                        .map(|text| serde_json::from_str(&text).map_err(|e| corrupt("incident_history.evidence", e.to_string())))
+                        .transpose()?,
                 })
             })
             .collect::<Result<_, StoreError>>()?;
         out.push(IncidentSummary {
             incident: incident(row, checks)?,
-            state: word(row, 10, "incidents.state")?,
-            resolved_at: row.try_get::<Option<i64>, _>(11)?.map(Timestamp::from_millis),
+            state: word(row, 12, "incidents.state")?,
+            resolved_at: row.try_get::<Option<i64>, _>(13)?.map(Timestamp::from_millis),
             all_checks,
             remote,
             history,
@@ -320,6 +361,72 @@ pub async fn failing_without_incident(store: &Store) -> Result<Vec<Orphan>, Stor
     .fetch_all(store.pool())
     .await?;
     rows.iter().map(|r| Ok(Orphan { check: r.try_get(0)?, partner: r.try_get(1)?, since: Timestamp::from_millis(r.try_get(2)?) })).collect()
+}
+
+/// A check of an open incident, still marked failing there, as the engine last stored it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentCheck {
+    /// The check.
+    pub check: String,
+    /// Its partner.
+    pub partner: String,
+    /// Its state in `check_state` (`None`: never stored, e.g. a check removed from the config).
+    pub state: Option<CheckState>,
+    /// Since when it is in that state.
+    pub since: Option<Timestamp>,
+}
+
+/// The checks still failing in open incidents, with no pending event: what start-up and
+/// take-over compare with `check_state` (a recovery whose event was lost leaves them behind).
+pub async fn open_incident_checks(store: &Store) -> Result<Vec<IncidentCheck>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT c.check_id, i.partner_id, s.state, s.since FROM incidents i \
+         JOIN incident_checks c ON c.incident_id = i.id AND c.failing = 1 \
+         LEFT JOIN check_state s ON s.check_id = c.check_id \
+         WHERE i.state = $1 AND NOT EXISTS (SELECT 1 FROM check_events e WHERE e.check_id = c.check_id AND e.handled_at IS NULL)",
+    )
+    .bind(IncidentState::Open.as_str())
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let state = r
+                .try_get::<Option<String>, _>(2)?
+                .map(|w| w.parse().map_err(|e: crate::model::UnknownWord| corrupt("check_state.state", e.to_string())));
+            Ok(IncidentCheck {
+                check: r.try_get(0)?,
+                partner: r.try_get(1)?,
+                state: state.transpose()?,
+                since: r.try_get::<Option<i64>, _>(3)?.map(Timestamp::from_millis),
+            })
+        })
+        .collect()
+}
+
+/// Queues a state change of `check` for triage to look at again (a suppressed failure, a lost
+/// recovery): the same row the check engine writes.
+pub async fn requeue_event(conn: &mut AnyConnection, check: &str, partner: &str, at: Timestamp, to: CheckState) -> Result<(), StoreError> {
+    let from = if to == CheckState::Failing { CheckState::Healthy } else { CheckState::Failing };
+    sqlx::query("INSERT INTO check_events (check_id, partner_id, at, from_state, to_state) VALUES ($1, $2, $3, $4, $5)")
+        .bind(check)
+        .bind(partner)
+        .bind(at.as_millis())
+        .bind(from.as_str())
+        .bind(to.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The message of `check`'s latest counted failed result (what a page says failed).
+pub async fn latest_failure(store: &Store, check: &str) -> Result<Option<String>, StoreError> {
+    let row =
+        sqlx::query("SELECT message FROM check_results WHERE check_id = $1 AND counted = 1 AND outcome = $2 ORDER BY at DESC LIMIT 1")
+            .bind(check)
+            .bind(Outcome::Fail.as_str())
+            .fetch_optional(store.pool())
+            .await?;
+    Ok(row.map(|r| r.try_get::<Option<String>, _>(0)).transpose()?.flatten())
 }
 
 /// The egress alert: `Some(since)` while Sparky is offline.

@@ -64,6 +64,14 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// True for a unique-constraint violation: another writer inserted the same row first
+    /// (e.g. a second open incident for one partner, `incidents_one_open`).
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Self::Query(sqlx::Error::Database(e)) if e.is_unique_violation())
+    }
+}
+
 /// The store handle; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {

@@ -114,15 +114,18 @@ pub struct NewIncident<'a> {
     pub status: IncidentStatus,
     /// Affected components and their status.
     pub components: &'a [Affected],
+    /// The impact to show; `None`: the worst affected component's.
+    pub impact: Option<Indicator>,
     /// When.
     pub at: Timestamp,
 }
 
 /// Inserts the incident (a second open of the same key changes nothing); on first insert the
 /// affected components take their stated status, as Statuspage applies `components` on create.
-/// The impact is the worst affected component's, as an indicator.
+/// The impact is the stated one, else the worst affected component's, as an indicator.
 pub async fn open_incident(store: &Store, new: &NewIncident<'_>) -> Result<(), StoreError> {
-    let impact = new.components.iter().map(|c| c.status).max().unwrap_or(ComponentStatus::Operational).as_indicator();
+    let worst = || new.components.iter().map(|c| c.status).max().unwrap_or(ComponentStatus::Operational).as_indicator();
+    let impact = new.impact.unwrap_or_else(worst);
     let updates = vec![Update { status: new.status, body: new.body.to_owned(), at: new.at }];
     let resolved_at = (new.status == IncidentStatus::Resolved).then_some(new.at.as_millis());
     let mut tx = store.pool().begin().await?;

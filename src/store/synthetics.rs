@@ -257,17 +257,3 @@ pub async fn prune_results(store: &Store, before: Timestamp) -> Result<u64, Stor
     let result = sqlx::query("DELETE FROM check_results WHERE at < $1").bind(before.as_millis()).execute(store.pool()).await?;
     Ok(result.rows_affected())
 }
-
-/// Queues a fresh `healthy -> failing` event for a check that is failing without an incident
-/// (its first event was suppressed while Sparky had no egress), so triage looks at it again.
-pub async fn requeue_failing_event(conn: &mut sqlx::AnyConnection, check: &str, partner: &str, at: Timestamp) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO check_events (check_id, partner_id, at, from_state, to_state) VALUES ($1, $2, $3, $4, $5)")
-        .bind(check)
-        .bind(partner)
-        .bind(at.as_millis())
-        .bind(CheckState::Healthy.as_str())
-        .bind(CheckState::Failing.as_str())
-        .execute(conn)
-        .await?;
-    Ok(())
-}

@@ -5,9 +5,9 @@
 
 use serde::Serialize;
 
-use super::cause::Verdict;
+use super::cause::{Public, Verdict};
 use crate::config::Partner;
-use crate::model::{Cause, CheckId, ComponentStatus, Incident, Priority, Timestamp, human_duration};
+use crate::model::{Cause, CheckId, ComponentStatus, Incident, Indicator, Priority, Timestamp, human_duration};
 use crate::outbox::Action;
 use crate::outbox::jira::{JiraAction, adf};
 use crate::outbox::pagerduty::{EventAction, Link, PagerDutyEvent, Severity};
@@ -73,6 +73,10 @@ struct View<'a> {
     partner_incident: Option<LinkView<'a>>,
     duration: Option<String>,
     status_page: Option<String>,
+    /// The partner is in planned maintenance (customers read "maintenance", not "problems").
+    maintenance: bool,
+    /// Since when the partner's page cannot be read (RFC 3339), for `status_unknown`.
+    since: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -107,6 +111,8 @@ impl Ctx<'_> {
             partner_incident: cause.and_then(|c| c.partner_incident.as_ref()).map(|(name, link)| LinkView { name, link: link.as_deref() }),
             duration: Some(human_duration(self.now.since(incident.opened_at))),
             status_page: p.status_page.as_ref().map(|s| s.human_link()),
+            maintenance: cause.and_then(|c| c.public).is_some_and(|p| p.maintenance),
+            since: None,
         }
     }
 
@@ -163,6 +169,11 @@ fn jira_comment(incident: &Incident, key: String, text: &str) -> NewAction {
     action(key, incident, Action::Jira(JiraAction::Comment { incident: incident.key(), body: adf(text) }))
 }
 
+/// The Jira summary of an incident: it follows the current cause.
+fn jira_summary(ctx: &Ctx<'_>, check: &str, cause: Cause) -> String {
+    format!("[Sparky] {check} failing: {} ({} cause)", ctx.partner.name, cause.as_str()).chars().take(250).collect()
+}
+
 /// A new incident for `change` with `cause`: external -> our status page (component + incident),
 /// Slack, Jira labelled external, no page; internal -> page, Jira, Slack.
 pub fn open(ctx: &Ctx<'_>, incident: &Incident, change: &CheckChange, cause: &Verdict) -> Result<Plan, PlanError> {
@@ -180,10 +191,7 @@ pub fn open(ctx: &Ctx<'_>, incident: &Incident, change: &CheckChange, cause: &Ve
     let create = JiraAction::Create {
         incident: incident.key(),
         fingerprint: format!("sparky-incident-{}-{}", incident.partner, incident.opened_at.as_millis()),
-        summary: format!("[Sparky] {} failing: {} ({} cause)", change.check, ctx.partner.name, cause.cause.as_str())
-            .chars()
-            .take(250)
-            .collect(),
+        summary: jira_summary(ctx, change.check.as_str(), cause.cause),
         description: adf(&description),
         priority: incident.priority,
         labels: vec![ctx.partner.id.to_string(), cause.cause.as_str().to_owned()],
@@ -193,14 +201,23 @@ pub fn open(ctx: &Ctx<'_>, incident: &Incident, change: &CheckChange, cause: &Ve
     Ok(plan)
 }
 
+/// Our public incident mirrors the partner's words: its impact, and a maintenance is called one.
 fn publish(ctx: &Ctx<'_>, incident: &Incident, cause: &Verdict, view: &View<'_>, key: &str) -> Result<Vec<NewAction>, PlanError> {
-    let component = ctx.public_component(cause.public_status.unwrap_or(ComponentStatus::DegradedPerformance));
+    let public =
+        cause.public.unwrap_or(Public { component: ComponentStatus::DegradedPerformance, impact: Indicator::Minor, maintenance: false });
+    let component = ctx.public_component(public.component);
+    let name = if public.maintenance {
+        format!("{} integration: planned maintenance at {}", ctx.partner.name, ctx.partner.name)
+    } else {
+        format!("{} integration degraded", ctx.partner.name)
+    };
     let open = StatuspageAction::OpenIncident {
         incident: incident.key(),
-        name: format!("{} integration degraded", ctx.partner.name),
+        name,
         body: ctx.customer_message(view)?,
         status: IncidentStatus::Identified,
         components: vec![component.clone()],
+        impact: Some(public.impact),
     };
     Ok(vec![
         action(format!("{key}:component"), incident, Action::Statuspage(StatuspageAction::Component(component))),
@@ -271,11 +288,12 @@ pub fn resolve(ctx: &Ctx<'_>, incident: &Incident, change: &CheckChange) -> Resu
 }
 
 /// The partner's page changed the cause while we still fail: internal -> external resolves the
-/// page and tells customers; external -> internal pages on-call and updates our status page.
+/// page and tells customers; external -> internal pages on-call (with `failure`, the check's
+/// latest failure) and updates our status page. The Jira issue's summary and cause label follow.
 /// `incident` already carries the new cause and generation.
-pub fn recause(ctx: &Ctx<'_>, incident: &Incident, cause: &Verdict, check: &str) -> Result<Plan, PlanError> {
+pub fn recause(ctx: &Ctx<'_>, incident: &Incident, cause: &Verdict, check: &str, failure: Option<&str>) -> Result<Plan, PlanError> {
     let key = |what: &str| format!("incident:{}:cause{}:{what}", incident.id, incident.generation);
-    let view = ctx.view("cause_changed", incident, check, None, Some(cause));
+    let view = ctx.view("cause_changed", incident, check, failure, Some(cause));
     let mut plan = Plan { actions: Vec::new(), paged: incident.paged, published: incident.published };
     match cause.cause {
         Cause::External => {
@@ -296,7 +314,7 @@ pub fn recause(ctx: &Ctx<'_>, incident: &Incident, cause: &Verdict, check: &str)
         }
         Cause::Internal => {
             if !incident.paged {
-                plan.actions.push(page(ctx, incident, EventAction::Trigger, check, None, key("pagerduty")));
+                plan.actions.push(page(ctx, incident, EventAction::Trigger, check, failure, key("pagerduty")));
                 plan.paged = true;
             }
             if incident.published {
@@ -306,9 +324,39 @@ pub fn recause(ctx: &Ctx<'_>, incident: &Incident, cause: &Verdict, check: &str)
             }
         }
     }
+    let previous = if cause.cause == Cause::External { Cause::Internal } else { Cause::External };
+    let update = JiraAction::Update {
+        incident: incident.key(),
+        summary: jira_summary(ctx, check, cause.cause),
+        add_labels: vec![cause.cause.as_str().to_owned()],
+        remove_labels: vec![previous.as_str().to_owned()],
+    };
+    plan.actions.push(action(key("jira:update"), incident, Action::Jira(update)));
     plan.actions.push(jira_comment(incident, key("jira"), &format!("Cause changed to {}: {}", cause.cause.as_str(), cause.reason)));
     plan.actions.push(ctx.slack(&view, key("slack"), incident, false)?);
     Ok(plan)
+}
+
+/// The partner's page cannot be read (since `since`, `error`) while the incident is open: the
+/// cause stays, and Jira and Slack (not customers) hear that the partner's status is unknown.
+pub fn status_unknown(ctx: &Ctx<'_>, incident: &Incident, since: Timestamp, error: &str) -> Result<Vec<NewAction>, PlanError> {
+    let key = |what: &str| format!("incident:{}:unknown:{}:{what}", incident.id, since.as_millis());
+    let check = incident.checks.first().map_or(incident.dedup_key.as_str(), CheckId::as_str);
+    let view = View { since: Some(since.to_rfc3339()), ..ctx.view("status_unknown", incident, check, Some(error), None) };
+    let text = format!(
+        "{}'s status page cannot be read since {} ({error}): partner status unknown. The cause stays {} until it can be read again.",
+        ctx.partner.name,
+        since.to_rfc3339(),
+        incident.cause.as_str()
+    );
+    Ok(vec![jira_comment(incident, key("jira"), &text), ctx.slack(&view, key("slack"), incident, false)?])
+}
+
+/// The partner's page can be read again (after `status_unknown`); `reason` is what it says now.
+pub fn status_readable(ctx: &Ctx<'_>, incident: &Incident, since: Timestamp, reason: &str) -> Vec<NewAction> {
+    let key = format!("incident:{}:readable:{}:jira", incident.id, since.as_millis());
+    let text = format!("{}'s status page can be read again: {reason}. The cause is {}.", ctx.partner.name, incident.cause.as_str());
+    vec![jira_comment(incident, key, &text)]
 }
 
 #[cfg(test)]

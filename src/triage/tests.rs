@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::*;
-use crate::model::{HeldClock, Priority, until};
+use crate::model::{CheckState, HeldClock, Priority, Timestamp, until};
 use crate::store::outbox::list;
 use crate::store::synthetics::{Batch, EventRow, write_batch};
 

@@ -1,6 +1,6 @@
 //! A fake Jira Cloud (REST v3) on loopback: issue creation (with a script of failures and a held
 //! answer), JQL search by label (`GET`/`POST /rest/api/3/search/jql`), comments, transitions and
-//! an issue's status. Every request is checked against Atlassian's official description
+//! an issue's status and edits (summary, labels). Every request is checked against Atlassian's official description
 //! (`jira_cloud_platform_swagger-v3.v3.json`).
 
 #![allow(dead_code)]
@@ -82,6 +82,7 @@ enum Endpoint {
     Create,
     Search,
     GetIssue,
+    EditIssue,
     Comments,
     AddComment,
     Transitions,
@@ -102,6 +103,7 @@ impl Respond for Route {
             Endpoint::Create => create(&mut state, request, &body),
             Endpoint::Search => search(&state, request, &body),
             Endpoint::GetIssue => with_issue(&mut state, &key, |i| get_issue(i)),
+            Endpoint::EditIssue => with_issue(&mut state, &key, |i| edit_issue(i, &body)),
             Endpoint::Comments => with_issue(&mut state, &key, |i| comments(i, request)),
             Endpoint::AddComment => add_comment(&mut state, &key, &body),
             Endpoint::Transitions => with_issue(&mut state, &key, |_| transitions()),
@@ -241,6 +243,25 @@ fn get_issue(issue: &Issue) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({"id": issue.created.id, "key": issue.created.key, "fields": fields}))
 }
 
+/// `PUT /rest/api/3/issue/{key}`: `fields` set, `update.labels` adds and removes; 204.
+fn edit_issue(issue: &mut Issue, body: &Value) -> ResponseTemplate {
+    let fields = &mut issue.created.fields;
+    if let Some(summary) = body["fields"]["summary"].as_str() {
+        fields["summary"] = json!(summary);
+    }
+    let mut labels: Vec<String> = fields["labels"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect();
+    for op in body["update"]["labels"].as_array().into_iter().flatten() {
+        if let Some(add) = op["add"].as_str().filter(|l| !labels.iter().any(|x| x == l)) {
+            labels.push(add.to_owned());
+        }
+        if let Some(remove) = op["remove"].as_str() {
+            labels.retain(|l| l != remove);
+        }
+    }
+    fields["labels"] = json!(labels);
+    ResponseTemplate::new(204)
+}
+
 fn comments(issue: &Issue, request: &Request) -> ResponseTemplate {
     let query = |name: &str| request.url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
     let start: usize = query("startAt").and_then(|v| v.parse().ok()).unwrap_or(0);
@@ -324,6 +345,7 @@ impl FakeJira {
             ("GET", "^/rest/api/3/search/jql$".to_owned(), Endpoint::Search),
             ("POST", "^/rest/api/3/search/jql$".to_owned(), Endpoint::Search),
             ("GET", format!("{issue}$"), Endpoint::GetIssue),
+            ("PUT", format!("{issue}$"), Endpoint::EditIssue),
             ("GET", format!("{issue}/comment$"), Endpoint::Comments),
             ("POST", format!("{issue}/comment$"), Endpoint::AddComment),
             ("GET", format!("{issue}/transitions$"), Endpoint::Transitions),

@@ -32,6 +32,7 @@ async fn open(store: &Store, partner: &str, name: &str, status: ComponentStatus)
         body: "Okta reports an outage.",
         status: IncidentStatus::Identified,
         components: &affected,
+        impact: None,
         at: Timestamp::now(),
     };
     table::open_incident(store, &new).await.unwrap();
@@ -114,6 +115,7 @@ async fn the_html_page_escapes_partner_names_and_texts() {
         body: "line one\n<b>not bold</b>",
         status: IncidentStatus::Investigating,
         components: &affected,
+        impact: None,
         at: Timestamp::now(),
     };
     table::open_incident(&store, &new).await.unwrap();

@@ -3,7 +3,8 @@
 //! Follows the Jira Cloud platform REST API v3: `POST /issue` (`fields`: project, issuetype,
 //! summary, description (ADF), priority, labels), `GET /search/jql` (`jql`, `fields`,
 //! `maxResults`), `GET|POST /issue/{key}/comment` (`orderBy=-created`, `maxResults`; `body` ADF),
-//! `GET|POST /issue/{key}/transitions` (`transition.id`), `GET /issue/{key}` (`fields=status`).
+//! `GET|POST /issue/{key}/transitions` (`transition.id`), `GET /issue/{key}` (`fields=status`,
+//! `fields=summary,labels`), `PUT /issue/{key}` (`fields.summary`, `update.labels` add/remove).
 //!
 //! Nothing is done twice: the issue carries the incident's fingerprint as a label and its key is
 //! kept in `remote_ids`; after an attempt whose answer never came back the issue is looked up by
@@ -49,6 +50,13 @@ struct NewIssue<'a> {
     labels: &'a [String],
 }
 
+/// The fields of an update action.
+struct Edit<'a> {
+    summary: &'a str,
+    add: &'a [String],
+    remove: &'a [String],
+}
+
 impl JiraSink {
     /// A sink for the site of `cfg` (which `is_configured`), with the discipline of `http`.
     pub fn new(cfg: &JiraConfig, http: &HttpConfig, store: Store) -> Result<Self, DeliveryError> {
@@ -74,6 +82,11 @@ impl JiraSink {
             JiraAction::Create { incident, fingerprint, summary, description, priority, labels } => {
                 let issue = NewIssue { incident, fingerprint, summary, description, priority: *priority, labels };
                 self.create(&issue).await?
+            }
+            JiraAction::Update { incident, summary, add_labels, remove_labels } => {
+                let key = self.issue_key(incident).await?;
+                self.edit(&key, &Edit { summary, add: add_labels, remove: remove_labels }).await?;
+                key
             }
             JiraAction::Comment { incident, body } => {
                 let key = self.issue_key(incident).await?;
@@ -101,6 +114,11 @@ impl JiraSink {
                 let Some(key) = self.find_by_label(&label(fingerprint)).await? else { return Ok(None) };
                 self.remember(incident, &key).await?;
                 Ok(Some(Delivered::with_id(key)))
+            }
+            JiraAction::Update { incident, summary, add_labels, remove_labels } => {
+                let Some(key) = self.known_key(incident).await? else { return Ok(None) };
+                let done = self.is_edited(&key, &Edit { summary, add: add_labels, remove: remove_labels }).await?;
+                Ok(done.then(|| Delivered::with_id(key)))
             }
             JiraAction::Comment { incident, .. } => {
                 let Some(key) = self.known_key(incident).await? else { return Ok(None) };
@@ -146,6 +164,26 @@ impl JiraSink {
             "priority": { "name": self.cfg.priority_name(issue.priority) },
             "labels": labels,
         })
+    }
+
+    /// Sets the summary and the labels of `key` (Jira's edit: `fields` sets, `update` adds and
+    /// removes, so labels a person added stay).
+    async fn edit(&self, key: &str, edit: &Edit<'_>) -> Result<(), DeliveryError> {
+        let labels: Vec<Value> =
+            edit.add.iter().map(|l| json!({"add": label(l)})).chain(edit.remove.iter().map(|l| json!({"remove": label(l)}))).collect();
+        let body = json!({"fields": {"summary": summary(edit.summary)}, "update": {"labels": labels}});
+        let request = self.request(Method::PUT, &["issue", key])?.json(&body);
+        self.http.send(request).await.map_err(|e| e.context(&format!("editing {key}")))?;
+        Ok(())
+    }
+
+    /// True when `key` already has the summary and labels of `edit`.
+    async fn is_edited(&self, key: &str, edit: &Edit<'_>) -> Result<bool, DeliveryError> {
+        let request = self.get(&["issue", key], &[("fields", "summary,labels")])?;
+        let answer = self.http.send(request).await.map_err(|e| e.context(&format!("reading {key}")))?;
+        let fields = &answer.json["fields"];
+        let has = |l: &String| fields["labels"].as_array().is_some_and(|all| all.iter().any(|x| x.as_str() == Some(label(l).as_str())));
+        Ok(fields["summary"].as_str() == Some(summary(edit.summary).as_str()) && edit.add.iter().all(has) && !edit.remove.iter().any(has))
     }
 
     /// The key of the first issue of the project labelled `label` (JQL search).

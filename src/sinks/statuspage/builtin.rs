@@ -29,12 +29,12 @@ impl BuiltinStatusPage {
                 table::set_component(&self.store, c.partner.as_str(), &c.name, c.status, now).await.map_err(retry)?;
                 Ok(Delivered::with_id(c.partner.as_str()))
             }
-            StatuspageAction::OpenIncident { incident, name, body, status, components } => {
+            StatuspageAction::OpenIncident { incident, name, body, status, components, impact } => {
                 let affected: Vec<Affected> = components
                     .iter()
                     .map(|c| Affected { partner: c.partner.to_string(), name: c.name.clone(), status: c.status })
                     .collect();
-                let new = NewIncident { key: incident, name, body, status: *status, components: &affected, at: now };
+                let new = NewIncident { key: incident, name, body, status: *status, components: &affected, impact: *impact, at: now };
                 table::open_incident(&self.store, &new).await.map_err(retry)?;
                 Ok(Delivered::with_id(incident.as_str()))
             }

@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use url::Url;
 
 use crate::config::{HttpConfig, Secret, StatuspageConfig};
+use crate::model::Indicator;
 use crate::outbox::statuspage::{IncidentStatus, PublicComponent, StatuspageAction};
 use crate::outbox::{Action, Attempt, Delivered, DeliveryError, Sink};
 use crate::sinks::http::SinkHttp;
@@ -57,8 +58,8 @@ impl StatuspageSink {
     async fn send(&self, action: &StatuspageAction, attempt: &Attempt) -> Result<Delivered, DeliveryError> {
         match action {
             StatuspageAction::Component(component) => self.component(component, attempt).await,
-            StatuspageAction::OpenIncident { incident, name, body, status, components } => {
-                self.open(incident, name, body, *status, components).await
+            StatuspageAction::OpenIncident { incident, name, body, status, components, impact } => {
+                self.open(incident, Opening { name, body, status: *status, components, impact: *impact }).await
             }
             StatuspageAction::UpdateIncident { incident, body, status } => self.update(incident, body, *status).await,
             StatuspageAction::ResolveIncident { incident, body } => self.update(incident, body, IncidentStatus::Resolved).await,
@@ -81,18 +82,11 @@ impl StatuspageSink {
         Ok(Delivered::with_id(id))
     }
 
-    async fn open(
-        &self,
-        key: &str,
-        name: &str,
-        body: &str,
-        status: IncidentStatus,
-        components: &[PublicComponent],
-    ) -> Result<Delivered, DeliveryError> {
+    async fn open(&self, key: &str, opening: Opening<'_>) -> Result<Delivered, DeliveryError> {
         if let Some(id) = self.remembered(key).await? {
             return Ok(Delivered::with_id(id));
         }
-        let request = incident_body(key, name, body, status, components);
+        let request = incident_body(key, &opening);
         let answer = self.call(self.http.client().post(self.url(&["incidents"])).json(&request)).await?;
         let Some(id) = answer.get("id").and_then(Value::as_str).filter(|id| !id.is_empty()) else {
             // Created, but without its id: the next attempt finds it by metadata.
@@ -180,21 +174,37 @@ impl Sink for StatuspageSink {
 
 /// The `POST incidents` body: the affected components with a Statuspage id, and our key in
 /// `metadata` (every top-level metadata value must be an object).
-fn incident_body(key: &str, name: &str, body: &str, status: IncidentStatus, components: &[PublicComponent]) -> Value {
-    let with_id: Vec<(&str, &str)> =
-        components.iter().filter_map(|c| c.component_id.as_deref().filter(|id| !id.is_empty()).map(|id| (id, c.status.as_str()))).collect();
+/// The parts of an `OpenIncident` action.
+struct Opening<'a> {
+    name: &'a str,
+    body: &'a str,
+    status: IncidentStatus,
+    components: &'a [PublicComponent],
+    impact: Option<Indicator>,
+}
+
+/// The body of `POST /v1/pages/{page_id}/incidents` (Statuspage manage API, "Create an
+/// incident"): `impact_override` mirrors the partner's impact when we know it.
+fn incident_body(key: &str, o: &Opening<'_>) -> Value {
+    let with_id: Vec<(&str, &str)> = o
+        .components
+        .iter()
+        .filter_map(|c| c.component_id.as_deref().filter(|id| !id.is_empty()).map(|id| (id, c.status.as_str())))
+        .collect();
     let ids: Vec<&str> = with_id.iter().map(|(id, _)| *id).collect();
     let statuses: Map<String, Value> = with_id.iter().map(|(id, status)| ((*id).to_owned(), Value::String((*status).to_owned()))).collect();
-    json!({
-        "incident": {
-            "name": truncate(name, MAX_NAME),
-            "status": status.as_str(),
-            "body": truncate(body, MAX_BODY),
-            "component_ids": ids,
-            "components": statuses,
-            "metadata": {"sparky": {"incident": key}},
-        }
-    })
+    let mut incident = json!({
+        "name": truncate(o.name, MAX_NAME),
+        "status": o.status.as_str(),
+        "body": truncate(o.body, MAX_BODY),
+        "component_ids": ids,
+        "components": statuses,
+        "metadata": {"sparky": {"incident": key}},
+    });
+    if let Some(impact) = o.impact.filter(|i| *i != Indicator::Unknown) {
+        incident["impact_override"] = Value::String(impact.as_str().to_owned());
+    }
+    json!({ "incident": incident })
 }
 
 /// At most `max` characters, an ellipsis marking a cut.

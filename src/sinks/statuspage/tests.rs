@@ -58,6 +58,7 @@ fn open(components: Vec<PublicComponent>) -> StatuspageAction {
         body: "Okta reports an outage; sign-in to our app through Okta may fail.".to_owned(),
         status: IncidentStatus::Identified,
         components,
+        impact: None,
     }
 }
 
@@ -349,15 +350,16 @@ async fn an_update_before_its_incident_waits() {
 }
 
 #[tokio::test]
-async fn impact_is_the_worst_component() {
+async fn impact_is_the_stated_one_else_the_worst_component() {
     let (_dir, store) = store().await;
     let page = BuiltinStatusPage::new(store.clone());
     let c = |s| component("p", "P", None, s);
-    for (n, (components, expected)) in [
-        (vec![c(ComponentStatus::DegradedPerformance)], Indicator::Minor),
-        (vec![c(ComponentStatus::DegradedPerformance), c(ComponentStatus::PartialOutage)], Indicator::Major),
-        (vec![c(ComponentStatus::MajorOutage), c(ComponentStatus::UnderMaintenance)], Indicator::Critical),
-        (vec![c(ComponentStatus::UnderMaintenance)], Indicator::Maintenance),
+    for (n, (components, impact, expected)) in [
+        (vec![c(ComponentStatus::DegradedPerformance)], None, Indicator::Minor),
+        (vec![c(ComponentStatus::DegradedPerformance), c(ComponentStatus::PartialOutage)], None, Indicator::Major),
+        (vec![c(ComponentStatus::MajorOutage), c(ComponentStatus::UnderMaintenance)], None, Indicator::Critical),
+        (vec![c(ComponentStatus::UnderMaintenance)], None, Indicator::Maintenance),
+        (vec![c(ComponentStatus::MajorOutage)], Some(Indicator::Major), Indicator::Major),
     ]
     .into_iter()
     .enumerate()
@@ -368,6 +370,7 @@ async fn impact_is_the_worst_component() {
             body: "y".to_owned(),
             status: IncidentStatus::Identified,
             components,
+            impact,
         };
         apply(&page, &open).await.unwrap();
         let found = public_status::open_incidents(&store).await.unwrap().into_iter().find(|i| i.key == format!("incident:{n}"));

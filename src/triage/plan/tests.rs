@@ -1,4 +1,6 @@
 use super::*;
+use crate::model::Evidence;
+use crate::triage::cause::Basis;
 
 fn partner() -> Partner {
     toml::from_str(
@@ -22,6 +24,8 @@ fn incident(cause: Cause, paged: bool, published: bool) -> Incident {
         paged,
         published,
         generation: 0,
+        status_unknown_since: None,
+        recovered_polls: 0,
         opened_at: Timestamp::from_millis(1_000_000),
         checks: vec!["okta-users".parse().unwrap()],
     }
@@ -38,14 +42,25 @@ fn change() -> CheckChange {
 
 fn cause(cause: Cause) -> Verdict {
     match cause {
-        Cause::Internal => Verdict { cause, reason: "Okta reports all operational".into(), public_status: None, partner_incident: None },
+        Cause::Internal => Verdict {
+            cause,
+            reason: "Okta reports all operational".into(),
+            public: None,
+            partner_incident: None,
+            basis: Basis::Read(evidence(Indicator::None)),
+        },
         Cause::External => Verdict {
             cause,
             reason: "Okta reports API as major_outage".into(),
-            public_status: Some(ComponentStatus::MajorOutage),
+            public: Some(Public { component: ComponentStatus::MajorOutage, impact: Indicator::Major, maintenance: false }),
             partner_incident: Some(("Login failures".into(), Some("https://stspg.io/abc".into()))),
+            basis: Basis::Read(evidence(Indicator::Major)),
         },
     }
+}
+
+fn evidence(indicator: Indicator) -> Evidence {
+    Evidence { indicator, components: vec![], counted: vec![], ignored: vec![] }
 }
 
 fn actions(list: &[NewAction]) -> Vec<Action> {
@@ -115,21 +130,29 @@ fn recovery_resolves_everything_that_was_opened() {
 fn a_late_partner_incident_turns_a_page_into_a_status_page_update() {
     let mut inc = incident(Cause::External, true, false);
     inc.generation = 1;
-    let plan = with_ctx(2_000_000, |ctx| recause(ctx, &inc, &cause(Cause::External), "okta-users").unwrap());
+    let plan = with_ctx(2_000_000, |ctx| recause(ctx, &inc, &cause(Cause::External), "okta-users", None).unwrap());
     assert!(!plan.paged && plan.published);
     let all = actions(&plan.actions);
     assert!(matches!(&all[0], Action::PagerDuty(p) if p.action == EventAction::Resolve));
     assert!(matches!(&all[1], Action::Statuspage(StatuspageAction::Component(_))));
-    assert!(matches!(&all[2], Action::Statuspage(StatuspageAction::OpenIncident { .. })));
-    assert!(matches!(&all[3], Action::Jira(JiraAction::Comment { .. })));
+    assert!(matches!(&all[2], Action::Statuspage(StatuspageAction::OpenIncident { impact: Some(Indicator::Major), .. })));
+    let Action::Jira(JiraAction::Update { summary, add_labels, remove_labels, .. }) = &all[3] else { panic!("{:?}", all[3]) };
+    assert_eq!(summary, "[Sparky] okta-users failing: Okta (external cause)", "the summary follows the cause");
+    assert_eq!((add_labels.as_slice(), remove_labels.as_slice()), (&["external".to_owned()][..], &["internal".to_owned()][..]));
+    assert!(matches!(&all[4], Action::Jira(JiraAction::Comment { .. })));
     assert!(plan.actions.iter().all(|a| a.idempotency_key.starts_with("incident:7:cause1:")));
 
     let mut back = incident(Cause::Internal, false, true);
     back.generation = 2;
-    let plan = with_ctx(3_000_000, |ctx| recause(ctx, &back, &cause(Cause::Internal), "okta-users").unwrap());
+    let plan =
+        with_ctx(3_000_000, |ctx| recause(ctx, &back, &cause(Cause::Internal), "okta-users", Some("status is 2xx: got 503")).unwrap());
     assert!(plan.paged && plan.published);
     let all = actions(&plan.actions);
-    assert!(matches!(&all[0], Action::PagerDuty(p) if p.action == EventAction::Trigger));
+    assert!(
+        matches!(&all[0], Action::PagerDuty(p) if p.action == EventAction::Trigger && p.summary.contains("status is 2xx: got 503")),
+        "the page carries the failure: {:?}",
+        all[0]
+    );
     assert!(matches!(&all[1], Action::Statuspage(StatuspageAction::UpdateIncident { status: IncidentStatus::Investigating, .. })));
 }
 
@@ -150,4 +173,37 @@ fn ordering_keeps_each_sink_in_order_and_never_makes_a_page_wait_for_jira() {
     let plan = with_ctx(1_000_000, |ctx| open(ctx, &incident(Cause::Internal, false, false), &change(), &cause(Cause::Internal)).unwrap());
     let orders: Vec<&str> = plan.actions.iter().map(|a| a.ordering_key.as_str()).collect();
     assert_eq!(orders, vec!["incident:7:pagerduty", "incident:7:jira", "incident:7:slack"]);
+}
+
+#[test]
+fn an_unreadable_partner_page_is_told_to_jira_and_slack_not_to_customers() {
+    let inc = incident(Cause::External, false, true);
+    let list = with_ctx(2_000_000, |ctx| status_unknown(ctx, &inc, Timestamp::from_millis(1_500_000), "HTTP 500").unwrap());
+    let all = actions(&list);
+    assert_eq!(list.iter().map(|a| a.sink.as_str()).collect::<Vec<_>>(), vec!["jira", "slack"]);
+    let Action::Jira(JiraAction::Comment { body, .. }) = &all[0] else { panic!() };
+    assert!(body.to_string().contains("partner status unknown") && body.to_string().contains("1970-01-01T00:25:00"), "{body}");
+    let Action::SlackPost(post) = &all[1] else { panic!() };
+    assert!(
+        post.text.contains("partner status unknown since 1970-01-01T00:25:00") && post.text.contains("cause stays external"),
+        "{}",
+        post.text
+    );
+    assert!(post.blocks.iter().any(|b| b.to_string().contains("Unknown is not evidence")), "{:?}", post.blocks);
+}
+
+#[test]
+fn a_partner_maintenance_is_described_as_maintenance() {
+    let mut verdict = cause(Cause::External);
+    verdict.public = Some(Public { component: ComponentStatus::UnderMaintenance, impact: Indicator::Maintenance, maintenance: true });
+    let plan = with_ctx(1_000_000, |ctx| open(ctx, &incident(Cause::External, false, false), &change(), &verdict).unwrap());
+    let all = actions(&plan.actions);
+    let Some(Action::Statuspage(StatuspageAction::OpenIncident { name, body, impact, .. })) =
+        all.iter().find(|a| matches!(a, Action::Statuspage(StatuspageAction::OpenIncident { .. })))
+    else {
+        panic!("{all:?}")
+    };
+    assert!(name.contains("maintenance"), "{name}");
+    assert!(body.contains("planned maintenance") && !body.contains("having problems"), "{body}");
+    assert_eq!(*impact, Some(Indicator::Maintenance));
 }

@@ -1,0 +1,202 @@
+//! Every template rendered through the code that uses it, with sample data, on a strict copy of
+//! the templates ([`Templates::strict`]): what `sparky check-config` reports as
+//! `templates/FILE: line N: …` (an undefined value in an override, a block that is not Block
+//! Kit), before a real digest, notice or incident needs it.
+
+use crate::config::{Partner, Problem};
+use crate::digest::{DigestError, PartnerGroup, render_digest};
+use crate::model::statuspage::Summary;
+use crate::model::{
+    Cause, CheckId, ComponentStatus, EventDetail, EventKind, Evidence, Incident, Indicator, Priority, StatusEvent, Timestamp,
+};
+use crate::notices::notices;
+use crate::outbox::slack::RenderError;
+use crate::store::changelogs::{ClaimedEntry, EntryRecord};
+use crate::templates::{TemplateError, Templates};
+use crate::triage::cause::{Basis, Public, Verdict};
+use crate::triage::egress;
+use crate::triage::plan::{self, CheckChange, Ctx, PlanError};
+
+/// The problems of the templates of `templates` (as configured: overrides included).
+pub fn template_problems(templates: &Templates) -> Vec<Problem> {
+    let strict = templates.strict();
+    let mut problems: Vec<Problem> = Vec::new();
+    let results = [digest(&strict), status_notices(&strict), incidents(&strict), egress_alert(&strict), status_page(&strict)];
+    for problem in results.into_iter().filter_map(Result::err) {
+        if !problems.contains(&problem) {
+            problems.push(problem);
+        }
+    }
+    problems
+}
+
+fn render_problem(e: &RenderError) -> Problem {
+    match e {
+        RenderError::Template(e) => e.problem(),
+        RenderError::Blocks { template, source } => Problem::new(std::path::Path::new("templates").join(template), "-", source.to_string()),
+    }
+}
+
+fn plan_problem(e: &PlanError) -> Problem {
+    match e {
+        PlanError::Slack(e) => render_problem(e),
+        PlanError::Template(e) => e.problem(),
+    }
+}
+
+fn partner() -> Partner {
+    let text = "id = \"acme\"\nname = \"Acme Cloud\"\nowner_team = \"integrations\"\n\
+                [status_page]\nkind = \"statuspage\"\nurl = \"https://status.acme.test/api/v2/summary.json\"\ncomponents = [\"API\"]\n\
+                [public_status]\ncomponent_id = \"cmp1\"\n";
+    // invariant: a constant partner file, read by the test below.
+    toml::from_str(text).expect("the sample partner parses")
+}
+
+fn digest(templates: &Templates) -> Result<(), Problem> {
+    let entry = EntryRecord {
+        key: "https://acme.test/changelog/v2".into(),
+        title: "API v2 beta <announced>".into(),
+        link: Some("https://acme.test/changelog/v2".into()),
+        published_at: Some(Timestamp::from_millis(1_764_000_000_000)),
+        summary: "The v2 API enters beta & brings *webhooks*.".into(),
+        tags: vec!["beta".into()],
+    };
+    let group =
+        PartnerGroup { id: "acme".into(), name: "Acme Cloud".into(), entries: vec![ClaimedEntry { partner_id: "acme".into(), entry }] };
+    match render_digest(templates, "#ecosystem-updates", &[group]) {
+        Ok(_) => Ok(()),
+        Err(DigestError::Render(e)) => Err(render_problem(&e)),
+        Err(DigestError::Store(_)) => Ok(()),
+    }
+}
+
+fn status_notices(templates: &Templates) -> Result<(), Problem> {
+    let partner = partner();
+    let page = partner.status_page.as_ref().ok_or_else(|| Problem::new("templates", "-", "sample partner without a page"))?;
+    let detail = EventDetail {
+        name: Some("Elevated API errors".into()),
+        impact: Some(Indicator::Major),
+        link: Some("https://stspg.io/p1".into()),
+        components: vec!["API".into()],
+        started_at: Some(Timestamp::from_millis(1_764_000_000_000).to_datetime()),
+    };
+    let steps = [
+        (EventKind::IncidentOpened, None, Some("investigating")),
+        (EventKind::IncidentUpdated, Some("investigating"), Some("identified")),
+        (EventKind::IncidentResolved, Some("identified"), Some("resolved")),
+        (EventKind::MaintenanceScheduled, None, Some("scheduled")),
+        (EventKind::MaintenanceStarted, Some("scheduled"), Some("in_progress")),
+        (EventKind::MaintenanceEnded, Some("in_progress"), Some("completed")),
+    ];
+    let events: Vec<StatusEvent> = steps.iter().map(|(kind, old, new)| StatusEvent::new(*kind, "p1", *old, *new, detail.clone())).collect();
+    let now = Timestamp::from_millis(1_764_000_600_000).to_datetime();
+    notices(templates, &partner, page, "#acme", &events, Indicator::Major, now).map(|_| ()).map_err(|e| render_problem(&e))
+}
+
+fn verdicts() -> [Verdict; 3] {
+    let evidence = |indicator| Basis::Read(Evidence { indicator, components: vec![], counted: vec!["p1".into()], ignored: vec![] });
+    let link = Some(("Elevated API errors".to_owned(), Some("https://stspg.io/p1".to_owned())));
+    [
+        Verdict {
+            cause: Cause::Internal,
+            reason: "Acme Cloud reports API operational".into(),
+            public: None,
+            partner_incident: None,
+            basis: evidence(Indicator::None),
+        },
+        Verdict {
+            cause: Cause::External,
+            reason: "Acme Cloud reports API as major_outage".into(),
+            public: Some(Public { component: ComponentStatus::MajorOutage, impact: Indicator::Major, maintenance: false }),
+            partner_incident: link.clone(),
+            basis: evidence(Indicator::Major),
+        },
+        Verdict {
+            cause: Cause::External,
+            reason: "Acme Cloud has a maintenance in progress: Database upgrade".into(),
+            public: Some(Public { component: ComponentStatus::UnderMaintenance, impact: Indicator::Maintenance, maintenance: true }),
+            partner_incident: link,
+            basis: evidence(Indicator::Maintenance),
+        },
+    ]
+}
+
+fn incidents(templates: &Templates) -> Result<(), Problem> {
+    let partner = partner();
+    let ctx = Ctx { templates, partner: &partner, channel: "#acme", now: Timestamp::from_millis(1_764_001_380_000) };
+    let check: CheckId = "acme-api".parse().map_err(|e: String| Problem::new("templates", "-", e))?;
+    let change = CheckChange { check: check.clone(), priority: Priority::P4, reason: Some("status is 2xx: got 503".into()), at: ctx.now };
+    let incident = |cause: Cause| Incident {
+        id: 7,
+        partner: partner.id.clone(),
+        cause,
+        cause_reason: "Acme Cloud reports API operational".into(),
+        priority: Priority::P4,
+        dedup_key: check.to_string(),
+        paged: cause == Cause::Internal,
+        published: cause == Cause::External,
+        generation: 1,
+        status_unknown_since: None,
+        recovered_polls: 0,
+        opened_at: Timestamp::from_millis(1_764_000_000_000),
+        checks: vec![check.clone()],
+    };
+    let run = || -> Result<(), PlanError> {
+        for verdict in &verdicts() {
+            let i = incident(verdict.cause);
+            plan::open(&ctx, &i, &change, verdict)?;
+            plan::recause(&ctx, &i, verdict, check.as_str(), change.reason.as_deref())?;
+            plan::attach(&ctx, &i, &change)?;
+            plan::resolve(&ctx, &i, &change)?;
+            plan::status_unknown(&ctx, &i, ctx.now, "HTTP 503")?;
+        }
+        Ok(())
+    };
+    run().map_err(|e| plan_problem(&e))
+}
+
+fn egress_alert(templates: &Templates) -> Result<(), Problem> {
+    let since = Timestamp::from_millis(1_764_000_000_000);
+    egress::down(templates, "#ops", since, &["https://canary.test/: timed out".into()])
+        .and_then(|_| egress::up(templates, "#ops", since, Timestamp::from_millis(1_764_000_300_000)))
+        .map(|_| ())
+        .map_err(|e| plan_problem(&e))
+}
+
+fn status_page(templates: &Templates) -> Result<(), Problem> {
+    let sample = r#"{"page": {"id": "sparky", "name": "Acme status", "url": "/status", "updated_at": "2026-11-25T09:00:00Z"},
+        "components": [{"id": "acme", "name": "Acme Cloud", "status": "partial_outage", "position": 1}],
+        "incidents": [{"id": "incident:7", "name": "Acme Cloud integration degraded", "status": "identified", "impact": "major",
+          "created_at": "2026-11-25T09:00:00Z", "updated_at": "2026-11-25T09:05:00Z",
+          "incident_updates": [{"id": "u1", "status": "identified", "body": "Acme Cloud is having problems.", "created_at": "2026-11-25T09:00:00Z"}],
+          "components": [{"id": "acme", "name": "Acme Cloud", "status": "partial_outage"}]}],
+        "scheduled_maintenances": [], "status": {"indicator": "major", "description": "Partial System Outage"}}"#;
+    let summary: Summary = serde_json::from_str(sample).map_err(|e| Problem::new("templates", "-", e.to_string()))?;
+    crate::http::status_page::render(templates, &summary).map(|_| ()).map_err(|e: TemplateError| e.problem())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_compiled_in_templates_render_strictly_with_every_sample() {
+        let templates = Templates::load(std::path::Path::new("/nonexistent")).unwrap();
+        assert_eq!(template_problems(&templates), Vec::<Problem>::new());
+    }
+
+    #[test]
+    fn an_undefined_value_in_an_override_is_found_with_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("templates/slack")).unwrap();
+        std::fs::write(dir.path().join("templates/slack/incident.txt.j2"), "{{ partner.name }}\n{{ partner.nmae }} failing").unwrap();
+        let templates = Templates::load(dir.path()).unwrap();
+        let problems: Vec<String> = template_problems(&templates).iter().map(ToString::to_string).collect();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].starts_with("templates/slack/incident.txt.j2: line 2: ") && problems[0].contains("undefined"), "{problems:?}");
+        let ctx =
+            serde_json::json!({"kind": "opened", "partner": {"name": "Acme"}, "check": "acme-api", "incident": {"cause": "internal"}});
+        let rendered = templates.render("slack/incident.txt.j2", &ctx).unwrap();
+        assert_eq!(rendered, "Acme: acme-api failing, internal cause", "at run time the default is used instead");
+    }
+}
