@@ -41,6 +41,17 @@ pub struct TemplateError {
     pub source: minijinja::Error,
 }
 
+/// A template's rendering or its output failed ([`Templates::render_as`]).
+#[derive(Debug, thiserror::Error)]
+pub enum RenderAsError<E> {
+    /// The template failed to render.
+    #[error(transparent)]
+    Template(TemplateError),
+    /// Its output could not be read.
+    #[error("{0}")]
+    Output(E),
+}
+
 impl TemplateError {
     /// As a configuration problem: `templates/NAME: line N: what minijinja said`.
     pub fn problem(&self) -> Problem {
@@ -122,20 +133,42 @@ impl Templates {
     /// # Errors
     /// When the compiled-in default fails too (or `name` is not a template).
     pub fn render<S: serde::Serialize>(&self, name: &str, ctx: &S) -> Result<String, TemplateError> {
+        self.render_as(name, ctx, |text| Ok::<_, std::convert::Infallible>(text.to_owned())).map_err(|e| match e {
+            RenderAsError::Template(e) => e,
+            RenderAsError::Output(never) => match never {},
+        })
+    }
+
+    /// Renders template `name` with `ctx` and reads the output with `read` (e.g. Block Kit
+    /// blocks); an override whose rendering or output fails is logged, counted
+    /// (`sparky_template_failures_total`) and replaced by the compiled-in default.
+    ///
+    /// # Errors
+    /// When the compiled-in default fails too, or, on a [`Templates::strict`] copy, when the
+    /// configured template does.
+    pub fn render_as<S, T, E>(&self, name: &str, ctx: &S, read: impl Fn(&str) -> Result<T, E>) -> Result<T, RenderAsError<E>>
+    where
+        S: serde::Serialize,
+        E: std::fmt::Display,
+    {
         let ctx = Value::from(minijinja::value::Serde(ctx));
+        let attempt = |env: &Environment<'static>| -> Result<T, RenderAsError<E>> {
+            let text = render_in(env, name, &ctx).map_err(RenderAsError::Template)?;
+            read(&text).map_err(RenderAsError::Output)
+        };
         if self.strict {
-            return render_in(&self.active, name, &ctx);
+            return attempt(&self.active);
         }
         if self.overridden.contains(&name) {
-            match render_in(&self.active, name, &ctx) {
-                Ok(text) => return Ok(text),
+            match attempt(&self.active) {
+                Ok(out) => return Ok(out),
                 Err(e) => {
                     METRICS.template_failures.with_label_values(&[name]).inc();
                     tracing::error!(template = name, error = %e, "template override failed; using the compiled-in default (run sparky check-config)");
                 }
             }
         }
-        render_in(&self.defaults, name, &ctx)
+        attempt(&self.defaults)
     }
 
     /// A copy that renders as configured (override or default) in strict mode and never falls

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::model::vocabulary;
-use crate::templates::{TemplateError, Templates};
+use crate::templates::{RenderAsError, TemplateError, Templates};
 
 /// Most blocks Slack accepts in one message.
 pub const MAX_BLOCKS: usize = 50;
@@ -98,7 +98,10 @@ pub enum RenderError {
 impl Message {
     /// The blocks `view` renders to, as Block Kit JSON (not yet clamped to Slack's limits).
     pub fn blocks<S: Serialize>(self, templates: &Templates, view: &S) -> Result<Vec<Value>, RenderError> {
-        parse_blocks(&templates.render(self.blocks, view)?).map_err(|source| RenderError::Blocks { template: self.blocks, source })
+        templates.render_as(self.blocks, view, parse_blocks).map_err(|e| match e {
+            RenderAsError::Template(e) => RenderError::Template(e),
+            RenderAsError::Output(source) => RenderError::Blocks { template: self.blocks, source },
+        })
     }
 
     /// The message `view` renders to, for `channel`: blocks clamped to Slack's limits, and the
