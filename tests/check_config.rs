@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::fake_feeds::{FakeFeeds, Served, rss};
 use common::{Db, Sparky};
 
 #[tokio::test]
@@ -60,4 +61,181 @@ async fn a_broken_template_override_is_a_config_problem() {
     let run = sparky.cli(&["check-config"]).await;
     run.expect_code(2);
     assert!(run.stdout.contains("templates/slack/digest.txt.j2: line 1:"), "{}", run.stdout);
+}
+
+/// The shipped file of a partner.
+fn shipped(file: &str) -> String {
+    std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("partners").join(file)).unwrap()
+}
+
+#[tokio::test]
+async fn a_microsoft_partner_without_its_variables_is_not_configured_not_an_error() {
+    let sparky = Sparky::new(Db::Sqlite);
+    sparky.write("partners/microsoft-graph.toml", &shipped("microsoft-graph.toml"));
+    let run = sparky.cli(&["check-config"]).await;
+    run.expect_code(0);
+    let lines: Vec<&str> = run.stdout.lines().filter(|l| l.contains("not configured")).collect();
+    assert_eq!(
+        lines,
+        ["partners/microsoft-graph.toml: status_page: not configured: set MS_GRAPH_CLIENT_ID, MS_GRAPH_CLIENT_SECRET, MS_GRAPH_TENANT_ID \
+          to read https://graph.microsoft.com/v1.0/admin/serviceAnnouncement/healthOverviews?$expand=issues; until then the partner has no status page"],
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.starts_with("configuration ok: 1 partners"), "{}", run.stdout);
+
+    let run = sparky.cli(&["once", "status"]).await;
+    run.expect_code(0);
+    assert!(run.stdout.contains("microsoft-graph  unknown      not configured: set MS_GRAPH_CLIENT_ID"), "{}", run.stdout);
+    assert!(run.stdout.contains("status: 1 partners, 0 unreadable, 1 not configured"), "{}", run.stdout);
+    let run = sparky.cli(&["once", "status", "--json"]).await;
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["partners"][0]["result"], "not_configured", "{json}");
+    assert_eq!(json["partners"][0]["status"]["indicator"], "unknown");
+    let run = sparky.cli(&["status", "microsoft-graph"]).await;
+    run.expect_code(2);
+    assert!(run.stderr.contains("the status page of `microsoft-graph` is not configured: set MS_GRAPH_CLIENT_ID"), "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn half_the_variables_of_an_optional_page_is_a_config_error() {
+    let sparky = Sparky::new(Db::Sqlite).env("MS_GRAPH_TENANT_ID", "t");
+    sparky.write("partners/microsoft-365.toml", &shipped("microsoft-365.toml"));
+    let run = sparky.cli(&["check-config"]).await;
+    run.expect_code(2);
+    for expected in [
+        "partners/microsoft-365.toml: status_page: set all of MS_GRAPH_CLIENT_ID, MS_GRAPH_CLIENT_SECRET, MS_GRAPH_TENANT_ID to read this page, \
+         or none to leave it not configured (unset: MS_GRAPH_CLIENT_ID, MS_GRAPH_CLIENT_SECRET)",
+        "partners/microsoft-365.toml: status_page.auth.client_secret: environment variable MS_GRAPH_CLIENT_SECRET is not set",
+    ] {
+        assert!(run.stdout.contains(expected), "missing {expected:?} in:\n{}", run.stdout);
+    }
+}
+
+#[tokio::test]
+async fn credentials_go_only_over_https() {
+    let sparky = Sparky::new(Db::Sqlite).env("T", "x");
+    sparky.write(
+        "partners/p.toml",
+        "id = \"p\"\nname = \"P\"\n[status_page]\nkind = \"statuspage\"\nurl = \"http://status.p.test/api/v2/summary.json\"\n[status_page.auth]\nkind = \"bearer\"\ntoken = \"${T}\"\n",
+    );
+    let run = sparky.cli(&["check-config"]).await;
+    run.expect_code(2);
+    assert!(
+        run.stdout.contains("partners/p.toml: status_page.url: `http://status.p.test/api/v2/summary.json`: credentials (status_page.auth) are sent only over https"),
+        "{}",
+        run.stdout
+    );
+}
+
+const JSON: &str = "application/json";
+
+/// A Statuspage v2 summary listing these components, all operational.
+fn summary(components: &[&str]) -> String {
+    let components: Vec<serde_json::Value> = components
+        .iter()
+        .enumerate()
+        .map(|(i, n)| serde_json::json!({"id": format!("c{i}"), "name": n, "status": "operational"}))
+        .collect();
+    serde_json::json!({"status": {"indicator": "none", "description": "All Systems Operational"}, "components": components, "incidents": []})
+        .to_string()
+}
+
+fn statuspage_partner(id: &str, url: &str, components: &str) -> String {
+    format!("id = \"{id}\"\nname = \"{id}\"\n[status_page]\nkind = \"statuspage\"\nurl = \"{url}\"\ncomponents = {components}\n")
+}
+
+#[tokio::test]
+async fn a_component_name_not_on_the_page_as_last_read_is_a_warning() {
+    let pages = FakeFeeds::start().await;
+    let url = pages.serve("/api/v2/summary.json", Served::Body(summary(&["Git Operations", "API Requests", "Webhooks"]), JSON));
+    let sparky = Sparky::new(Db::Sqlite);
+    sparky.write(
+        "partners/github.toml",
+        &statuspage_partner("github", &url, "[\"API Request\", \"webhooks\"]").replace("name = \"github\"", "name = \"GitHub\""),
+    );
+    let run = sparky.cli(&["check-config"]).await;
+    run.expect_code(0);
+    assert!(!run.stdout.contains("is not on"), "silent before any page was read: {}", run.stdout);
+    assert!(!sparky.sqlite_path().exists(), "check-config creates no database");
+
+    sparky.cli(&["once", "status"]).await.expect_code(0);
+    let run = sparky.cli(&["check-config"]).await;
+    run.expect_code(0);
+    let warnings: Vec<&str> = run.stdout.lines().filter(|l| l.contains("is not on")).collect();
+    assert_eq!(warnings.len(), 1, "`webhooks` is on the page (case aside): {}", run.stdout);
+    assert!(
+        warnings[0].starts_with("partners/github.toml: status_page.components: \"API Request\" is not on GitHub's page as last read (20"),
+        "{}",
+        warnings[0]
+    );
+    assert!(warnings[0].ends_with("): it has \"API Requests\", \"Git Operations\", \"Webhooks\""), "{}", warnings[0]);
+}
+
+#[tokio::test]
+async fn online_reads_every_feed_and_page_once_and_stores_nothing() {
+    let web = FakeFeeds::start().await;
+    let good_feed = web.serve(
+        "/good.xml",
+        Served::Body(
+            rss(&[("a", "A", "Mon, 23 Nov 2026 10:00:00 GMT", "x"), ("b", "B", "Tue, 24 Nov 2026 10:00:00 GMT", "y")]),
+            "application/rss+xml",
+        ),
+    );
+    let gone_feed = web.serve("/gone.xml", Served::Status(404));
+    let good_page = web.serve("/good/summary.json", Served::Body(summary(&["API", "Webhooks"]), JSON));
+    let empty_page = web.serve("/empty/summary.json", Served::Body("{}".to_owned(), JSON));
+    let sparky = Sparky::new(Db::Sqlite);
+    sparky.write("sparky.toml", "[http]\nretries = 2\ntimeout = \"2s\"\n");
+    sparky.write("partners/good.toml", &format!("{}[[feeds]]\nurl = \"{good_feed}\"\n", statuspage_partner("good", &good_page, "[]")));
+    sparky.write("partners/bad.toml", &format!("{}[[feeds]]\nurl = \"{gone_feed}\"\n", statuspage_partner("bad", &empty_page, "[]")));
+    sparky.write(
+        "partners/later.toml",
+        &format!("id = \"later\"\nname = \"Later\"\n[status_page]\nkind = \"statuspage\"\nurl = \"{good_page}\"\noptional = true\n[status_page.auth]\nkind = \"bearer\"\ntoken = \"${{SPARKY_TEST_UNSET_STATUS_TOKEN}}\"\n"),
+    );
+    let run = sparky.cli(&["check-config", "--online"]).await;
+    run.expect_code(1);
+    for expected in [
+        format!("feed         good   {good_feed}  ok: 2 entries"),
+        format!("feed         bad    {gone_feed}  FAILED (http): HTTP 404"),
+        format!("status_page  good   {good_page}  ok: indicator none, 2 components, 0 incidents, 0 maintenances"),
+        format!("status_page  bad    {empty_page}  FAILED (no_status): nothing to read"),
+        "status_page  later  not configured: set SPARKY_TEST_UNSET_STATUS_TOKEN to read".to_owned(),
+        "online: 2 feeds (1 ok), 3 status pages (1 ok, 1 not configured): 2 failed".to_owned(),
+    ] {
+        assert!(run.stdout.contains(&expected), "missing {expected:?} in:\n{}", run.stdout);
+    }
+    assert_eq!(web.requests("/gone.xml").await.len(), 1, "once: no retries");
+    assert!(!sparky.sqlite_path().exists(), "nothing stored");
+
+    let run = sparky.cli(&["check-config", "--online", "--json"]).await;
+    run.expect_code(1);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: only JSON on stdout: {}", run.stdout));
+    assert!(run.stderr.contains("configuration ok"), "the other lines on stderr: {}", run.stderr);
+    let results: Vec<(&str, &str, &str)> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["source"].as_str().unwrap(), c["partner"].as_str().unwrap(), c["result"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        results,
+        [
+            ("feed", "bad", "http"),
+            ("feed", "good", "ok"),
+            ("status_page", "bad", "no_status"),
+            ("status_page", "good", "ok"),
+            ("status_page", "later", "not_configured")
+        ]
+    );
+
+    std::fs::remove_file(sparky.path().join("partners/bad.toml")).unwrap();
+    let run = sparky.cli(&["check-config", "--online"]).await;
+    run.expect_code(0);
+    assert!(run.stdout.contains("every source answered"), "{}", run.stdout);
+
+    sparky.write("partners/broken.toml", "id = \"broken\"\n");
+    let run = sparky.cli(&["check-config", "--online"]).await;
+    run.expect_code(2);
+    assert!(!run.stdout.contains("online:"), "a bad config fetches nothing: {}", run.stdout);
 }

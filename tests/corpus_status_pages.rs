@@ -117,31 +117,6 @@ incident_link = "$.uri"
 incident_components = "$.affected_products[*].title"
 "#;
 
-/// Microsoft 365 Service Health through Graph (`healthOverviews?$expand=issues`): services as
-/// components, Graph's `serviceHealthStatus` words mapped by rules, unresolved issues as incidents.
-const M365: &str = r#"
-kind = "json"
-url = "https://graph.microsoft.com/v1.0/admin/serviceAnnouncement/healthOverviews?$expand=issues"
-[json]
-components = "$.value[*]"
-component_name = "$.service"
-component_status = "$.status"
-incidents = "$.value[*].issues[?@.isResolved == false]"
-incident_name = "$.title"
-incident_status = "$.status"
-incident_started = "$.startDateTime"
-incident_components = "$.service"
-[[rules]]
-pattern = '(?i)^(serviceOperational|serviceRestored|falsePositive|resolved|resolvedExternal|mitigatedExternal|postIncidentReviewPublished)$'
-status = "operational"
-[[rules]]
-pattern = '(?i)^(investigating|restoringService|verifyingService|extendedRecovery|serviceDegradation)$'
-status = "degraded_performance"
-[[rules]]
-pattern = '(?i)^serviceInterruption$'
-status = "major_outage"
-"#;
-
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
 }
@@ -150,13 +125,20 @@ fn config(text: &str) -> StatusPageConfig {
     toml::from_str(text).unwrap_or_else(|e| panic!("config: {e}"))
 }
 
-/// The `[status_page]` of `partners/slack.toml`: the test reads the shipped config.
-fn slack() -> StatusPageConfig {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("partners/slack.toml");
+/// The `[status_page]` of a shipped partner file, as written: the test reads the shipped config.
+fn shipped_table(file: &str) -> toml::Table {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("partners").join(file);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let partner: toml::Table = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let section = partner.get("status_page").cloned().unwrap_or_else(|| panic!("no [status_page] in slack.toml"));
-    section.try_into().unwrap_or_else(|e| panic!("slack.toml [status_page]: {e}"))
+    let mut partner: toml::Table = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    match partner.remove("status_page") {
+        Some(toml::Value::Table(page)) => page,
+        _ => panic!("no [status_page] in {file}"),
+    }
+}
+
+/// [`shipped_table`] parsed (`${VAR}`s are left as written: the adapters do not read them).
+fn shipped(file: &str) -> StatusPageConfig {
+    toml::Value::Table(shipped_table(file)).try_into().unwrap_or_else(|e| panic!("{file} [status_page]: {e}"))
 }
 
 /// The adapter config a file's name implies.
@@ -167,11 +149,12 @@ fn config_for(file: &str) -> StatusPageConfig {
     } else if name.ends_with(".atom") {
         config("kind = \"feed\"\nurl = \"https://www.githubstatus.com/history.atom\"")
     } else if name.starts_with("slack_status_") {
-        slack()
+        shipped("slack.toml")
     } else if name.starts_with("gcp_") {
         config(GCP)
     } else if name.starts_with("m365_") {
-        config(M365)
+        // Microsoft 365 Service Health through Graph (`healthOverviews?$expand=issues`).
+        shipped("microsoft-graph.toml")
     } else {
         config("kind = \"statuspage\"\nurl = \"https://www.githubstatus.com/api/v2/summary.json\"")
     }
@@ -298,4 +281,14 @@ fn gcp_reads_every_incident() {
         page.incidents.iter().all(|i| i.shortlink.as_deref().is_some_and(|l| l.starts_with("https://status.cloud.google.com/incidents/")))
     );
     assert_eq!(page.indicator, Indicator::Critical);
+}
+
+#[test]
+fn both_microsoft_partners_read_service_health_the_same_way() {
+    let (mut graph, mut m365) = (shipped_table("microsoft-graph.toml"), shipped_table("microsoft-365.toml"));
+    let (graph_names, m365_names) = (graph.remove("components"), m365.remove("components"));
+    assert_eq!(graph, m365, "the two files' [status_page] differ in more than `components`");
+    assert_ne!(graph_names, m365_names);
+    let page = shipped("microsoft-365.toml");
+    assert!(page.optional && page.auth.is_some(), "credentials from the environment, optional");
 }

@@ -195,3 +195,18 @@ async fn a_page_that_cannot_be_read_is_unknown_never_operational() {
     human.expect_code(0);
     assert!(human.stdout.contains("status: 5 partners, 4 unreadable"), "{}", human.stdout);
 }
+
+#[tokio::test]
+async fn a_page_with_nothing_to_read_is_no_status_and_keeps_what_was_known() {
+    let (sparky, pages, _slack, _) = setup().await;
+    sparky.status().await;
+    for body in ["{}", r#"{"status":{}}"#, r#"{"error":"Service Unavailable"}"#, "[]"] {
+        pages.serve("/api/v2/summary.json", Served::Body(body.to_owned(), JSON));
+        let run = sparky.status().await;
+        let acme = &run.partners[0];
+        assert_eq!((acme.status.indicator, acme.result.as_str()), (Indicator::Unknown, "no_status"), "{body}: {acme:?}");
+        assert!(acme.status.error.as_deref().is_some_and(|e| e.starts_with("nothing to read")), "{body}: {acme:?}");
+        assert_eq!(acme.status.components.len(), 2, "{body}: what was known is kept");
+    }
+    assert_eq!(event_list(&sparky).await, vec!["indicator  -->none", "indicator  none->unknown"], "nothing else changed");
+}

@@ -1,8 +1,11 @@
 //! The command line (DESIGN.md "Interfaces"): clap commands calling into the library.
 //!
 //! Exit codes: 0 when the job ran (a failing partner is data, reported), 2 for a configuration
-//! problem, 1 when Sparky itself cannot work (database unusable).
+//! problem, 1 when Sparky itself cannot work (database unusable), or, for `check-config
+//! --online`, when a source did not answer.
 
+mod check_config;
+mod online;
 mod report;
 
 use std::path::PathBuf;
@@ -16,7 +19,6 @@ use crate::model::ActionState;
 use crate::service::jobs::{self, Handover};
 use crate::service::{App, StartError};
 use crate::store::outbox as outbox_rows;
-use crate::templates::Templates;
 
 /// Sparky: the ecosystem reliability watchdog.
 #[derive(Debug, Parser)]
@@ -37,7 +39,14 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Validate the configuration; print each problem as `FILE: key: reason`; exit 2 on error.
-    CheckConfig,
+    /// Also prints each status page that is not configured, and warns about a `components` name
+    /// its page did not list when last read.
+    CheckConfig {
+        /// Also fetch every feed and status page once and print per source whether it answered
+        /// and what it parsed (nothing stored); exit 1 when one failed.
+        #[arg(long)]
+        online: bool,
+    },
     /// Run the daemon: scheduler, delivery worker and HTTP server, until SIGTERM or Ctrl-C.
     Run,
     /// Run one job once and exit.
@@ -112,15 +121,15 @@ pub async fn run(cli: Cli) -> ExitCode {
     if cli.json {
         crate::service::print_log_sink_to_stderr();
     }
-    if matches!(cli.command, Command::CheckConfig) {
-        return check_config(&cli);
+    if let Command::CheckConfig { online } = cli.command {
+        return check_config::run(&cli.config, online, cli.json).await;
     }
     let app = match start(&cli).await {
         Ok(app) => app,
         Err(code) => return code,
     };
     let code = match &cli.command {
-        Command::CheckConfig => ExitCode::SUCCESS,
+        Command::CheckConfig { .. } => ExitCode::SUCCESS,
         Command::Run => daemon(app.clone()).await,
         Command::Once { job } => once(&app, *job, cli.json).await,
         Command::Status { partner, at, record } => report::partner_status(&app, partner, at.as_deref(), *record, cli.json).await,
@@ -146,30 +155,6 @@ async fn start(cli: &Cli) -> Result<App, ExitCode> {
 fn config_failure(e: &ConfigError) -> ExitCode {
     for problem in &e.0 {
         eprintln!("{problem}");
-    }
-    ExitCode::from(2)
-}
-
-fn check_config(cli: &Cli) -> ExitCode {
-    let mut problems = match Config::load(&cli.config) {
-        Ok(config) => {
-            let feeds: usize = config.partners.iter().map(|p| p.feeds.len()).sum();
-            let enabled = config.checks.iter().filter(|c| c.enabled).count();
-            let summary =
-                format!("{} partners, {feeds} feeds, {} synthetic checks ({enabled} enabled)", config.partners.len(), config.checks.len());
-            match Templates::load(&cli.config).map(|t| crate::service::samples::template_problems(&t)) {
-                Ok(problems) if problems.is_empty() => {
-                    println!("configuration ok: {summary}");
-                    return ExitCode::SUCCESS;
-                }
-                Ok(problems) | Err(problems) => problems,
-            }
-        }
-        Err(ConfigError(problems)) => problems,
-    };
-    problems.dedup();
-    for problem in &problems {
-        println!("{problem}");
     }
     ExitCode::from(2)
 }

@@ -78,10 +78,12 @@ pub(super) fn status_run(run: &StatusRun, json: bool) {
     }
     let width = run.partners.iter().map(|r| r.partner.len()).max().unwrap_or(0);
     for r in &run.partners {
-        println!("{:width$}  {:11}  {}", r.partner, r.status.indicator.as_str(), summary_line(&r.status, &r.result));
+        let line = if r.is_not_configured() { r.status.error.clone().unwrap_or_default() } else { summary_line(&r.status, &r.result) };
+        println!("{:width$}  {:11}  {line}", r.partner, r.status.indicator.as_str());
     }
-    let unknown = run.partners.iter().filter(|r| r.status.indicator == Indicator::Unknown).count();
-    println!("status: {} partners, {unknown} unreadable, {} notices", run.partners.len(), run.notices);
+    let not_configured = run.partners.iter().filter(|r| r.is_not_configured()).count();
+    let unknown = run.partners.iter().filter(|r| r.status.indicator == Indicator::Unknown).count() - not_configured;
+    println!("status: {} partners, {unknown} unreadable, {not_configured} not configured, {} notices", run.partners.len(), run.notices);
     if let Some(report) = &run.delivery {
         delivery(report, false);
     }
@@ -109,7 +111,10 @@ pub(super) async fn partner_status(app: &App, id: &str, at: Option<&str>, record
         return ExitCode::from(2);
     };
     let Some(page) = &partner.status_page else {
-        eprintln!("sparky: partner `{id}` has no [status_page]");
+        match &partner.status_page_not_configured {
+            Some(why) => eprintln!("sparky: the status page of `{id}` is {why}"),
+            None => eprintln!("sparky: partner `{id}` has no [status_page]"),
+        }
         return ExitCode::from(2);
     };
     let found = match (at, record) {

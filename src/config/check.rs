@@ -6,10 +6,11 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::auth::AuthConfig;
 use super::load::Problem;
 use super::partner::Partner;
 use super::status_page::JsonPathExpr;
-use super::types::{Cron, Duration, HttpUrl, Pattern, Secret};
+use super::types::{Cron, Duration, HttpUrl, Pattern};
 use crate::model::{CheckId, PartnerId, Priority};
 
 /// One check file.
@@ -164,51 +165,6 @@ impl fmt::Display for Method {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_reqwest().as_str())
     }
-}
-
-/// `[auth]`: credentials come from the environment (`${VAR}`), never from the file itself.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum AuthConfig {
-    /// `Authorization: Bearer TOKEN`.
-    Bearer {
-        /// The token.
-        token: Secret,
-    },
-    /// `Authorization: Basic base64(username:password)` (ServiceNow, Workday).
-    Basic {
-        /// User.
-        username: String,
-        /// Password.
-        password: Secret,
-    },
-    /// An API key header (`Authorization: SSWS ...` for Okta: header = "Authorization", prefix = "SSWS ").
-    ApiKey {
-        /// Header name.
-        header: String,
-        /// Key.
-        value: Secret,
-        /// Written before the key, e.g. `SSWS `.
-        #[serde(default)]
-        prefix: String,
-    },
-    /// OAuth 2.0 client credentials (RFC 6749 §4.4): Microsoft identity platform, Okta,
-    /// ServiceNow, Workday. The token is cached until shortly before it expires and refreshed
-    /// once on a 401.
-    Oauth2ClientCredentials {
-        /// Token endpoint, e.g. `https://login.microsoftonline.com/TENANT/oauth2/v2.0/token`.
-        token_url: HttpUrl,
-        /// Client id.
-        client_id: String,
-        /// Client secret.
-        client_secret: Secret,
-        /// Scope, e.g. `https://graph.microsoft.com/.default`.
-        #[serde(default)]
-        scope: Option<String>,
-        /// Audience, for providers that want one.
-        #[serde(default)]
-        audience: Option<String>,
-    },
 }
 
 /// One `[[assert]]`: exactly one kind of condition.

@@ -51,10 +51,10 @@ pub fn read_toml<T: DeserializeOwned>(dir: &Path, rel: &Path, env: EnvLookup<'_>
 /// Like [`read_toml`] on text already in memory; `rel` names the source in problems.
 ///
 /// The common case (a good file) costs one parse and one deserialization; only a file with
-/// problems is parsed again per round, without the keys reported so far.
+/// problems is deserialized again per round, without the keys reported so far.
 pub fn parse_toml<T: DeserializeOwned>(text: &str, rel: &Path, env: EnvLookup<'_>, problems: &mut Vec<Problem>) -> Option<T> {
     let value = parse_raw(text, rel, problems)?;
-    parse_parsed(value, text, rel, env, problems)
+    parse_parsed(value, rel, env, problems)
 }
 
 /// `text` as a TOML value, `${VAR}` not yet interpolated (for a caller that reads the file's
@@ -69,15 +69,17 @@ pub(super) fn parse_raw(text: &str, rel: &Path, problems: &mut Vec<Problem>) -> 
     }
 }
 
-/// [`parse_toml`] of `value`, the result of [`parse_raw`] on `text` (parsed again only to
-/// report more than one problem).
+/// [`parse_toml`] of `raw`, the result of [`parse_raw`] (possibly edited by the caller, e.g. a
+/// table removed), `${VAR}` not yet interpolated.
 pub(super) fn parse_parsed<T: DeserializeOwned>(
-    mut value: toml::Value,
-    text: &str,
+    raw: toml::Value,
     rel: &Path,
     env: EnvLookup<'_>,
     problems: &mut Vec<Problem>,
 ) -> Option<T> {
+    // Kept for the rounds after a problem: the deserializer consumes the value.
+    let original = raw.clone();
+    let mut value = raw;
     interpolate(&mut value, "", rel, env, problems);
     let mut removed: Vec<serde_path_to_error::Path> = Vec::new();
     let mut reported: Vec<String> = Vec::new();
@@ -103,9 +105,10 @@ pub(super) fn parse_parsed<T: DeserializeOwned>(
         problems.push(Problem::new(rel, &key, reason));
         reported.push(key);
         removed.push(err.path().clone());
-        // The value went into the failed attempt: the file again, without every key reported so
-        // far, so the rest of it is checked.
-        value = parse_value(text, rel, env, &mut Vec::new())?;
+        // The value went into the failed attempt: the file again (its problems with variables
+        // already reported), without every key reported so far, so the rest of it is checked.
+        value = original.clone();
+        interpolate(&mut value, "", rel, env, &mut Vec::new());
         if !removed.iter().all(|path| remove_path(&mut value, path)) {
             return None;
         }
@@ -113,11 +116,34 @@ pub(super) fn parse_parsed<T: DeserializeOwned>(
     None
 }
 
-/// The file as a TOML value with `${VAR}` interpolated, problems pushed.
-fn parse_value(text: &str, rel: &Path, env: EnvLookup<'_>, problems: &mut Vec<Problem>) -> Option<toml::Value> {
-    let mut value = parse_raw(text, rel, problems)?;
-    interpolate(&mut value, "", rel, env, problems);
-    Some(value)
+/// The names of the `${VAR}`s in every string of `value`, each once, sorted.
+pub(super) fn variables(value: &toml::Value) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut visit = |text: &str| {
+        let seen = std::cell::RefCell::new(Vec::new());
+        // Every variable reads as set (empty), so each one is visited.
+        let _ = expand(text, &|name| {
+            seen.borrow_mut().push(name.to_owned());
+            Some(String::new())
+        });
+        for name in seen.into_inner() {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    };
+    walk_strings(value, &mut visit);
+    names.sort();
+    names
+}
+
+fn walk_strings(value: &toml::Value, visit: &mut impl FnMut(&str)) {
+    match value {
+        toml::Value::String(s) => visit(s),
+        toml::Value::Array(items) => items.iter().for_each(|v| walk_strings(v, visit)),
+        toml::Value::Table(table) => table.values().for_each(|v| walk_strings(v, visit)),
+        _ => {}
+    }
 }
 
 fn syntax_error_key(e: &toml::de::Error) -> String {
@@ -279,6 +305,12 @@ mod tests {
     fn a_missing_key_names_itself() {
         let (_, problems) = parse("[[items]]\nurl = 'https://x.test/'\n");
         assert_eq!(problems, vec!["partners/x.toml: name: missing field `name`".to_owned()]);
+    }
+
+    #[test]
+    fn variables_are_listed_once_sorted_and_dollars_are_not_variables() {
+        let value: toml::Value = toml::from_str("a = '${B}/${A}'\n[t]\nx = ['${A}', 'cost $$5', '$expand=x']\n").unwrap();
+        assert_eq!(variables(&value), ["A", "B"]);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Configuration: `sparky.toml`, `partners/*.toml`, `${VAR}` interpolation, environment overrides
 //! and the `check-config` diagnostics (`FILE: key: reason`).
 
+mod auth;
 mod check;
 mod global;
 mod jira;
@@ -18,7 +19,8 @@ use std::path::{Path, PathBuf};
 
 use crate::model::{CheckId, PartnerId};
 
-pub use check::{Assertion, AuthConfig, CheckConfig, LatencyThresholds, Method, P95Config, StatusMatcher, StepConfig, ValueCheck};
+pub use auth::AuthConfig;
+pub use check::{Assertion, CheckConfig, LatencyThresholds, Method, P95Config, StatusMatcher, StepConfig, ValueCheck};
 pub use global::{
     ChangelogSettings, ConnectivityConfig, DatabaseConfig, GlobalConfig, HttpConfig, OutboxConfig, Schedules, ServerConfig,
     SyntheticsSettings,
@@ -28,7 +30,7 @@ pub use load::{EnvLookup, Problem, expand, parse_toml, read_toml};
 pub use pagerduty::PagerDutyConfig;
 pub use partner::{CompatConfig, FeedConfig, FeedKind, Partner, PublicStatusConfig};
 pub use slack::{SlackConfig, check_channel};
-pub use status_page::{JsonPathExpr, JsonPaths, StatusPageConfig, StatusPageKind, StatusRule, StatusWord};
+pub use status_page::{JsonPathExpr, JsonPaths, NotConfigured, StatusPageConfig, StatusPageKind, StatusRule, StatusWord};
 pub use statuspage::StatuspageConfig;
 pub use triage::TriageConfig;
 pub use types::{ByteSize, Cron, CssSelector, Duration, HttpUrl, Pattern, Secret};
@@ -102,7 +104,10 @@ fn load_global(dir: &Path, env: EnvLookup<'_>, problems: &mut Vec<Problem>) -> G
 fn load_partners(dir: &Path, env: EnvLookup<'_>, problems: &mut Vec<Problem>) -> Vec<Partner> {
     let mut by_id: BTreeMap<PartnerId, (PathBuf, Partner)> = BTreeMap::new();
     for rel in toml_files(dir, "partners", problems) {
-        let Some(partner) = read_toml::<Partner>(dir, &rel, env, problems) else { continue };
+        let Some(mut raw) = read_raw(dir, &rel, problems) else { continue };
+        let not_configured = status_page::take_unconfigured(&mut raw, env, &rel, problems);
+        let Some(mut partner) = load::parse_parsed::<Partner>(raw, &rel, env, problems) else { continue };
+        (partner.file, partner.status_page_not_configured) = (rel.clone(), not_configured);
         partner.check(&rel, problems);
         if let Some((first, _)) = by_id.get(&partner.id) {
             problems.push(Problem::new(&rel, "id", format!("duplicate partner id `{}` (also in {})", partner.id, first.display())));
@@ -116,11 +121,7 @@ fn load_partners(dir: &Path, env: EnvLookup<'_>, problems: &mut Vec<Problem>) ->
 fn load_checks(dir: &Path, env: EnvLookup<'_>, partners: &[Partner], problems: &mut Vec<Problem>) -> Vec<CheckConfig> {
     let mut by_id: BTreeMap<CheckId, (PathBuf, CheckConfig)> = BTreeMap::new();
     for rel in toml_files(dir, "synthetics", problems) {
-        let Ok(text) = std::fs::read_to_string(dir.join(&rel)) else {
-            problems.push(Problem::new(&rel, "-", "cannot read file"));
-            continue;
-        };
-        let Some(raw) = load::parse_raw(&text, &rel, problems) else { continue };
+        let Some(raw) = read_raw(dir, &rel, problems) else { continue };
         let (enabled, captures) = check_file_shape(&raw);
         // `${name}` of a value captured by a step is the check's own placeholder, not the
         // environment's; a disabled check needs none of its variables.
@@ -129,7 +130,7 @@ fn load_checks(dir: &Path, env: EnvLookup<'_>, partners: &[Partner], problems: &
             None if !enabled => Some(String::new()),
             found => found,
         };
-        let Some(check) = load::parse_parsed::<CheckConfig>(raw, &text, &rel, &lookup, problems) else { continue };
+        let Some(check) = load::parse_parsed::<CheckConfig>(raw, &rel, &lookup, problems) else { continue };
         check.check(&rel, partners.iter().find(|p| p.id == check.partner), problems);
         if let Some((first, _)) = by_id.get(&check.id) {
             problems.push(Problem::new(&rel, "id", format!("duplicate check id `{}` (also in {})", check.id, first.display())));
@@ -138,6 +139,17 @@ fn load_checks(dir: &Path, env: EnvLookup<'_>, partners: &[Partner], problems: &
         by_id.insert(check.id.clone(), (rel, check));
     }
     by_id.into_values().map(|(_, c)| c).collect()
+}
+
+/// `dir/rel` as a TOML value, `${VAR}` not yet interpolated; problems pushed.
+fn read_raw(dir: &Path, rel: &Path, problems: &mut Vec<Problem>) -> Option<toml::Value> {
+    match std::fs::read_to_string(dir.join(rel)) {
+        Ok(text) => load::parse_raw(&text, rel, problems),
+        Err(e) => {
+            problems.push(Problem::new(rel, "-", format!("cannot read file: {e}")));
+            None
+        }
+    }
 }
 
 /// `enabled` and the names of captured values, read before interpolation.

@@ -1,13 +1,13 @@
 //! `partners/*.toml`: one file per partner (keys in DESIGN.md).
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use super::load::Problem;
 use super::slack::check_channel;
-use super::status_page::StatusPageConfig;
+use super::status_page::{NotConfigured, StatusPageConfig};
 use super::types::{CssSelector, HttpUrl, Pattern};
 use crate::model::PartnerId;
 
@@ -32,9 +32,17 @@ pub struct Partner {
     /// (`breaking`, `deprecation`, `beta`, `security`) for this partner's entries.
     #[serde(default)]
     pub tags: BTreeMap<String, Vec<Pattern>>,
-    /// The partner's own status page.
+    /// The partner's own status page (`None` too when it is not configured).
     #[serde(default)]
     pub status_page: Option<StatusPageConfig>,
+    /// Set by the loader when `[status_page]` is optional and none of its variables is set:
+    /// the page is not configured (reported, never polled) and `status_page` is `None`.
+    #[serde(skip)]
+    pub status_page_not_configured: Option<NotConfigured>,
+    /// The file this partner was read from, relative to the config directory (empty for one not
+    /// read by the loader).
+    #[serde(skip)]
+    pub file: PathBuf,
     /// Our public status page component for this partner.
     #[serde(default)]
     pub public_status: Option<PublicStatusConfig>,

@@ -4,7 +4,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::load::Problem;
+use super::auth::AuthConfig;
+use super::load::{EnvLookup, Problem, variables};
 use super::types::{CssSelector, Duration, HttpUrl, Pattern};
 use crate::model::{ComponentStatus, Indicator};
 
@@ -67,6 +68,72 @@ pub struct StatusPageConfig {
     /// (html, json, feed) Text-to-status rules, tried in order before the built-in words.
     #[serde(default)]
     pub rules: Vec<StatusRule>,
+    /// Credentials of a status API that needs them (`[status_page.auth]`: the kinds and keys of
+    /// a synthetic check's `[auth]`), e.g. Microsoft 365 Service Health through Graph.
+    #[serde(default)]
+    pub auth: Option<AuthConfig>,
+    /// The page needs settings a deployment may not have: when none of the `${VAR}`s of
+    /// `[status_page]` is set, the page is *not configured* (reported, never polled, and the
+    /// partner counts as having no status page) instead of a configuration error. Some set and
+    /// some not is a configuration error.
+    #[serde(default)]
+    pub optional: bool,
+}
+
+/// A `[status_page]` with `optional = true` and none of its variables set: left unread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotConfigured {
+    /// The variables that would configure it, sorted.
+    pub variables: Vec<String>,
+    /// The page's `url`, as written (when it is text without variables).
+    pub url: Option<String>,
+}
+
+impl std::fmt::Display for NotConfigured {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let page = self.url.as_deref().map(|u| format!(" {u}")).unwrap_or_default();
+        write!(f, "not configured: set {} to read{page}; until then the partner has no status page", self.variables.join(", "))
+    }
+}
+
+/// Takes an optional `[status_page]` whose variables are all unset out of `partner` (the file as
+/// read, before `${VAR}` interpolation) and says it is not configured. `None` for any other
+/// file; with some of the variables set and some not, or `optional` on a page without any, a
+/// problem is pushed too (the unset ones are then reported where they are used).
+pub(super) fn take_unconfigured(
+    partner: &mut toml::Value,
+    env: EnvLookup<'_>,
+    file: &Path,
+    problems: &mut Vec<Problem>,
+) -> Option<NotConfigured> {
+    let page = partner.get("status_page")?;
+    if page.get("optional").and_then(toml::Value::as_bool) != Some(true) {
+        return None;
+    }
+    let names = variables(page);
+    let unset: Vec<&str> = names.iter().map(String::as_str).filter(|name| env(name).is_none()).collect();
+    if names.is_empty() {
+        problems.push(Problem::new(
+            file,
+            "status_page.optional",
+            "the page uses no ${VAR}, so nothing can leave it not configured: remove `optional`",
+        ));
+        return None;
+    }
+    if unset.is_empty() {
+        return None;
+    }
+    if unset.len() < names.len() {
+        problems.push(Problem::new(
+            file,
+            "status_page",
+            format!("set all of {} to read this page, or none to leave it not configured (unset: {})", names.join(", "), unset.join(", ")),
+        ));
+        return None;
+    }
+    let url = page.get("url").and_then(toml::Value::as_str).filter(|u| !u.contains("${")).map(str::to_owned);
+    partner.as_table_mut().and_then(|t| t.remove("status_page"));
+    Some(NotConfigured { variables: names, url })
 }
 
 /// `[status_page.json]`: where the parts of the model are in a JSON status API. Paths in the
@@ -262,6 +329,9 @@ impl StatusPageConfig {
             (_, Some(_)) => problems.push(Problem::new(file, "status_page.json", "JSONPath expressions apply only to kind = \"json\"")),
             (_, None) => {}
         }
+        if let Some(auth) = &self.auth {
+            auth.check_transport("status_page.auth", &self.url, "status_page.url", file, problems);
+        }
         if self.interval().as_secs() < 10 {
             problems.push(Problem::new(file, "status_page.interval", "poll at most every 10 s"));
         }
@@ -293,5 +363,46 @@ mod tests {
         for (kind, url, human) in cases {
             assert_eq!(page(kind, url).human_link(), human, "{kind} {url}");
         }
+    }
+
+    const PAGE: &str = "id = 'p'\nname = 'P'\n[status_page]\nkind = 'statuspage'\nurl = 'https://s.test/api/v2/summary.json'\noptional = true\n\
+                        [status_page.auth]\nkind = 'basic'\nusername = '${USER}'\npassword = '${PASSWORD}'\n";
+
+    /// (not configured, problems, whether `[status_page]` is still in the file).
+    fn take(text: &str, set: &[&str]) -> (Option<NotConfigured>, Vec<String>, bool) {
+        let mut value: toml::Value = toml::from_str(text).unwrap_or_else(|e| panic!("{e}"));
+        let env = |name: &str| set.contains(&name).then(|| "x".to_owned());
+        let mut problems = Vec::new();
+        let taken = take_unconfigured(&mut value, &env, Path::new("partners/p.toml"), &mut problems);
+        (taken, problems.iter().map(ToString::to_string).collect(), value.get("status_page").is_some())
+    }
+
+    #[test]
+    fn an_optional_page_is_taken_out_only_when_none_of_its_variables_is_set() {
+        let (taken, problems, left) = take(PAGE, &[]);
+        let taken = taken.unwrap_or_else(|| panic!("not configured"));
+        assert_eq!(taken.variables, ["PASSWORD", "USER"]);
+        assert_eq!(
+            taken.to_string(),
+            "not configured: set PASSWORD, USER to read https://s.test/api/v2/summary.json; until then the partner has no status page"
+        );
+        assert!(problems.is_empty() && !left);
+        assert_eq!(take(PAGE, &["USER", "PASSWORD"]), (None, vec![], true), "all set: configured");
+        let (taken, problems, left) = take(PAGE, &["USER"]);
+        assert!(taken.is_none() && left);
+        assert_eq!(
+            problems,
+            [
+                "partners/p.toml: status_page: set all of PASSWORD, USER to read this page, or none to leave it not configured (unset: PASSWORD)"
+            ]
+        );
+        assert_eq!(
+            take(&PAGE.replace("optional = true", "optional = false"), &[]),
+            (None, vec![], true),
+            "not optional: the loader reports the variables"
+        );
+        let (_, problems, _) =
+            take("id = 'p'\nname = 'P'\n[status_page]\nkind = 'statuspage'\nurl = 'https://s.test/'\noptional = true\n", &[]);
+        assert_eq!(problems.len(), 1, "optional without variables: {problems:?}");
     }
 }

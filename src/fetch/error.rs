@@ -43,6 +43,24 @@ pub enum FetchError {
     /// More redirects than allowed.
     #[error("too many redirects")]
     Redirects,
+    /// A redirect answered a request with credentials: not followed, so the credentials never
+    /// go to another address.
+    #[error("HTTP {status}: a redirect{}, not followed: credentials are never sent across a redirect; configure the address it leads to", location.as_deref().map(|l| format!(" to {l}")).unwrap_or_default())]
+    CredentialRedirect {
+        /// The status code.
+        status: u16,
+        /// Its `Location`, when given.
+        location: Option<String>,
+    },
+    /// Credentials could not be obtained (the token endpoint failed); never holds a secret.
+    #[error("{0}")]
+    Auth(String),
+    /// The server refused the credentials: 401 (for OAuth 2.0 even with a new token) or 403.
+    #[error("HTTP {status}: {}", refusal(*status))]
+    Refused {
+        /// 401 or 403.
+        status: u16,
+    },
     /// The body could not be read (reset mid-body, bad gzip ...).
     #[error("reading the body failed: {0}")]
     Body(String),
@@ -50,7 +68,7 @@ pub enum FetchError {
 
 impl FetchError {
     /// The class: `dns`, `connect`, `tls`, `timeout`, `http`, `too_large`, `redirect`, `body`,
-    /// `request`.
+    /// `request`, `auth`.
     pub fn kind(&self) -> ErrorKind {
         match self {
             Self::Request(_) => ErrorKind::Request,
@@ -60,7 +78,8 @@ impl FetchError {
             Self::Timeout(_) => ErrorKind::Timeout,
             Self::Status { .. } => ErrorKind::Http,
             Self::TooLarge { .. } => ErrorKind::TooLarge,
-            Self::Redirects => ErrorKind::Redirect,
+            Self::Redirects | Self::CredentialRedirect { .. } => ErrorKind::Redirect,
+            Self::Auth(_) | Self::Refused { .. } => ErrorKind::Auth,
             Self::Body(_) => ErrorKind::Body,
         }
     }
@@ -80,6 +99,15 @@ impl FetchError {
             Self::Status { retry_after, .. } => *retry_after,
             _ => None,
         }
+    }
+}
+
+/// How to fix a refusal of the credentials.
+fn refusal(status: u16) -> &'static str {
+    if status == 403 {
+        "the credentials were accepted but are not allowed here: grant them the permission the endpoint needs (and an administrator's consent where the provider asks for one)"
+    } else {
+        "the credentials were refused (an OAuth 2.0 token even when fetched anew): check the token, user and password, or client id and secret, and that they belong to this service"
     }
 }
 

@@ -1,6 +1,7 @@
 //! The sources' GET (feeds, status pages): a client of the discipline with `[http]`'s limits,
 //! `ETag`/`Last-Modified` conditional requests, and retries with exponential backoff and jitter
-//! that honour `Retry-After`.
+//! that honour `Retry-After`; with credentials (`[status_page.auth]`) through [`Authorized`]: no
+//! redirect followed, the OAuth 2.0 token cached and refreshed once on a 401.
 
 use std::time::Duration;
 
@@ -9,8 +10,8 @@ use bytes::Bytes;
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap};
 
-use super::{FetchError, Redirects, classify, client, parse_retry_after, read_capped};
-use crate::config::HttpConfig;
+use super::{Authorized, FetchError, Redirects, classify, client, parse_retry_after, read_capped};
+use crate::config::{AuthConfig, HttpConfig};
 
 /// `ETag` / `Last-Modified` of the last answer, sent back to get a 304.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -46,10 +47,11 @@ pub struct Body {
 }
 
 /// The shared HTTP client of the sources, with the limits of `[http]`. Cheap to clone; one
-/// connection pool, so connections to a host are reused.
+/// connection pool, so connections to a host are reused, and one token cache.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
+    authorized: Authorized,
     timeout: Duration,
     max_body: u64,
     retries: usize,
@@ -62,6 +64,7 @@ impl Fetcher {
     pub fn new(cfg: &HttpConfig) -> Result<Self, FetchError> {
         Ok(Self {
             client: client(cfg, Redirects::Limited(cfg.max_redirects))?,
+            authorized: Authorized::new(cfg)?,
             timeout: cfg.timeout.get(),
             max_body: cfg.max_body.0,
             retries: cfg.retries,
@@ -81,9 +84,16 @@ impl Fetcher {
     /// A `Retry-After` longer than `[http] max_retry_after` ends the retries (the next scheduled
     /// poll comes soon enough); a shorter one replaces the backoff delay when it is longer.
     pub async fn get(&self, url: &url::Url, validators: &Validators) -> Result<Fetched, FetchError> {
+        self.get_with(url, validators, None).await
+    }
+
+    /// [`Fetcher::get`] with the credentials of `auth`, when given: then no redirect is followed
+    /// ([`FetchError::CredentialRedirect`]), and a 401 (after one new OAuth 2.0 token) or 403 is
+    /// [`FetchError::Refused`], not retried.
+    pub async fn get_with(&self, url: &url::Url, validators: &Validators, auth: Option<&AuthConfig>) -> Result<Fetched, FetchError> {
         let backoff = ExponentialBuilder::default().with_min_delay(self.retry_backoff).with_max_times(self.retries).with_jitter();
         let max_retry_after = self.max_retry_after;
-        (|| self.get_once(url, validators))
+        (|| self.get_once(url, validators, auth))
             .retry(backoff)
             .when(FetchError::is_retryable)
             .adjust(move |err, delay| match (err.retry_after(), delay) {
@@ -95,18 +105,27 @@ impl Fetcher {
             .await
     }
 
-    async fn get_once(&self, url: &url::Url, validators: &Validators) -> Result<Fetched, FetchError> {
-        let mut request = self.client.get(url.clone()).timeout(self.timeout);
-        if let Some(etag) = &validators.etag {
-            request = request.header(header::IF_NONE_MATCH, etag);
-        }
-        if let Some(lm) = &validators.last_modified {
-            request = request.header(header::IF_MODIFIED_SINCE, lm);
-        }
-        let response = request.send().await.map_err(|e| classify(&e, self.timeout))?;
+    async fn get_once(&self, url: &url::Url, validators: &Validators, auth: Option<&AuthConfig>) -> Result<Fetched, FetchError> {
+        let build = |client: &reqwest::Client| {
+            let mut request = client.get(url.clone()).timeout(self.timeout);
+            if let Some(etag) = &validators.etag {
+                request = request.header(header::IF_NONE_MATCH, etag);
+            }
+            if let Some(lm) = &validators.last_modified {
+                request = request.header(header::IF_MODIFIED_SINCE, lm);
+            }
+            request
+        };
+        let response = match auth {
+            None => build(&self.client).send().await.map_err(|e| classify(&e, self.timeout))?,
+            Some(auth) => self.authorized.send(auth, self.timeout, build).await?.response,
+        };
         let status = response.status();
         if status == StatusCode::NOT_MODIFIED {
             return Ok(Fetched::NotModified);
+        }
+        if auth.is_some() {
+            refused(&response)?;
         }
         if !status.is_success() {
             return Err(FetchError::Status { status: status.as_u16(), retry_after: parse_retry_after(response.headers()) });
@@ -122,6 +141,20 @@ impl Fetcher {
             bytes,
         }))
     }
+}
+
+/// The answers to a request with credentials that are not its answer: a redirect (not
+/// followed) and a refusal of the credentials.
+fn refused(response: &reqwest::Response) -> Result<(), FetchError> {
+    let status = response.status();
+    if status.is_redirection() {
+        let location = header_str(response.headers(), header::LOCATION);
+        return Err(FetchError::CredentialRedirect { status: status.as_u16(), location });
+    }
+    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        return Err(FetchError::Refused { status: status.as_u16() });
+    }
+    Ok(())
 }
 
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {

@@ -6,8 +6,11 @@
 //! one [`ErrorKind`](crate::model::ErrorKind) ([`FetchError::kind`]).
 //!
 //! On top, [`Fetcher`] is the sources' GET: conditional requests (`ETag`/`Last-Modified`) and
-//! retries with backoff and jitter that honour `Retry-After`.
+//! retries with backoff and jitter that honour `Retry-After`; [`auth`] sends requests with
+//! credentials (checks' `[auth]`, `[status_page.auth]`), following no redirect, with the one
+//! OAuth 2.0 token cache.
 
+pub mod auth;
 mod error;
 mod get;
 
@@ -19,13 +22,14 @@ use reqwest::header::{self, HeaderMap};
 
 use crate::config::HttpConfig;
 
+pub use auth::Authorized;
 pub use error::{DnsError, FetchError, classify};
 pub use get::{Body, Fetched, Fetcher, Validators};
 
 /// Which redirects a client follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Redirects {
-    /// None: a 3xx is the answer (writes, credentials, canaries).
+    /// None: a 3xx is the answer (writes, requests with credentials, canaries).
     None,
     /// Up to this many (reads of feeds and status pages).
     Limited(usize),

@@ -38,6 +38,12 @@ vocabulary! {
         NotStatus,
         /// Selectors matched nothing, or status text not recognised.
         Unrecognised,
+        /// A status page adapter read nothing: no indicator, component, incident or description
+        /// in a body of the right format (`{}`, `{"error": ...}`, an empty list).
+        NoStatus,
+        /// A source left unread because the settings it needs are not given (a status page whose
+        /// credentials' environment variables are all unset, `[status_page] optional = true`).
+        NotConfigured,
         /// A check assertion other than the status failed.
         Assertion,
         /// Credentials rejected (401/403) or not obtainable (token endpoint).

@@ -82,7 +82,7 @@ pub async fn changelogs(app: &App, handover: Handover) -> Result<ChangelogRun, S
 /// The result of one status run.
 #[derive(Debug, Clone, Serialize)]
 pub struct StatusRun {
-    /// One report per partner with a status page.
+    /// One report per partner with a status page (or one not configured).
     pub partners: Vec<PollReport>,
     /// Notices queued.
     pub notices: usize,
@@ -95,7 +95,9 @@ pub struct StatusRun {
 pub async fn status(app: &App, handover: Handover) -> Result<StatusRun, JobError> {
     let partners = status_pages::poll_all(&app.store, &app.fetcher, &app.config.partners).await?;
     let notices = notices::queue(&app.store, &app.config, &app.templates).await?;
-    if let Err(e) = app.triage()?.recheck_all(&partners).await {
+    // A page not configured said nothing: no cause to re-decide from it.
+    let read: Vec<PollReport> = partners.iter().filter(|r| !r.is_not_configured()).cloned().collect();
+    if let Err(e) = app.triage()?.recheck_all(&read).await {
         tracing::error!(error = %e, "cannot re-decide incident causes");
     }
     Ok(StatusRun { partners, notices, delivery: hand_over(app, handover).await? })

@@ -129,6 +129,11 @@ pub async fn run(app: App, listener: TcpListener, shutdown: CancellationToken) -
     let sinks: Vec<String> = app.delivery.sinks.describe().iter().map(|(kind, mode)| format!("{kind}={}", mode.as_str())).collect();
     let listen = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
     tracing::info!(listen = %listen, instance = %app.instance, sinks = %sinks.join(" "), "sparky running");
+    for partner in &app.config.partners {
+        if let Some(why) = &partner.status_page_not_configured {
+            tracing::info!(partner = %partner.id, "status page {why}");
+        }
+    }
     let stop = shutdown.child_token();
     let result = start_all(&app, listener, &stop).await;
     let tasks = match result {

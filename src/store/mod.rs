@@ -98,6 +98,45 @@ impl Store {
     /// `warm`, every connection of the pool opened before it returns and kept open (no later
     /// connection to wait for). Tests under paused time use both.
     pub async fn open_with(url: &str, acquire_timeout: Duration, warm: bool) -> Result<Self, StoreError> {
+        let store = Self::connect(url, acquire_timeout, warm).await?;
+        let migrate_err = |source| StoreError::Migrate { url: redact(url), source };
+        match store.backend {
+            // PostgreSQL's migrator takes an advisory lock; SQLite's does not, so two processes
+            // starting together would both apply migration 1. A file lock serialises them.
+            Backend::Sqlite => {
+                let _lock = migration_lock(url).await.map_err(|e| migrate_err(sqlx::migrate::MigrateError::Source(e.into())))?;
+                SQLITE_MIGRATIONS.run(&store.pool).await.map_err(migrate_err)?;
+            }
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&store.pool).await.map_err(migrate_err)?,
+        }
+        if warm {
+            let max = store.pool.options().get_max_connections();
+            while store.pool.size() < max {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        Ok(store)
+    }
+
+    /// Opens the database at `url` as it is, for reading: no migration, and no SQLite file
+    /// created (`Ok(None)` when it does not exist: nothing was ever recorded). `sparky
+    /// check-config` reads the last status snapshots this way, leaving a database it may not
+    /// own untouched.
+    ///
+    /// Errors: as [`Store::open`], but never [`StoreError::Migrate`].
+    pub async fn open_existing(url: &str, acquire_timeout: Duration) -> Result<Option<Self>, StoreError> {
+        let Some(path) = url.strip_prefix("sqlite:") else { return Self::connect(url, acquire_timeout, false).await.map(Some) };
+        let path = path.trim_start_matches("//");
+        let (file, _) = path.split_once('?').unwrap_or((path, ""));
+        if file == ":memory:" || !std::path::Path::new(file).is_file() {
+            return Ok(None);
+        }
+        // Read-write without create: the pool's WAL pragma needs to write the journal mode.
+        Self::connect(&format!("sqlite://{file}?mode=rw"), acquire_timeout, false).await.map(Some)
+    }
+
+    /// The pool over `url`, nothing migrated.
+    async fn connect(url: &str, acquire_timeout: Duration, warm: bool) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -133,21 +172,6 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(connect_err)?;
-        let migrate_err = |source| StoreError::Migrate { url: redact(url), source };
-        match backend {
-            // PostgreSQL's migrator takes an advisory lock; SQLite's does not, so two processes
-            // starting together would both apply migration 1. A file lock serialises them.
-            Backend::Sqlite => {
-                let _lock = migration_lock(url).await.map_err(|e| migrate_err(sqlx::migrate::MigrateError::Source(e.into())))?;
-                SQLITE_MIGRATIONS.run(&pool).await.map_err(migrate_err)?;
-            }
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await.map_err(migrate_err)?,
-        }
-        if warm {
-            while pool.size() < max_connections {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        }
         Ok(Self { pool, backend })
     }
 

@@ -95,8 +95,56 @@ pub async fn poll_feed(store: &Store, fetcher: &Fetcher, partner: &Partner, feed
     FeedReport { partner: id.to_owned(), url: feed.url.to_string(), outcome }
 }
 
-/// A failed poll: (kind, message).
-struct Failure(ErrorKind, String);
+/// Why a feed could not be read (or its entries stored): the class and the error in words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct FeedError {
+    /// The class (`timeout`, `http`, `malformed`, `store` ...).
+    pub kind: ErrorKind,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl FeedError {
+    fn new(kind: ErrorKind, message: impl ToString) -> Self {
+        Self { kind, message: message.to_string() }
+    }
+
+    fn store(e: &crate::store::StoreError) -> Self {
+        Self::new(ErrorKind::Store, e)
+    }
+}
+
+/// One read of a feed, nothing stored.
+#[derive(Debug, Clone)]
+pub enum FeedRead {
+    /// 304: unchanged since the answer the validators are from.
+    NotModified,
+    /// Fetched and parsed.
+    Parsed {
+        /// Validators of the answer, for the next conditional request.
+        validators: Validators,
+        /// Its entries, in feed order.
+        entries: Vec<ParsedEntry>,
+    },
+}
+
+/// Fetches `feed` (conditionally, with `validators`) and parses it (feed-rs, or the CSS
+/// selectors of an HTML page). Reads nothing from the store and writes nothing:
+/// `sparky check-config --online` reads feeds this way.
+///
+/// # Errors
+/// The fetch's error (`dns`, `timeout`, `http` ...) or the parser's (`malformed`,
+/// `html_not_feed` ...), with its kind.
+pub async fn read_feed(fetcher: &Fetcher, feed: &FeedConfig, validators: &Validators) -> Result<FeedRead, FeedError> {
+    let body = match fetcher.get(feed.url.url(), validators).await.map_err(|e| FeedError::new(e.kind(), &e))? {
+        Fetched::NotModified => return Ok(FeedRead::NotModified),
+        Fetched::Body(body) => body,
+    };
+    let entries =
+        parse_body(feed, &body.bytes, &body.final_url, body.content_type.as_deref()).await.map_err(|e| FeedError::new(e.kind(), &e))?;
+    Ok(FeedRead::Parsed { validators: body.validators, entries })
+}
 
 async fn poll(
     store: &Store,
@@ -104,36 +152,33 @@ async fn poll(
     partner: &Partner,
     feed: &FeedConfig,
     settings: &ChangelogSettings,
-) -> Result<FeedOutcome, Failure> {
+) -> Result<FeedOutcome, FeedError> {
     let id = partner.id.as_str();
     let url = feed.url.as_str();
-    let state = table::feed_state(store, id, url).await.map_err(|e| Failure(ErrorKind::Store, e.to_string()))?;
+    let state = table::feed_state(store, id, url).await.map_err(|e| FeedError::store(&e))?;
     let validators = Validators { etag: state.etag.clone(), last_modified: state.last_modified.clone() };
-    let body = match fetcher.get(feed.url.url(), &validators).await.map_err(|e| Failure(e.kind(), e.to_string()))? {
-        Fetched::NotModified => {
-            table::record_not_modified(store, id, url).await.map_err(|e| Failure(ErrorKind::Store, e.to_string()))?;
+    let (validators, parsed) = match read_feed(fetcher, feed, &validators).await? {
+        FeedRead::NotModified => {
+            table::record_not_modified(store, id, url).await.map_err(|e| FeedError::store(&e))?;
             return Ok(FeedOutcome::NotModified);
         }
-        Fetched::Body(body) => body,
+        FeedRead::Parsed { validators, entries } => (validators, entries),
     };
-    let parsed =
-        parse_body(feed, &body.bytes, &body.final_url, body.content_type.as_deref()).await.map_err(|e| Failure(e.kind(), e.to_string()))?;
     let rules = TagRules::with_partner(&partner.tags);
     let records: Vec<EntryRecord> = parsed.iter().map(|e| summarise(e, &rules, settings.summary_chars)).collect();
     let to_post = posting_set(&records, state.first_polled_at.is_none(), feed.backfill.unwrap_or(settings.backfill));
-    let stored =
-        table::record_success(store, id, url, (body.validators.etag.as_deref(), body.validators.last_modified.as_deref()), &records, |e| {
-            to_post.contains(&e.key)
-        })
-        .await
-        .map_err(|e| Failure(ErrorKind::Store, e.to_string()))?;
+    let stored = table::record_success(store, id, url, (validators.etag.as_deref(), validators.last_modified.as_deref()), &records, |e| {
+        to_post.contains(&e.key)
+    })
+    .await
+    .map_err(|e| FeedError::store(&e))?;
     let posted = stored.iter().filter(|k| to_post.contains(*k)).count();
     METRICS.changelog_entries_new.with_label_values(&[id]).inc_by(stored.len() as u64);
     tracing::info!(partner = id, url, entries = records.len(), new = stored.len(), to_post = posted, "feed polled");
     Ok(FeedOutcome::Ok { entries: records.len(), new: stored.len(), to_post: posted })
 }
 
-async fn record_failure(store: &Store, partner: &Partner, feed: &FeedConfig, Failure(kind, error): Failure) -> FeedOutcome {
+async fn record_failure(store: &Store, partner: &Partner, feed: &FeedConfig, FeedError { kind, message: error }: FeedError) -> FeedOutcome {
     let id = partner.id.as_str();
     let url = feed.url.as_str();
     METRICS.error("changelogs", kind.as_str());

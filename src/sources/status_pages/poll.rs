@@ -1,7 +1,9 @@
-//! Polling a partner's status page: conditional GET -> adapter -> history diff, recorded in one
-//! transaction (page health, snapshot, status events). A page that cannot be fetched or parsed
-//! reads `unknown` with the error kept, never `operational`, and never stops the other
-//! partners. Notices of the events are the decisions' business (`notices`).
+//! Polling a partner's status page: conditional GET (with the credentials of
+//! `[status_page.auth]`, when given) -> adapter -> history diff, recorded in one transaction
+//! (page health, snapshot, status events). A page that cannot be fetched or parsed reads
+//! `unknown` with the error kept, never `operational`, and never stops the other partners; a
+//! page that is not configured (`optional`, its variables unset) is reported as such and never
+//! fetched. Notices of the events are the decisions' business (`notices`).
 
 use std::time::Duration;
 
@@ -12,7 +14,7 @@ use tokio::time::Instant;
 use super::adapters::{self, StatusParseError};
 use super::history::{carry_over, diff};
 use crate::config::{Partner, StatusPageConfig};
-use crate::fetch::{Body, Fetched, Fetcher, Validators};
+use crate::fetch::{Body, FetchError, Fetched, Fetcher, Validators};
 use crate::metrics::METRICS;
 use crate::model::{ErrorKind, Indicator, PartnerStatus, StatusEvent, Timestamp};
 use crate::store::status::{self as table, Fetch, PollRecord};
@@ -28,7 +30,8 @@ pub struct PollReport {
     pub partner: String,
     /// What the page says now (`unknown` with the error when unreadable).
     pub status: PartnerStatus,
-    /// `ok`, `not_modified`, or the error kind (`timeout`, `http`, `malformed` ...).
+    /// `ok`, `not_modified`, `not_configured`, or the error kind (`timeout`, `http`, `auth`,
+    /// `no_status` ...).
     pub result: String,
     /// Status events this poll recorded.
     pub events: usize,
@@ -47,11 +50,35 @@ fn serialize_secs<S: serde::Serializer>(age: &Option<Duration>, s: S) -> Result<
     }
 }
 
-/// Polls every partner of `partners` that has a status page, at most [`CONCURRENCY`] at once.
+impl PollReport {
+    /// The report of a partner whose status page is not configured (`[status_page] optional`,
+    /// its variables unset): `unknown`, the error saying which variables to set, nothing read
+    /// or recorded. `None` for any other partner.
+    pub fn not_configured(partner: &Partner) -> Option<Self> {
+        let why = partner.status_page_not_configured.as_ref()?;
+        Some(Self {
+            partner: partner.id.to_string(),
+            status: PartnerStatus::unreadable(why.to_string()),
+            result: ErrorKind::NotConfigured.as_str().to_owned(),
+            events: 0,
+            age: None,
+            polled_at: Timestamp::now(),
+        })
+    }
+
+    /// True for the report of a page that is not configured (nothing was read).
+    pub fn is_not_configured(&self) -> bool {
+        self.result == ErrorKind::NotConfigured.as_str()
+    }
+}
+
+/// Polls every partner of `partners` that has a status page, at most [`CONCURRENCY`] at once;
+/// a partner whose page is not configured gets its report too ([`PollReport::not_configured`]).
 pub async fn poll_all(store: &Store, fetcher: &Fetcher, partners: &[Partner]) -> Result<Vec<PollReport>, StoreError> {
     let reports: Vec<Result<Option<PollReport>, StoreError>> =
         futures::stream::iter(partners).map(|p| poll_partner(store, fetcher, p)).buffer_unordered(CONCURRENCY).collect().await;
     let mut reports: Vec<PollReport> = reports.into_iter().filter_map(Result::transpose).collect::<Result<_, _>>()?;
+    reports.extend(partners.iter().filter_map(PollReport::not_configured));
     reports.sort_by(|a, b| a.partner.cmp(&b.partner));
     Ok(reports)
 }
@@ -68,11 +95,13 @@ pub struct Reading {
 }
 
 /// Reads `page` once with `fetcher`, `previous` being what it last said (sent as validators
-/// from `validators`, and carried over when the page cannot be read). No I/O but the fetch.
+/// from `validators`, and carried over when the page cannot be read). No I/O but the fetch
+/// (and, with `[status_page.auth]`, the token request). A refusal of the credentials (401, 403)
+/// or a token endpoint failure reads `unknown` with kind `auth`.
 pub async fn read_page(fetcher: &Fetcher, page: &StatusPageConfig, previous: Option<&PartnerStatus>, validators: &Validators) -> Reading {
     // Without a stored copy a 304 would leave nothing to read: ask unconditionally.
     let validators = if previous.is_some() { validators.clone() } else { Validators::default() };
-    match fetcher.get(page.url.url(), &validators).await {
+    match fetcher.get_with(page.url.url(), &validators, page.auth.as_ref()).await {
         Ok(Fetched::NotModified) => match previous {
             Some(prev) => Reading { fetch: Fetch::NotModified, status: prev.clone(), result: "not_modified".to_owned() },
             None => failed(None, "304 Not Modified without a stored copy", ErrorKind::Http),
@@ -85,7 +114,15 @@ pub async fn read_page(fetcher: &Fetcher, page: &StatusPageConfig, previous: Opt
             },
             Err(e) => failed(previous, e.message, e.kind),
         },
-        Err(e) => failed(previous, e.to_string(), e.kind()),
+        Err(e) => failed(previous, describe(&e), e.kind()),
+    }
+}
+
+/// A fetch error in words; one about the credentials says where they are configured.
+fn describe(e: &FetchError) -> String {
+    match e.kind() {
+        ErrorKind::Auth => format!("{e} (the credentials of [status_page.auth])"),
+        _ => e.to_string(),
     }
 }
 

@@ -10,9 +10,8 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::assert::{Observed, evaluate};
-use super::auth::TokenCache;
 use crate::config::{Assertion, AuthConfig, CheckConfig, HttpConfig, Method, StepConfig};
-use crate::fetch::{FetchError, Redirects, classify, client, read_capped};
+use crate::fetch::{Authorized, FetchError, Redirects, classify, client, read_capped};
 use crate::model::{AssertionResult, ErrorKind, Outcome, Timestamp, worst};
 
 /// A check's own latency history, for `latency_p95` assertions.
@@ -66,19 +65,19 @@ struct Failure {
     message: String,
 }
 
-/// Runs checks: one HTTP client (connections reused per host) and the shared token cache.
+/// Runs checks: one HTTP client (connections reused per host) and, for checks with `[auth]`,
+/// the client of requests with credentials with its token cache shared by every check.
 pub struct Runner {
     client: reqwest::Client,
-    tokens: TokenCache,
+    authorized: Authorized,
     max_body: u64,
 }
 
 impl Runner {
-    /// A runner with the discipline of `http` (following up to 5 redirects), reading at most
-    /// `max_body` bytes of a body.
+    /// A runner with the discipline of `http` (following up to 5 redirects; none with
+    /// credentials), reading at most `max_body` bytes of a body.
     pub fn new(http: &HttpConfig, max_body: u64) -> Result<Self, FetchError> {
-        let client = client(http, Redirects::Limited(5))?;
-        Ok(Self { tokens: TokenCache::new(client.clone()), client, max_body })
+        Ok(Self { client: client(http, Redirects::Limited(5))?, authorized: Authorized::new(http)?, max_body })
     }
 
     /// Runs `check` once.
@@ -182,7 +181,8 @@ impl Runner {
         Ok((answer.status, results))
     }
 
-    /// Sends one request with credentials; on a 401 with OAuth 2.0, refreshes the token once.
+    /// Sends one request, with credentials when `auth` is given (no redirect followed; on a 401
+    /// with OAuth 2.0 the token is refreshed once).
     async fn send(
         &self,
         method: Method,
@@ -192,30 +192,25 @@ impl Runner {
         auth: Option<&AuthConfig>,
         timeout: Duration,
     ) -> Result<Answer, Failure> {
-        let mut refreshed = false;
-        loop {
-            let mut request = self.client.request(method.as_reqwest(), url).headers(headers.clone()).timeout(timeout);
-            if let Some(body) = &body {
-                request = request.body(body.clone());
+        let build = |client: &reqwest::Client| {
+            let request = client.request(method.as_reqwest(), url).headers(headers.clone()).timeout(timeout);
+            match &body {
+                Some(body) => request.body(body.clone()),
+                None => request,
             }
-            if let Some(auth) = auth {
-                request =
-                    self.tokens.authorize(auth, request).await.map_err(|e| Failure { kind: ErrorKind::Auth, message: e.to_string() })?;
+        };
+        let (response, started) = match auth {
+            Some(auth) => self.authorized.send(auth, timeout, build).await.map(|a| (a.response, a.sent_at)),
+            None => {
+                let started = Instant::now();
+                build(&self.client).send().await.map(|r| (r, started)).map_err(|e| classify(&e, timeout))
             }
-            let started = Instant::now();
-            let response = request.send().await.map_err(|e| transport(&classify(&e, timeout)))?;
-            let status = response.status().as_u16();
-            if status == 401 && !refreshed && matches!(auth, Some(AuthConfig::Oauth2ClientCredentials { .. })) {
-                if let Some(auth) = auth {
-                    self.tokens.invalidate(auth);
-                }
-                refreshed = true;
-                continue;
-            }
-            let headers = response.headers().clone();
-            let body = read_capped(response, self.max_body, timeout).await.map_err(|e| transport(&e))?;
-            return Ok(Answer { status, headers, body, latency: started.elapsed() });
         }
+        .map_err(|e| transport(&e))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = read_capped(response, self.max_body, timeout).await.map_err(|e| transport(&e))?;
+        Ok(Answer { status, headers, body, latency: started.elapsed() })
     }
 }
 

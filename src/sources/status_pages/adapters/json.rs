@@ -13,13 +13,20 @@
 //!   (`$.started_at`, RFC 3339), link (`$.shortlink`, resolved against `url`), components
 //!   (`$.components[*].name`).
 //!
+//! - Nothing read: when no expression matched (no indicator node that classifies, no
+//!   description, no component, no incident, and no `incidents` list to filter: the items the
+//!   expression selects from, e.g. `$.active_incidents` of `$.active_incidents[?...]`, absent
+//!   or empty), the body is `no_status`: `{}`, `{"error": ...}` or `[]` never reads as all
+//!   operational. A list whose every incident is filtered out (all resolved) is a reading.
+//!
 //! Examples (the partner files and the corpus test): Slack's status API v2
 //! (https://slack-status.com/api/v2.0.0/current, `partners/slack.toml`) and Google Cloud's
-//! `incidents.json` (https://status.cloud.google.com/incidents.json).
+//! `incidents.json` (https://status.cloud.google.com/incidents.json); Microsoft 365 Service
+//! Health through Graph (`partners/microsoft-graph.toml`, `microsoft-365.toml`).
 
 use serde_json::Value;
 
-use super::{StatusParseError, absolute, classify, json_value, parse_time};
+use super::{StatusParseError, absolute, classify, json_value, no_status, parse_time};
 use crate::config::{JsonPathExpr, JsonPaths, StatusPageConfig, StatusRule};
 use crate::model::statuspage::scalar_text;
 use crate::model::{Component, ComponentStatus, ErrorKind, Indicator, PartnerIncident, PartnerStatus};
@@ -28,7 +35,8 @@ use crate::model::{Component, ComponentStatus, ErrorKind, Indicator, PartnerInci
 ///
 /// # Errors
 /// `config` without `[status_page.json]`; `empty`, `html_not_json`, `malformed` (see
-/// [`super::json_value`]); `not_status` when the body is a bare scalar, not an object or array.
+/// [`super::json_value`]); `not_status` when the body is a bare scalar, not an object or array;
+/// `no_status` when no expression matched (see the module doc).
 pub fn parse(cfg: &StatusPageConfig, body: &[u8], content_type: Option<&str>) -> Result<PartnerStatus, StatusParseError> {
     let paths =
         cfg.json.as_ref().ok_or_else(|| StatusParseError::new(ErrorKind::Config, "kind = \"json\" needs a [status_page.json] table"))?;
@@ -47,8 +55,57 @@ pub fn parse(cfg: &StatusPageConfig, body: &[u8], content_type: Option<&str>) ->
         maintenances: Vec::new(),
         error: None,
     };
-    page.indicator = indicator(&doc, paths.indicator.as_ref(), &cfg.rules).unwrap_or_else(|| page.derived_indicator());
+    let declared = indicator(&doc, paths.indicator.as_ref(), &cfg.rules);
+    let read = declared.is_some()
+        || page.description.is_some()
+        || !page.components.is_empty()
+        || !page.incidents.is_empty()
+        || paths.incidents.as_ref().is_some_and(|p| lists_items(&doc, p));
+    if !read {
+        return Err(no_status("none of the [status_page.json] expressions matched", &doc));
+    }
+    page.indicator = declared.unwrap_or_else(|| page.derived_indicator());
     Ok(page)
+}
+
+/// True when the items `path` selects from (`path` without its last segment) include a list or
+/// object that is not empty: `path` filtered every item out, which is a reading.
+fn lists_items(doc: &Value, path: &JsonPathExpr) -> bool {
+    let Some(parent) = parent(path.as_str()) else { return false };
+    nodes(doc, Some(&parent))
+        .into_iter()
+        .any(|n| n.as_array().is_some_and(|a| !a.is_empty()) || n.as_object().is_some_and(|o| !o.is_empty()))
+}
+
+/// `expr` without its last segment (`$.value[*]` -> `$.value`, `$[?@.end == null]` -> `$`,
+/// `$..a` -> `$`); `None` for `$` itself or what does not parse.
+fn parent(expr: &str) -> Option<JsonPathExpr> {
+    let (mut depth, mut quote, mut escaped) = (0usize, None, false);
+    let (mut last, mut previous) = (None, ' ');
+    for (i, c) in expr.char_indices() {
+        if let Some(q) = quote {
+            (escaped, quote) = match c {
+                _ if escaped => (false, quote),
+                '\\' => (true, quote),
+                _ if c == q => (false, None),
+                _ => (false, quote),
+            };
+        } else {
+            match c {
+                '\'' | '"' => quote = Some(c),
+                // A segment starts at `[` or `.`; `..x` and `..[x]` start at the first dot.
+                '[' | '.' if depth == 0 && previous != '.' => last = Some(i),
+                _ => {}
+            }
+            match c {
+                '[' => depth += 1,
+                ']' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        previous = c;
+    }
+    expr.get(..last?)?.trim().parse().ok()
 }
 
 fn truncate(text: &str) -> String {
@@ -276,6 +333,42 @@ incident_components = "$.products[*].title"
         assert_eq!((i.id.as_str(), i.status.as_str(), i.impact), ("7", "identified", Indicator::Critical));
         assert_eq!(i.components, vec!["API".to_owned()]);
         assert_eq!(page.indicator, Indicator::Critical);
+    }
+
+    /// The `[status_page]` of a shipped partner file.
+    fn shipped(file: &str) -> StatusPageConfig {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("partners").join(file);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut partner: toml::Table = toml::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let page = partner.remove("status_page").unwrap_or_else(|| panic!("{file}: no [status_page]"));
+        page.try_into().unwrap_or_else(|e| panic!("{file}: {e}"))
+    }
+
+    #[test]
+    fn a_body_with_nothing_to_read_is_no_status_never_operational() {
+        for config in [cfg(SLACK), cfg(GENERIC), shipped("microsoft-graph.toml"), shipped("slack.toml")] {
+            for body in ["{}", r#"{"status":{}}"#, r#"{"error":"x"}"#, "[]"] {
+                let err = parse(&config, body.as_bytes(), None).err().unwrap_or_else(|| panic!("{body}: parsed with {}", config.url));
+                assert_eq!(err.kind, ErrorKind::NoStatus, "{body}: {}", err.message);
+                assert!(err.message.starts_with("nothing to read: none of the [status_page.json] expressions matched"), "{}", err.message);
+            }
+        }
+        let err = parse(&cfg(SLACK), br#"{"error":"invalid_auth"}"#, None).err().map(|e| e.message).unwrap_or_default();
+        assert!(err.contains("saying \"invalid_auth\""), "{err}");
+        let gcp = "kind = \"json\"\nurl = \"https://x.test/incidents.json\"\n[json]\nincidents = \"$[?@.end == null]\"\n";
+        assert_eq!(read(gcp, r#"[{"id":"a","end":"2026-01-01T00:00:00Z"}]"#).indicator, Indicator::None, "every incident over: a reading");
+        assert_eq!(parse(&cfg(gcp), b"[]", None).err().map(|e| e.kind), Some(ErrorKind::NoStatus), "no list at all: nothing read");
+    }
+
+    #[test]
+    fn the_parent_of_a_path_drops_its_last_segment() {
+        let p = |e: &str| parent(e).map(|p| p.as_str().to_owned());
+        assert_eq!(p("$.value[*]").as_deref(), Some("$.value"));
+        assert_eq!(p("$.value[*].issues[?@.isResolved == false]").as_deref(), Some("$.value[*].issues"));
+        assert_eq!(p("$[?!@.end || @.end == null]").as_deref(), Some("$"));
+        assert_eq!(p("$.a[?@.name == 'x[1].y']").as_deref(), Some("$.a"), "brackets and dots in quotes");
+        assert_eq!(p("$..items").as_deref(), Some("$"));
+        assert_eq!(p("$"), None);
     }
 
     #[test]

@@ -29,7 +29,9 @@ use crate::model::{ErrorKind, Indicator, PartnerStatus};
 pub struct StatusParseError {
     /// The class: `empty`, `html_not_json`, `json_not_html`, `html_not_feed`, `malformed`
     /// (truncated or invalid JSON/XML), `not_status` (valid JSON of another shape),
-    /// `unrecognised` (HTML selectors matched nothing, or status text not recognised), `config`.
+    /// `unrecognised` (HTML selectors matched nothing, or status text not recognised),
+    /// `no_status` (JSON of the right format holding nothing to read: `{}`, `{"error": ...}`,
+    /// `[]`), `config`.
     pub kind: ErrorKind,
     /// What is wrong, in words.
     pub message: String,
@@ -157,6 +159,30 @@ pub(crate) fn json_value(body: &[u8], content_type: Option<&str>) -> Result<serd
         let what = if e.is_eof() { "truncated JSON (the body ends early)" } else { "malformed JSON" };
         StatusParseError::new(ErrorKind::Malformed, format!("{what}: {e}{}", content_type_note(content_type)))
     })
+}
+
+/// `no_status`: `what` was not found in `doc`; the message says what the answer holds instead
+/// (its keys, and an `error` or `message` text it carries), so an error answered with 200 is
+/// seen for what it is.
+pub(crate) fn no_status(what: &str, doc: &serde_json::Value) -> StatusParseError {
+    use serde_json::Value;
+    let holds = match doc {
+        Value::Object(map) if map.is_empty() => "an empty object `{}`".to_owned(),
+        Value::Object(map) => {
+            let keys: Vec<&str> = map.keys().map(String::as_str).take(8).collect();
+            let more = if map.len() > keys.len() { ", ..." } else { "" };
+            let said = ["error", "message", "error_description"]
+                .iter()
+                .find_map(|k| map.get(*k).and_then(crate::model::statuspage::scalar_text))
+                .map(|text| format!(", saying \"{}\"", text.chars().take(200).collect::<String>()))
+                .unwrap_or_default();
+            format!("an object with keys {}{more}{said}", keys.join(", "))
+        }
+        Value::Array(items) if items.is_empty() => "an empty list `[]`".to_owned(),
+        Value::Array(items) => format!("a list of {} items", items.len()),
+        other => format!("`{}`", other.to_string().chars().take(80).collect::<String>()),
+    };
+    StatusParseError::new(ErrorKind::NoStatus, format!("nothing to read: {what}; the answer is {holds}"))
 }
 
 /// An RFC 3339 time, converted to UTC; `None` when absent or unreadable.

@@ -2,8 +2,10 @@
 //! `/api/v2/summary.json`, `status.json`, `components.json`, `incidents.json`,
 //! `scheduled-maintenances.json`), and incident.io's Statuspage-compatible `summary.json`.
 //!
-//! Accepted shape (every key optional, so each single endpoint parses, but at least one of
-//! `status`, `components`, `incidents`, `scheduled_maintenances` must be there):
+//! Accepted shape (every key optional, so each single endpoint parses, but there must be
+//! something to read: a known `status.indicator`, a named component, or an `incidents` or
+//! `scheduled_maintenances` list; else `no_status`, e.g. for `{}`, `{"status": {}}`,
+//! `{"error": "..."}` or `[]`, which would otherwise read as all operational):
 //!
 //! ```json
 //! { "status": { "indicator": "major", "description": "Partial System Outage" },
@@ -30,7 +32,7 @@ use crate::config::StatusPageConfig;
 use crate::model::statuspage::{self as v2, Summary};
 use crate::model::{Component, ComponentStatus, ErrorKind, Indicator, Maintenance, PartnerIncident, PartnerStatus};
 
-use super::{StatusParseError, json_value, parse_time};
+use super::{StatusParseError, json_value, no_status, parse_time};
 
 /// Incident statuses that mean it is over.
 const INCIDENT_OVER: &[&str] = &["resolved", "postmortem", "completed"];
@@ -40,20 +42,21 @@ const MAINTENANCE_OVER: &[&str] = &["completed", "resolved", "postmortem", "canc
 /// Parses a Statuspage v2 payload (see the module doc).
 ///
 /// # Errors
-/// `empty`, `html_not_json`, `malformed` (see [`super::json_value`]); `not_status` when the JSON
-/// is not an object with at least one of the Statuspage keys.
+/// `empty`, `html_not_json`, `malformed` (see [`super::json_value`]); `no_status` when there is
+/// nothing to read (see the module doc); `not_status` when the JSON has another shape (a
+/// `components` that is not a list ...).
 pub fn parse(cfg: &StatusPageConfig, body: &[u8], content_type: Option<&str>) -> Result<PartnerStatus, StatusParseError> {
     let _ = cfg;
     let value = json_value(body, content_type)?;
-    let summary: Summary = serde_json::from_value(value)
-        .map_err(|e| StatusParseError::new(ErrorKind::NotStatus, format!("not a Statuspage v2 payload: {e}")))?;
-    if summary.status.is_none() && summary.components.is_none() && summary.incidents.is_none() && summary.scheduled_maintenances.is_none() {
-        return Err(StatusParseError::new(
-            ErrorKind::NotStatus,
-            "not a Statuspage v2 payload: none of `status`, `components`, `incidents`, `scheduled_maintenances`",
-        ));
+    const NOTHING: &str = "no Statuspage v2 indicator, component, incident or maintenance list";
+    if value.as_array().is_some_and(Vec::is_empty) || value.as_object().is_some_and(|o| !SUMMARY_KEYS.iter().any(|k| o.contains_key(*k))) {
+        return Err(no_status(NOTHING, &value));
     }
+    let summary: Summary = serde_json::from_value(value.clone())
+        .map_err(|e| StatusParseError::new(ErrorKind::NotStatus, format!("not a Statuspage v2 payload: {e}")))?;
     let status = summary.status.unwrap_or_default();
+    let declared = status.indicator.as_deref().and_then(Indicator::read_word);
+    let lists = summary.incidents.is_some() || summary.scheduled_maintenances.is_some();
     let mut page = PartnerStatus {
         indicator: Indicator::Unknown,
         description: status.description,
@@ -62,9 +65,15 @@ pub fn parse(cfg: &StatusPageConfig, body: &[u8], content_type: Option<&str>) ->
         maintenances: summary.scheduled_maintenances.unwrap_or_default().into_iter().filter_map(maintenance).collect(),
         error: None,
     };
-    page.indicator = status.indicator.as_deref().and_then(Indicator::read_word).unwrap_or_else(|| page.derived_indicator());
+    if declared.is_none() && page.components.is_empty() && !lists {
+        return Err(no_status(NOTHING, &value));
+    }
+    page.indicator = declared.unwrap_or_else(|| page.derived_indicator());
     Ok(page)
 }
+
+/// The top-level keys of the Statuspage v2 endpoints.
+const SUMMARY_KEYS: &[&str] = &["status", "components", "incidents", "scheduled_maintenances"];
 
 fn components(raw: Vec<v2::Component>) -> Vec<Component> {
     let names: HashMap<String, String> = raw.iter().filter_map(|c| Some((c.id.clone()?, c.name.clone()?))).collect();
@@ -226,8 +235,22 @@ mod tests {
         let truncated = summary("none", "operational", "operational", "", "");
         assert!(err(&truncated.as_bytes()[..truncated.len() / 2]).1.contains("truncated JSON"));
         assert_eq!(err(&[0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0xff]).0, "malformed");
-        assert_eq!(err(b"{\"ok\":true}").0, "not_status");
         assert_eq!(err(b"[1,2,3]").0, "not_status");
         assert_eq!(err(b"{\"components\": 3}").0, "not_status");
+    }
+
+    #[test]
+    fn a_body_with_nothing_to_read_is_no_status_never_operational() {
+        for body in ["{}", r#"{"status":{}}"#, r#"{"error":"x"}"#, "[]", r#"{"ok":true}"#, r#"{"status":{"indicator":"bogus"}}"#] {
+            let err = parse(&cfg(), body.as_bytes(), None).err().unwrap_or_else(|| panic!("{body}: parsed"));
+            assert_eq!(err.kind, ErrorKind::NoStatus, "{body}: {}", err.message);
+            assert!(err.message.starts_with("nothing to read: no Statuspage v2 indicator"), "{body}: {}", err.message);
+        }
+        let err = parse(&cfg(), br#"{"error":"Unauthorized"}"#, None).err().map(|e| e.message).unwrap_or_default();
+        assert!(err.ends_with("the answer is an object with keys error, saying \"Unauthorized\""), "{err}");
+        let page = read(r#"{"status":{"indicator":"none"}}"#);
+        assert_eq!(page.indicator, Indicator::None, "a known indicator alone is a reading");
+        let page = read(r#"{"incidents":[]}"#);
+        assert_eq!(page.indicator, Indicator::None, "an empty incidents.json is a reading: nothing open");
     }
 }

@@ -1,6 +1,13 @@
-//! Authentication of check requests: bearer, basic, API key header, and OAuth 2.0 client
-//! credentials (RFC 6749 §4.4) with a token cache shared by every check. Secrets never appear in
-//! errors or logs.
+//! Requests with credentials, for synthetic checks (`[auth]`) and status polls
+//! (`[status_page.auth]`) alike: bearer, basic, API key header, and OAuth 2.0 client credentials
+//! (RFC 6749 §4.4) with a token cache ([`TokenCache`]), sent by [`Authorized`].
+//!
+//! A request with credentials follows no redirect (its client is built with
+//! [`Redirects::None`]): a credential is never sent to another address than the configured one
+//! (reqwest drops `Authorization` on a cross-host redirect, but not an API key in another
+//! header, nor a client secret in a re-posted token request). Secrets never appear in errors or
+//! logs: [`Secret`] prints as `***`, and a token endpoint's error is echoed only when it does not
+//! hold the secret.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -9,10 +16,12 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderName, HeaderValue};
 use serde::Deserialize;
 
-use crate::config::{AuthConfig, HttpUrl, Secret};
+use super::{FetchError, Redirects, classify, client};
+use crate::config::{AuthConfig, HttpConfig, HttpUrl, Secret};
 
 /// Time allowed for one token request, body included.
 pub const TOKEN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -28,6 +37,70 @@ const RENEW_BEFORE: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct AuthError(pub String);
+
+impl From<AuthError> for FetchError {
+    fn from(e: AuthError) -> Self {
+        Self::Auth(e.0)
+    }
+}
+
+/// The client of requests with credentials (following no redirect) and its token cache. Cheap
+/// to clone: clones share the cache, so a token is fetched once and reused until it expires.
+#[derive(Debug, Clone)]
+pub struct Authorized {
+    client: reqwest::Client,
+    tokens: Arc<TokenCache>,
+}
+
+/// The answer to a request with credentials.
+#[derive(Debug)]
+pub struct Answered {
+    /// The response (a 401 after one token refresh is returned as such, for the caller to judge).
+    pub response: reqwest::Response,
+    /// When the request that got it was sent (after any token request: not part of its latency).
+    pub sent_at: Instant,
+}
+
+impl Authorized {
+    /// A client of the discipline of `cfg` that follows no redirect, with an empty token cache.
+    ///
+    /// # Errors
+    /// [`FetchError::Request`] when the TLS stack cannot be initialised.
+    pub fn new(cfg: &HttpConfig) -> Result<Self, FetchError> {
+        let client = client(cfg, Redirects::None)?;
+        Ok(Self { tokens: Arc::new(TokenCache::new(client.clone())), client })
+    }
+
+    /// Sends the request `build` makes on this client with the credentials of `auth`. When a
+    /// request carrying an OAuth 2.0 token is answered 401, the token is forgotten and the
+    /// request sent once more with a new one.
+    ///
+    /// # Errors
+    /// [`FetchError::Auth`] when no token can be had (the token endpoint failed: its message
+    /// names the endpoint, never the secret); the transport's failure classified (`timeout`
+    /// names the limit in its message).
+    pub async fn send(
+        &self,
+        auth: &AuthConfig,
+        timeout: Duration,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<Answered, FetchError> {
+        let oauth = matches!(auth, AuthConfig::Oauth2ClientCredentials { .. });
+        let mut refreshed = false;
+        loop {
+            let request = self.tokens.authorize(auth, build(&self.client)).await?;
+            let sent_at = Instant::now();
+            let response = request.send().await.map_err(|e| classify(&e, timeout))?;
+            if response.status() == StatusCode::UNAUTHORIZED && oauth && !refreshed {
+                tracing::debug!("answered 401 with a cached token: fetching a new one");
+                self.tokens.invalidate(auth);
+                refreshed = true;
+                continue;
+            }
+            return Ok(Answered { response, sent_at });
+        }
+    }
+}
 
 /// Which token: (token URL, client id, scope, audience).
 type TokenKey = (String, String, Option<String>, Option<String>);
@@ -53,7 +126,8 @@ impl Slot {
     }
 }
 
-/// OAuth 2.0 access tokens by (token URL, client id, scope, audience), shared by all checks.
+/// OAuth 2.0 access tokens by (token URL, client id, scope, audience), shared by every request
+/// of one [`Authorized`].
 pub struct TokenCache {
     client: reqwest::Client,
     slots: Mutex<HashMap<TokenKey, Arc<Slot>>>,
@@ -67,7 +141,8 @@ impl fmt::Debug for TokenCache {
 }
 
 impl TokenCache {
-    /// A cache fetching tokens with `client`.
+    /// A cache fetching tokens with `client` (one that follows no redirect: the client secret
+    /// goes to the token endpoint only).
     pub fn new(client: reqwest::Client) -> Self {
         Self { client, slots: Mutex::new(HashMap::new()) }
     }
@@ -284,6 +359,11 @@ mod tests {
         reqwest::Client::new()
     }
 
+    fn authorized() -> Authorized {
+        let _ = client(); // the crypto provider
+        Authorized::new(&HttpConfig::default()).unwrap()
+    }
+
     fn auth(toml: &str) -> AuthConfig {
         toml::from_str(toml).unwrap()
     }
@@ -459,6 +539,42 @@ mod tests {
             done.unwrap().unwrap();
         }
         assert_eq!(token_requests(&server).await.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_401_with_an_oauth_token_refreshes_it_once_and_other_kinds_are_answered_as_is() {
+        let server = MockServer::start().await;
+        token_mock(&server, serde_json::json!({"access_token": "at", "expires_in": 3600})).await;
+        Mock::given(path("/api")).respond_with(ResponseTemplate::new(401)).up_to_n_times(1).with_priority(1).mount(&server).await;
+        Mock::given(path("/api")).respond_with(ResponseTemplate::new(200)).with_priority(2).mount(&server).await;
+        let authorized = authorized();
+        let api = format!("{}/api", server.uri());
+        let timeout = Duration::from_secs(5);
+        let answered = authorized.send(&oauth(&server, ""), timeout, |c| c.get(&api)).await.unwrap();
+        assert_eq!(answered.response.status(), 200, "refreshed once, then answered");
+        assert_eq!(token_requests(&server).await.len(), 2);
+
+        Mock::given(path("/refuses")).respond_with(ResponseTemplate::new(401)).mount(&server).await;
+        let refuses = format!("{}/refuses", server.uri());
+        let answered = authorized.send(&oauth(&server, ""), timeout, |c| c.get(&refuses)).await.unwrap();
+        assert_eq!(answered.response.status(), 401, "a second 401 is the answer");
+        assert_eq!(token_requests(&server).await.len(), 3, "one refresh, not a loop");
+        let answered = authorized.send(&auth("kind = \"bearer\"\ntoken = \"t\""), timeout, |c| c.get(&refuses)).await.unwrap();
+        assert_eq!(answered.response.status(), 401, "nothing to refresh for a fixed token");
+    }
+
+    #[tokio::test]
+    async fn requests_with_credentials_follow_no_redirect() {
+        let server = MockServer::start().await;
+        let elsewhere = MockServer::start().await;
+        let to = format!("{}/landing", elsewhere.uri());
+        Mock::given(path("/moved")).respond_with(ResponseTemplate::new(307).insert_header("Location", to.as_str())).mount(&server).await;
+        let authorized = authorized();
+        let moved = format!("{}/moved", server.uri());
+        let key = auth("kind = \"api_key\"\nheader = \"X-Api-Key\"\nvalue = \"k\"");
+        let answered = authorized.send(&key, Duration::from_secs(5), |c| c.get(&moved)).await.unwrap();
+        assert_eq!(answered.response.status(), 307);
+        assert!(elsewhere.received_requests().await.unwrap().is_empty(), "the key went nowhere else");
     }
 
     #[test]

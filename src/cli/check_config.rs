@@ -1,0 +1,154 @@
+//! `sparky check-config [--online]`: every problem as `FILE: key: reason` (exit 2); then what is
+//! configured but left unread (a status page not configured, one line each), and the component
+//! names a partner file depends on that its page did not list when last read (warnings, exit
+//! code unchanged); with `--online`, one read of every source ([`super::online`]). Under
+//! `--json` standard output carries only the JSON of `--online`; these lines go to standard error.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::config::{Config, ConfigError, Partner, StatusPageConfig};
+use crate::model::{PartnerStatus, Timestamp};
+use crate::store::Store;
+use crate::store::status::snapshot_at;
+use crate::templates::Templates;
+
+/// Longest wait for the database the warnings read (it may be down: then they are skipped).
+const DATABASE_WAIT: Duration = Duration::from_secs(3);
+/// Names of a page's components listed in a warning.
+const LISTED: usize = 12;
+
+/// Validates `dir`; with `online`, reads every source once. Exit 2 on a configuration problem,
+/// else 0 (1 when `online` and a source failed).
+pub(super) async fn run(dir: &Path, online: bool, json: bool) -> ExitCode {
+    let say = |line: &dyn std::fmt::Display| if json { eprintln!("{line}") } else { println!("{line}") };
+    let config = match load(dir) {
+        Ok(config) => config,
+        Err(mut problems) => {
+            problems.dedup();
+            for problem in &problems {
+                say(problem);
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let feeds: usize = config.partners.iter().map(|p| p.feeds.len()).sum();
+    let enabled = config.checks.iter().filter(|c| c.enabled).count();
+    say(&format!(
+        "configuration ok: {} partners, {feeds} feeds, {} synthetic checks ({enabled} enabled)",
+        config.partners.len(),
+        config.checks.len()
+    ));
+    for partner in &config.partners {
+        if let Some(why) = &partner.status_page_not_configured {
+            say(&format!("{}: status_page: {why}", partner.file.display()));
+        }
+    }
+    for warning in component_warnings(&config).await {
+        say(&warning);
+    }
+    if online { super::online::run(&config, json).await } else { ExitCode::SUCCESS }
+}
+
+/// The configuration and the template overrides, or every problem (a template is also rendered
+/// through the code that uses it, with sample data, strictly: see `service::samples`).
+fn load(dir: &Path) -> Result<Config, Vec<crate::config::Problem>> {
+    let config = Config::load(dir).map_err(|ConfigError(problems)| problems)?;
+    let problems = crate::service::samples::template_problems(&Templates::load(dir)?);
+    if problems.is_empty() { Ok(config) } else { Err(problems) }
+}
+
+/// For every partner that names `components`: the names its page did not list in the latest
+/// stored snapshot. None when nothing was recorded yet (no database, no snapshot, or a page
+/// never read with components), or when the database cannot be read (said at debug level).
+async fn component_warnings(config: &Config) -> Vec<String> {
+    let named: Vec<(&Partner, &StatusPageConfig)> =
+        config.partners.iter().filter_map(|p| p.status_page.as_ref().filter(|s| !s.components.is_empty()).map(|s| (p, s))).collect();
+    if named.is_empty() {
+        return Vec::new();
+    }
+    let store = match Store::open_existing(&config.database_url(), DATABASE_WAIT).await {
+        Ok(Some(store)) => store,
+        Ok(None) => return Vec::new(),
+        Err(e) => {
+            tracing::debug!(error = %e, "component names not compared with the last read pages");
+            return Vec::new();
+        }
+    };
+    let mut warnings = Vec::new();
+    for (partner, page) in named {
+        match snapshot_at(&store, partner.id.as_str(), Timestamp::MAX).await {
+            Ok(Some((at, status))) => warnings.extend(missing_components(partner, page, at, &status)),
+            Ok(None) => {}
+            Err(e) => tracing::debug!(partner = %partner.id, error = %e, "no snapshot read"),
+        }
+    }
+    store.close().await;
+    warnings
+}
+
+/// `partners/github.toml: status_page.components: "API Request" is not on GitHub's page as last
+/// read (TIME): it has "API Requests", "Webhooks", ...` for each name of `page.components` that
+/// `status` (in force since `at`) does not list (compared ignoring case, as triage does).
+fn missing_components(partner: &Partner, page: &StatusPageConfig, at: Timestamp, status: &PartnerStatus) -> Vec<String> {
+    if status.components.is_empty() {
+        return Vec::new();
+    }
+    let on_page: Vec<&str> = status.components.iter().map(|c| c.name.as_str()).collect();
+    page.components
+        .iter()
+        .filter(|wanted| !on_page.iter().any(|name| name.eq_ignore_ascii_case(wanted)))
+        .map(|wanted| {
+            format!(
+                "{}: status_page.components: \"{wanted}\" is not on {}'s page as last read ({at}): it has {}",
+                partner.file.display(),
+                partner.name,
+                listing(wanted, &on_page)
+            )
+        })
+        .collect()
+}
+
+/// The names on the page, quoted, those like `wanted` (one holds the other, ignoring case) first.
+fn listing(wanted: &str, on_page: &[&str]) -> String {
+    let wanted = wanted.to_lowercase();
+    let alike = |name: &&str| {
+        let name = name.to_lowercase();
+        !(name.contains(&wanted) || wanted.contains(&name))
+    };
+    let mut names = on_page.to_vec();
+    // Stable: the page's own order within each half.
+    names.sort_by_key(alike);
+    let shown: Vec<String> = names.iter().take(LISTED).map(|n| format!("\"{n}\"")).collect();
+    let more = if names.len() > LISTED { format!(", … ({} in all)", names.len()) } else { String::new() };
+    format!("{}{more}", shown.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Component, ComponentStatus};
+
+    #[test]
+    fn a_name_not_on_the_page_is_named_with_the_page_names_alike_first() {
+        let mut partner: Partner = toml::from_str(
+            "id = \"github\"\nname = \"GitHub\"\n[status_page]\nkind = \"statuspage\"\nurl = \"https://www.githubstatus.com/api/v2/summary.json\"\ncomponents = [\"API Request\", \"webhooks\"]\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        partner.file = "partners/github.toml".into();
+        let page = partner.status_page.clone().unwrap_or_else(|| panic!("page"));
+        let component = |name: &str| Component { name: name.to_owned(), status: ComponentStatus::Operational, group: None };
+        let mut status = PartnerStatus::unreadable("x");
+        status.components = vec![component("Git Operations"), component("Webhooks"), component("API Requests")];
+        let at = Timestamp::from_millis(0);
+        assert_eq!(
+            missing_components(&partner, &page, at, &status),
+            vec![format!(
+                "partners/github.toml: status_page.components: \"API Request\" is not on GitHub's page as last read ({at}): it has \"API Requests\", \"Git Operations\", \"Webhooks\""
+            )],
+            "`webhooks` matches ignoring case"
+        );
+        assert!(missing_components(&partner, &page, at, &PartnerStatus::unreadable("never read")).is_empty());
+    }
+}
