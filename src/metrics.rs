@@ -45,6 +45,8 @@ pub struct Metrics {
     pub check_lateness: prometheus::Histogram,
     /// Incidents opened, by partner and cause.
     pub incidents: IntCounterVec,
+    /// Circuit breaker of each sink: 0 closed, 1 open, 2 half-open (one trial under way).
+    pub sink_breaker_state: IntGaugeVec,
     /// Template overrides that failed at run time (the compiled-in default was used), by
     /// template.
     pub template_failures: IntCounterVec,
@@ -147,6 +149,12 @@ impl Metrics {
                 ),
             ),
             incidents: counter(&r, "sparky_incidents_total", "Incidents opened, by partner and cause.", &["partner", "cause"]),
+            sink_breaker_state: gauge(
+                &r,
+                "sparky_sink_breaker_state",
+                "Circuit breaker of each sink: 0 closed, 1 open, 2 half-open.",
+                &["sink"],
+            ),
             template_failures: counter(
                 &r,
                 "sparky_template_failures_total",

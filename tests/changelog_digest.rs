@@ -234,7 +234,9 @@ async fn without_a_slack_token_the_log_sink_prints_the_digest() {
     run.expect_code(0);
     assert!(run.stdout.contains("[slack #ecosystem-updates]"), "{}", run.stdout);
     assert!(run.stdout.contains("Webhooks v5 are generally available"));
-    assert!(run.stdout.contains("1 delivered"));
+    assert!(run.stdout.contains("0 delivered, 1 printed"), "printed is not delivered: {}", run.stdout);
+    let listing = sparky.cli(&["outbox", "--all"]).await.stdout;
+    assert!(listing.contains("slack  printed"), "{listing}");
 }
 
 #[tokio::test]

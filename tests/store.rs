@@ -53,7 +53,12 @@ fn past() -> Timestamp {
 
 /// Records one outcome as `owner`; true when it still held the lease.
 async fn record(store: &Store, id: i64, owner: &str, outcome: Attempted) -> bool {
-    outbox::record(store, owner, &[(id, outcome)]).await.unwrap()[0]
+    outbox::record(store, owner, id, &outcome).await.unwrap()
+}
+
+/// Claims up to `limit` due actions as `owner` until `until`, none of `exclude`.
+async fn claim(store: &Store, owner: &str, until: Timestamp, limit: i64, exclude: &[i64]) -> Vec<outbox::ActionRow> {
+    outbox::claim_due(store, owner, until, limit, &outbox::ClaimFilter { exclude, ..Default::default() }).await.unwrap()
 }
 
 fn delivered(remote_id: Option<&str>) -> Attempted {
@@ -69,8 +74,8 @@ async fn outbox_is_idempotent_and_claims_are_exclusive(store: &Store) {
     assert_eq!(insert(store, &action("k1", "o1")).await, None, "same idempotency key: no second action");
     insert(store, &action("k2", "o2")).await.unwrap();
 
-    let a = outbox::claim_due(store, "owner-a", lease(), 10, &[]).await.unwrap();
-    let b = outbox::claim_due(store, "owner-b", lease(), 10, &[]).await.unwrap();
+    let a = claim(store, "owner-a", lease(), 10, &[]).await;
+    let b = claim(store, "owner-b", lease(), 10, &[]).await;
     assert_eq!(a.len(), 2);
     assert!(b.is_empty(), "leased rows are not claimed twice");
     assert_eq!(a[0].id, first);
@@ -86,12 +91,12 @@ on_both_backends!(outbox_idempotency_and_exclusive_claims, outbox_is_idempotent_
 
 async fn failures_retry_then_die_and_can_be_requeued(store: &Store) {
     let id = insert(store, &action("k", "o")).await.unwrap();
-    let claimed = outbox::claim_due(store, "w", lease(), 10, &[]).await.unwrap();
+    let claimed = claim(store, "w", lease(), 10, &[]).await;
     assert_eq!(claimed.len(), 1);
     assert!(record(store, id, "w", failed("HTTP 500", Some(lease()))).await);
-    assert!(outbox::claim_due(store, "w", lease(), 10, &[]).await.unwrap().is_empty(), "not due before its backoff");
-    assert_eq!(outbox::make_all_due(store).await.unwrap(), 1);
-    let again = outbox::claim_due(store, "w", lease(), 10, &[]).await.unwrap();
+    assert!(claim(store, "w", lease(), 10, &[]).await.is_empty(), "not due before its backoff");
+    common::time_travel(Duration::from_secs(120)).await;
+    let again = claim(store, "w", lease(), 10, &[]).await;
     assert_eq!(again[0].state, ActionState::Retrying);
     assert!(again[0].maybe_delivered_before());
     assert_eq!(again[0].last_error.as_deref(), Some("HTTP 500"));
@@ -100,7 +105,7 @@ async fn failures_retry_then_die_and_can_be_requeued(store: &Store) {
     assert_eq!(outbox::list(store, &[ActionState::Dead], 10).await.unwrap().len(), 1);
     assert!(outbox::requeue(store, id).await.unwrap());
     assert!(!outbox::requeue(store, id).await.unwrap(), "only dead actions requeue");
-    let requeued = outbox::claim_due(store, "w", lease(), 10, &[]).await.unwrap();
+    let requeued = claim(store, "w", lease(), 10, &[]).await;
     assert_eq!(requeued[0].attempts, 1, "a fresh attempt budget");
     assert!(requeued[0].maybe_delivered_before(), "it was attempted before: look before re-sending");
 }
@@ -110,22 +115,22 @@ async fn one_ordering_key_goes_out_in_order(store: &Store) {
     let first = insert(store, &action("a1", "incident:1")).await.unwrap();
     let second = insert(store, &action("a2", "incident:1")).await.unwrap();
     let other = insert(store, &action("b1", "incident:2")).await.unwrap();
-    let claimed: Vec<i64> = outbox::claim_due(store, "w", lease(), 10, &[]).await.unwrap().iter().map(|r| r.id).collect();
+    let claimed: Vec<i64> = claim(store, "w", lease(), 10, &[]).await.iter().map(|r| r.id).collect();
     assert_eq!(claimed, vec![first, other], "the second action of incident 1 waits for the first");
     record(store, first, "w", delivered(None)).await;
-    let next: Vec<i64> = outbox::claim_due(store, "w", lease(), 10, &[]).await.unwrap().iter().map(|r| r.id).collect();
+    let next: Vec<i64> = claim(store, "w", lease(), 10, &[]).await.iter().map(|r| r.id).collect();
     assert_eq!(next, vec![second]);
 }
 on_both_backends!(ordering_per_key, one_ordering_key_goes_out_in_order);
 
 async fn an_expired_lease_is_taken_over(store: &Store) {
     let id = insert(store, &action("k", "o")).await.unwrap();
-    outbox::claim_due(store, "dead-process", past(), 10, &[]).await.unwrap();
-    let taken = outbox::claim_due(store, "survivor", lease(), 10, &[]).await.unwrap();
+    claim(store, "dead-process", past(), 10, &[]).await;
+    let taken = claim(store, "survivor", lease(), 10, &[]).await;
     assert_eq!(taken.len(), 1);
     assert_eq!(taken[0].id, id);
     assert!(taken[0].maybe_delivered_before(), "the dead process may have sent it");
-    assert!(outbox::claim_due(store, "third", lease(), 10, &[id]).await.unwrap().is_empty());
+    assert!(claim(store, "third", lease(), 10, &[id]).await.is_empty());
 }
 on_both_backends!(expired_leases_are_taken_over, an_expired_lease_is_taken_over);
 
@@ -257,3 +262,38 @@ async fn one_partner_has_at_most_one_open_incident(store: &Store) {
     tx.commit().await.unwrap();
 }
 on_both_backends!(one_open_incident, one_partner_has_at_most_one_open_incident);
+
+async fn a_dead_action_blocks_its_chain_until_it_is_retried(store: &Store) {
+    let create = insert(store, &action("jira:create", "incident:7:jira")).await.unwrap();
+    let comment = insert(store, &action("jira:comment", "incident:7:jira")).await.unwrap();
+    let other = insert(store, &action("slack:post", "incident:7:slack")).await.unwrap();
+    let claimed: Vec<i64> = claim(store, "w", lease(), 10, &[]).await.iter().map(|r| r.id).collect();
+    assert_eq!(claimed, vec![create, other]);
+    assert!(record(store, create, "w", failed("HTTP 400: project OPS does not exist", None)).await);
+    let state = |id| async move { outbox::get(store, id).await.unwrap().unwrap().state };
+    assert_eq!(state(comment).await, ActionState::Blocked, "the comment waits for its issue instead of failing in turn");
+    let resolve = insert(store, &action("jira:resolve", "incident:7:jira")).await.unwrap();
+    assert_eq!(state(resolve).await, ActionState::Blocked, "an action joining a broken chain waits too");
+    assert!(claim(store, "w", lease(), 10, &[]).await.is_empty(), "nothing of the chain is claimed");
+    assert!(outbox::requeue(store, create).await.unwrap());
+    assert_eq!((state(comment).await, state(resolve).await), (ActionState::Pending, ActionState::Pending), "the chain is released");
+    let next: Vec<i64> = claim(store, "w", lease(), 10, &[]).await.iter().map(|r| r.id).collect();
+    assert_eq!(next, vec![create], "in order: the retried create first");
+}
+on_both_backends!(dead_actions_block_their_chain, a_dead_action_blocks_its_chain_until_it_is_retried);
+
+async fn leases_are_renewed_and_an_open_breaker_is_not_claimed_from(store: &Store) {
+    let id = insert(store, &action("k", "o")).await.unwrap();
+    let mut jira = action("j", "o2");
+    jira.sink = SinkKind::Jira;
+    let jira = insert(store, &jira).await.unwrap();
+    let filter = outbox::ClaimFilter { skip_sinks: &[SinkKind::Jira], ..Default::default() };
+    let claimed: Vec<i64> = outbox::claim_due(store, "w", past(), 10, &filter).await.unwrap().iter().map(|r| r.id).collect();
+    assert_eq!(claimed, vec![id], "the held sink's action stays unclaimed");
+    assert_eq!(outbox::get(store, jira).await.unwrap().unwrap().attempts, 0, "no attempt spent");
+    assert_eq!(outbox::renew(store, "w", &[id], lease()).await.unwrap(), 1);
+    assert!(claim(store, "other", lease(), 10, &[jira]).await.is_empty(), "a renewed lease is not taken over");
+    assert_eq!(outbox::defer_sink(store, SinkKind::Jira, lease()).await.unwrap(), 1);
+    assert!(claim(store, "w", lease(), 10, &[]).await.is_empty(), "deferred to the breaker's reopening");
+}
+on_both_backends!(lease_renewal_and_breaker_holds, leases_are_renewed_and_an_open_breaker_is_not_claimed_from);

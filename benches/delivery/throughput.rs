@@ -15,7 +15,7 @@ use sparky::outbox::pagerduty::{EventAction, Link, PagerDutyEvent, Severity};
 use sparky::outbox::sink::Mode;
 use sparky::service::App;
 use sparky::store::Store;
-use sparky::store::outbox::{NewAction, count_by_state, insert};
+use sparky::store::outbox::{NewAction, insert};
 
 use crate::support::{cpu_seconds, yes_no};
 use crate::world::{Server, Stats};
@@ -131,7 +131,12 @@ async fn verify(store: &Store, stats: &Stats, n: usize) -> Result<(), String> {
             stats.enqueued, stats.distinct, stats.malformed
         ));
     }
-    let states = count_by_state(store).await.map_err(|e| e.to_string())?;
+    let rows = sqlx::query("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetch_all(store.pool()).await.map_err(|e| e.to_string())?;
+    let states: Vec<(ActionState, i64)> = rows
+        .iter()
+        .map(|r| Ok((r.try_get::<String, _>(0)?.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?, r.try_get(1)?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(|e| e.to_string())?;
     let delivered = states.iter().find(|(s, _)| *s == ActionState::Delivered).map_or(0, |(_, c)| *c);
     if delivered != n as i64 || states.iter().any(|(s, c)| *s != ActionState::Delivered && *c > 0) {
         return Err(format!("outbox states {states:?}, expected {n} delivered"));

@@ -82,9 +82,10 @@ pub enum Command {
         #[arg(long)]
         all: bool,
     },
-    /// List undelivered and dead actions, or requeue a dead one.
+    /// List the actions not done (pending, retrying, blocked, dead), or requeue a dead one
+    /// (which releases the chain it blocked).
     Outbox {
-        /// Include delivered actions.
+        /// Include delivered and printed actions.
         #[arg(long)]
         all: bool,
         /// `retry ID`: requeue dead action ID.
@@ -260,9 +261,9 @@ async fn outbox(app: &App, all: bool, action: Option<&OutboxCommand>, json: bool
             }
         };
     }
-    let mut states = vec![ActionState::Pending, ActionState::Retrying, ActionState::Dead];
+    let mut states = vec![ActionState::Pending, ActionState::Retrying, ActionState::Blocked, ActionState::Dead];
     if all {
-        states.push(ActionState::Delivered);
+        states.extend(ActionState::DONE);
     }
     match outbox_rows::list(&app.store, &states, 1000).await {
         Ok(rows) if json => {

@@ -67,7 +67,10 @@ pub(super) fn delivery(report: &DeliveryReport, json: bool) {
     }
     let leased =
         if report.leased_elsewhere > 0 { format!(", {} held by another deliverer", report.leased_elsewhere) } else { String::new() };
-    println!("delivery: {} delivered, {} left for the next run, {} dead{leased}", report.delivered, report.retrying, report.dead);
+    println!(
+        "delivery: {} delivered, {} printed (no credentials: see sparky check-config), {} left for the next run, {} dead{leased}",
+        report.delivered, report.printed, report.retrying, report.dead
+    );
 }
 
 /// `sparky once status`: one line per partner naming its page indicator.

@@ -46,8 +46,12 @@ pub async fn queue_digests(store: &Store, config: &Config, templates: &Templates
     }
     let mut queued = Queued { entries: claimed.len(), messages: 0 };
     for (channel, groups) in group_by_channel(config, claimed) {
-        for part in render_digest(templates, &channel, &groups)? {
-            let new = Action::SlackPost(part.post).queued(format!("digest:{channel}:{}", part.fingerprint), format!("slack:{channel}"));
+        let parts = render_digest(templates, &channel, &groups)?;
+        // The parts of one digest go in order; a digest that keeps failing holds back only its
+        // own parts, never a notice or another digest.
+        let chain = parts.first().map(|p| format!("digest:{channel}:{}", p.fingerprint)).unwrap_or_default();
+        for part in parts {
+            let new = Action::SlackPost(part.post).queued(format!("digest:{channel}:{}", part.fingerprint), chain.clone());
             let Some(id) = insert(&mut tx, &new).await? else { continue };
             for (partner, key) in &part.entries {
                 attach_action(&mut tx, partner, key, id).await?;

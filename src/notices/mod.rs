@@ -89,7 +89,8 @@ pub fn notices(
         .map(|(event, key)| {
             let view = view(partner, page, event, indicator, now);
             let post = STATUS_NOTICE.post(templates, &view, channel, Purpose::Notice)?;
-            Ok(Action::SlackPost(post).queued(key, format!("slack:{channel}")))
+            // Its own chain: a notice that keeps failing holds back no other message.
+            Ok(Action::SlackPost(post).queued(key.clone(), key))
         })
         .collect()
 }

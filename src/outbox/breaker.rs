@@ -1,11 +1,12 @@
 //! Circuit breakers, one per sink: after `failures` failed deliveries in a row a sink is left
-//! alone for `cooldown` (its actions wait, nothing is lost), then exactly one trial delivery
-//! decides whether it closes again.
+//! alone for `cooldown`: its actions stay unclaimed (no attempt is spent, `next_attempt_at` moves
+//! to the reopening), nothing is lost; then exactly one trial delivery decides whether it closes
+//! again.
 //!
 //! ```text
-//! Closed { failures } --failure x N--> Open { until } --cooldown over--> HalfOpen (one trial)
-//!        ^                                  ^                                  |
-//!        +------------- success ------------+------------ failure -------------+
+//! Closed { failures } --failure x N--> Open { until } --cooldown over, trial claimed--> HalfOpen
+//!        ^                                  ^                                            |
+//!        +------------- success ------------+-------------------- failure ---------------+
 //! ```
 
 use std::collections::HashMap;
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::metrics::METRICS;
 use crate::model::SinkKind;
 
 /// One sink's breaker state.
@@ -33,25 +35,33 @@ pub enum State {
     HalfOpen,
 }
 
-/// What the breaker lets a delivery do.
+/// What the worker may claim for a sink now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Admission {
-    /// Go ahead.
-    Go,
-    /// Go ahead, as the one trial after a cool-down.
+pub enum Gate {
+    /// Claim as usual.
+    Claim,
+    /// Claim one action, the trial of a breaker whose cool-down is over.
     Trial,
-    /// Wait this long before asking again.
-    Wait(Duration),
+    /// Claim nothing (open, or a trial under way).
+    Hold,
 }
 
 impl State {
-    /// The admission of a delivery at `now`, and the state after it.
-    pub fn admit(self, now: Instant, cooldown: Duration) -> (Self, Admission) {
+    /// What may be claimed at `now`.
+    pub fn gate(self, now: Instant) -> Gate {
         match self {
-            Self::Closed { .. } => (self, Admission::Go),
-            Self::Open { until } if now < until => (self, Admission::Wait(until - now)),
-            Self::Open { .. } => (Self::HalfOpen, Admission::Trial),
-            Self::HalfOpen => (self, Admission::Wait(cooldown)),
+            Self::Closed { .. } => Gate::Claim,
+            Self::Open { until } if now < until => Gate::Hold,
+            Self::Open { .. } => Gate::Trial,
+            Self::HalfOpen => Gate::Hold,
+        }
+    }
+
+    /// The state once the trial is claimed.
+    pub fn start_trial(self, now: Instant) -> Self {
+        match self {
+            Self::Open { until } if now >= until => Self::HalfOpen,
+            other => other,
         }
     }
 
@@ -65,6 +75,15 @@ impl State {
             Self::Closed { failures } if failures + 1 < failures_to_open => Self::Closed { failures: failures + 1 },
             Self::Open { until } => Self::Open { until },
             Self::Closed { .. } | Self::HalfOpen => Self::Open { until: now + cooldown },
+        }
+    }
+
+    /// The value of `sparky_sink_breaker_state`: 0 closed, 1 open, 2 half-open.
+    fn metric(self) -> i64 {
+        match self {
+            Self::Closed { .. } => 0,
+            Self::Open { .. } => 1,
+            Self::HalfOpen => 2,
         }
     }
 }
@@ -83,32 +102,46 @@ impl Breakers {
         Self { failures: failures.max(1), cooldown, state: Mutex::new(HashMap::new()) }
     }
 
-    /// Whether a delivery to `sink` may go now.
-    pub fn admit(&self, sink: SinkKind) -> Admission {
+    fn with<R>(&self, sink: SinkKind, f: impl FnOnce(&mut State) -> R) -> R {
         let mut map = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let state = map.entry(sink).or_insert(State::Closed { failures: 0 });
-        let (next, admission) = state.admit(Instant::now(), self.cooldown);
-        *state = next;
-        admission
+        let out = f(state);
+        METRICS.sink_breaker_state.with_label_values(&[sink.as_str()]).set(state.metric());
+        out
+    }
+
+    /// What may be claimed for `sink` now.
+    pub fn gate(&self, sink: SinkKind) -> Gate {
+        self.with(sink, |s| s.gate(Instant::now()))
+    }
+
+    /// The trial of `sink` was claimed: the others wait for its outcome.
+    pub fn start_trial(&self, sink: SinkKind) {
+        self.with(sink, |s| *s = s.start_trial(Instant::now()));
     }
 
     /// Records the outcome of a delivery to `sink` (`ok`: the service answered, even with a
-    /// refusal that no retry fixes).
-    pub fn record(&self, sink: SinkKind, ok: bool) {
-        let mut map = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let state = map.entry(sink).or_insert(State::Closed { failures: 0 });
-        let next = state.record(ok, Instant::now(), self.failures, self.cooldown);
-        if matches!(next, State::Open { .. }) && !matches!(*state, State::Open { .. }) {
-            tracing::warn!(sink = %sink, cooldown = ?self.cooldown, "circuit breaker open: deliveries wait for the cool-down");
-            crate::metrics::METRICS.error("outbox", "breaker_open");
-        }
-        *state = next;
+    /// refusal that no retry fixes). `Some(until)` when this outcome opened the breaker (its
+    /// waiting actions are then moved to `until`).
+    pub fn record(&self, sink: SinkKind, ok: bool) -> Option<Duration> {
+        let (failures, cooldown) = (self.failures, self.cooldown);
+        self.with(sink, |state| {
+            let now = Instant::now();
+            let next = state.record(ok, now, failures, cooldown);
+            let opened = matches!(next, State::Open { .. }) && !matches!(*state, State::Open { .. });
+            *state = next;
+            if !opened {
+                return None;
+            }
+            tracing::warn!(sink = %sink, cooldown = ?cooldown, "circuit breaker open: deliveries wait for the cool-down, no attempt spent");
+            METRICS.error("outbox", "breaker_open");
+            Some(cooldown)
+        })
     }
 
     /// The state of `sink`'s breaker.
     pub fn state(&self, sink: SinkKind) -> State {
-        let map = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.get(&sink).copied().unwrap_or(State::Closed { failures: 0 })
+        self.with(sink, |s| *s)
     }
 }
 
@@ -121,24 +154,26 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_breaker_opens_after_repeated_failures_and_one_trial_closes_it() {
         let b = Breakers::new(3, COOLDOWN);
-        b.record(SinkKind::Jira, false);
-        b.record(SinkKind::Jira, false);
-        assert_eq!(b.admit(SinkKind::Jira), Admission::Go, "two failures: still closed");
-        b.record(SinkKind::Jira, false);
-        assert_eq!(b.admit(SinkKind::Jira), Admission::Wait(COOLDOWN));
-        assert_eq!(b.admit(SinkKind::Slack), Admission::Go, "one breaker per sink");
-        tokio::time::advance(Duration::from_secs(10)).await;
-        assert_eq!(b.admit(SinkKind::Jira), Admission::Wait(Duration::from_secs(20)));
-        tokio::time::advance(Duration::from_secs(21)).await;
-        assert_eq!(b.admit(SinkKind::Jira), Admission::Trial, "cool-down over: one trial");
-        assert_eq!(b.admit(SinkKind::Jira), Admission::Wait(COOLDOWN), "the others wait for the trial");
-        b.record(SinkKind::Jira, false);
-        assert!(matches!(b.state(SinkKind::Jira), State::Open { .. }), "a failed trial opens it again");
+        assert_eq!(b.record(SinkKind::Jira, false), None);
+        assert_eq!(b.record(SinkKind::Jira, false), None);
+        assert_eq!(b.gate(SinkKind::Jira), Gate::Claim, "two failures: still closed");
+        assert_eq!(b.record(SinkKind::Jira, false), Some(COOLDOWN), "the third opens it");
+        assert_eq!(b.gate(SinkKind::Jira), Gate::Hold);
+        assert_eq!(b.gate(SinkKind::Slack), Gate::Claim, "one breaker per sink");
+        tokio::time::advance(Duration::from_secs(29)).await;
+        assert_eq!(b.gate(SinkKind::Jira), Gate::Hold);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(b.gate(SinkKind::Jira), Gate::Trial, "cool-down over: one trial");
+        b.start_trial(SinkKind::Jira);
+        assert_eq!(b.gate(SinkKind::Jira), Gate::Hold, "the others wait for the trial");
+        assert_eq!(b.record(SinkKind::Jira, false), Some(COOLDOWN), "a failed trial opens it again");
         tokio::time::advance(COOLDOWN).await;
-        assert_eq!(b.admit(SinkKind::Jira), Admission::Trial);
-        b.record(SinkKind::Jira, true);
+        assert_eq!(b.gate(SinkKind::Jira), Gate::Trial);
+        b.start_trial(SinkKind::Jira);
+        assert_eq!(b.record(SinkKind::Jira, true), None);
         assert_eq!(b.state(SinkKind::Jira), State::Closed { failures: 0 }, "a successful trial closes it");
-        assert_eq!(b.admit(SinkKind::Jira), Admission::Go);
+        assert_eq!(b.gate(SinkKind::Jira), Gate::Claim);
+        assert!(METRICS.render().contains("sparky_sink_breaker_state{sink=\"jira\"} 0"));
     }
 
     #[test]

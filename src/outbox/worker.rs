@@ -1,17 +1,20 @@
-//! The delivery worker: claims due actions with a lease, hands each to its sink, and records the
-//! outcome: delivered, retrying (exponential backoff with jitter, `Retry-After` honoured) or
-//! dead after `[outbox] max_attempts`.
+//! The delivery worker: claims due actions with a lease (renewed while they are in flight), hands
+//! each to its sink, and records each outcome as soon as its delivery returns: delivered, printed
+//! (the log sink), retrying (exponential backoff with jitter, `Retry-After` honoured) or dead
+//! after `[outbox] max_attempts` (the rest of its chain then waits, `blocked`). A sink whose
+//! circuit breaker is open is not claimed from at all; a half-open one gets one trial.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
 use serde::Serialize;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 
-use super::breaker::{Admission, Breakers};
+use super::breaker::{Breakers, Gate};
 use super::limits::Limits;
 use super::sink::Mode;
 use super::slack::Purpose;
@@ -19,7 +22,7 @@ use super::{Action, Attempt, Delivered, DeliveryError, Sinks, retry};
 use crate::config::OutboxConfig;
 use crate::metrics::METRICS;
 use crate::model::{SinkKind, Timestamp};
-use crate::store::outbox::{self as rows, ActionRow, Attempted};
+use crate::store::outbox::{self as rows, ActionRow, Attempted, ClaimFilter};
 use crate::store::{Store, StoreError};
 
 /// Actions claimed per round.
@@ -28,12 +31,16 @@ const BATCH: i64 = 32;
 const CONCURRENCY: usize = 16;
 /// Longest idle sleep of the daemon worker between looks at the outbox.
 const IDLE_POLL: Duration = Duration::from_secs(1);
+/// How often the daemon worker refreshes the `sparky_outbox_actions` gauges.
+const GAUGES_EVERY: Duration = Duration::from_secs(15);
 
 /// What a drain achieved.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct DeliveryReport {
     /// Actions delivered in this run.
     pub delivered: usize,
+    /// Actions the log sink printed in this run (no credentials for their sink).
+    pub printed: usize,
     /// Actions left for a later run after failing in this one.
     pub retrying: usize,
     /// Actions moved to the dead letter state in this run.
@@ -47,6 +54,7 @@ pub struct DeliveryReport {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
     Delivered,
+    Printed,
     Retrying,
     Dead,
     /// The lease was lost to another deliverer mid-attempt; nothing recorded.
@@ -91,11 +99,11 @@ impl Deliverer {
         Self { store, delivery, cfg, owner: owner.into() }
     }
 
-    /// Delivers everything it can now, for `sparky once ...`: every undelivered action is made
-    /// due, each gets up to `attempts_per_run` attempts, and waits between them (backoff or
-    /// `Retry-After`) up to `max_wait_per_run`. What is left goes out with the next run.
+    /// Delivers everything it can now, for `sparky once ...`: each due action gets up to
+    /// `attempts_per_run` attempts, with waits between them (backoff, or `Retry-After`, also one
+    /// a previous run was told) of up to `max_wait_per_run`. What is left goes out with the next
+    /// run.
     pub async fn drain(&self) -> Result<DeliveryReport, StoreError> {
-        rows::make_all_due(&self.store).await?;
         let mut tries: HashMap<i64, (u32, Outcome)> = HashMap::new();
         loop {
             let exclude: Vec<i64> = tries.iter().filter(|(_, (n, _))| *n >= self.cfg.attempts_per_run).map(|(id, _)| *id).collect();
@@ -118,17 +126,24 @@ impl Deliverer {
         for (_, outcome) in tries.values() {
             match outcome {
                 Outcome::Delivered => report.delivered += 1,
+                Outcome::Printed => report.printed += 1,
                 Outcome::Retrying => report.retrying += 1,
                 Outcome::Dead => report.dead += 1,
                 Outcome::LostLease => {}
             }
         }
+        refresh_gauges(&self.store).await;
         Ok(report)
     }
 
     /// The daemon loop: delivers due actions until `shutdown`, waking early on `wake`.
     pub async fn run(&self, wake: Arc<Notify>, shutdown: CancellationToken) {
+        let mut gauges_at: Option<tokio::time::Instant> = None;
         while !shutdown.is_cancelled() {
+            if gauges_at.is_none_or(|t| t.elapsed() >= GAUGES_EVERY) {
+                gauges_at = Some(tokio::time::Instant::now());
+                refresh_gauges(&self.store).await;
+            }
             let claimed = match self.claim(&[]).await {
                 Ok(claimed) => claimed,
                 Err(e) => {
@@ -157,39 +172,77 @@ impl Deliverer {
         }
     }
 
+    /// Claims due actions: none of a sink whose breaker is open or whose trial is under way, one
+    /// (the trial) of a sink whose cool-down is over.
     async fn claim(&self, exclude: &[i64]) -> Result<Vec<ActionRow>, StoreError> {
         let lease_until = Timestamp::now() + self.cfg.lease.get();
-        rows::claim_due(&self.store, &self.owner, lease_until, BATCH, exclude).await
+        let breakers = &self.delivery.breakers;
+        let gates: Vec<(SinkKind, Gate)> = SinkKind::ALL.iter().map(|k| (*k, breakers.gate(*k))).collect();
+        let held: Vec<SinkKind> = gates.iter().filter(|(_, g)| *g != Gate::Claim).map(|(k, _)| *k).collect();
+        let filter = ClaimFilter { exclude, skip_sinks: &held, only_sink: None };
+        let mut claimed = rows::claim_due(&self.store, &self.owner, lease_until, BATCH, &filter).await?;
+        for (kind, _) in gates.iter().filter(|(_, g)| *g == Gate::Trial) {
+            let trial = ClaimFilter { exclude, skip_sinks: &[], only_sink: Some(*kind) };
+            let one = rows::claim_due(&self.store, &self.owner, lease_until, 1, &trial).await?;
+            if !one.is_empty() {
+                tracing::info!(sink = %kind, "circuit breaker half-open: one trial delivery");
+                breakers.start_trial(*kind);
+                claimed.extend(one);
+            }
+        }
+        Ok(claimed)
     }
 
-    /// Delivers a claimed batch (up to [`CONCURRENCY`] at once), then records every outcome in
-    /// one transaction.
+    /// Delivers a claimed batch (up to [`CONCURRENCY`] at once), recording each outcome as soon
+    /// as it is known, while the leases of those still in flight are renewed.
     async fn deliver_all(&self, claimed: Vec<ActionRow>) -> Vec<(i64, Outcome)> {
-        let attempts: Vec<(i64, Attempted, Outcome)> =
-            futures::stream::iter(claimed).map(|row| self.attempt(row)).buffer_unordered(CONCURRENCY).collect().await;
-        let records: Vec<(i64, Attempted)> = attempts.iter().map(|(id, a, _)| (*id, a.clone())).collect();
-        match rows::record(&self.store, &self.owner, &records).await {
-            Ok(kept) => attempts
-                .into_iter()
-                .zip(kept)
-                .map(|((id, _, outcome), kept)| {
-                    if !kept {
-                        tracing::warn!(action = id, "attempt made, but the lease had passed to another deliverer");
-                    }
-                    (id, if kept { outcome } else { Outcome::LostLease })
-                })
-                .collect(),
+        let in_flight: Arc<Mutex<BTreeSet<i64>>> = Arc::new(Mutex::new(claimed.iter().map(|r| r.id).collect()));
+        // Stops with this future, however it ends (a killed job must not renew its leases).
+        let _renewer = AbortOnDropHandle::new(tokio::spawn(renew_while(
+            self.store.clone(),
+            self.owner.clone(),
+            in_flight.clone(),
+            self.cfg.lease.get(),
+        )));
+        let outcomes = futures::stream::iter(claimed)
+            .map(|row| {
+                let in_flight = in_flight.clone();
+                async move {
+                    let id = row.id;
+                    let outcome = self.attempt_and_record(row).await;
+                    in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
+                    (id, outcome)
+                }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        outcomes
+    }
+
+    async fn attempt_and_record(&self, row: ActionRow) -> Outcome {
+        let id = row.id;
+        let (attempted, outcome) = self.attempt(row).await;
+        match rows::record(&self.store, &self.owner, id, &attempted).await {
+            Ok(true) => outcome,
+            Ok(false) => {
+                tracing::warn!(
+                    action = id,
+                    "attempt made, but the lease had passed to another deliverer: its outcome is not recorded over theirs"
+                );
+                Outcome::LostLease
+            }
             Err(e) => {
-                // The leases run out and the actions go again; the sinks find what was sent.
+                // The lease runs out and the action goes again; the sink finds what was sent.
                 METRICS.error("outbox", "store");
-                tracing::error!(error = %e, "outbox: cannot record delivery outcomes");
-                attempts.into_iter().map(|(id, _, _)| (id, Outcome::LostLease)).collect()
+                tracing::error!(action = id, error = %e, "outbox: cannot record a delivery outcome");
+                Outcome::LostLease
             }
         }
     }
 
     /// One attempt: the sink's answer, as the outcome to record.
-    async fn attempt(&self, row: ActionRow) -> (i64, Attempted, Outcome) {
+    async fn attempt(&self, row: ActionRow) -> (Attempted, Outcome) {
         let sink = row.sink;
         let result = match serde_json::from_str::<Action>(&row.payload) {
             Ok(action) => self.deliver(&action, &row).await.map(|d| (action, d)),
@@ -197,14 +250,18 @@ impl Deliverer {
         };
         let (attempted, outcome) = match result {
             Ok((action, delivered)) => {
-                METRICS.outbox_deliveries.with_label_values(&[sink.as_str(), "delivered"]).inc();
+                let printed = self.delivery.sinks.mode(sink) == Some(Mode::Log);
+                METRICS.outbox_deliveries.with_label_values(&[sink.as_str(), if printed { "printed" } else { "delivered" }]).inc();
                 if let Action::SlackPost(post) = &action
                     && post.purpose == Purpose::Digest
                 {
-                    let to = if self.delivery.sinks.mode(SinkKind::Slack) == Some(Mode::Api) { "slack" } else { "log" };
-                    METRICS.digests_posted.with_label_values(&[to]).inc();
+                    METRICS.digests_posted.with_label_values(&[if printed { "log" } else { "slack" }]).inc();
                 }
-                (Attempted::Delivered { remote_id: delivered.remote_id }, Outcome::Delivered)
+                if printed {
+                    (Attempted::Printed, Outcome::Printed)
+                } else {
+                    (Attempted::Delivered { remote_id: delivered.remote_id }, Outcome::Delivered)
+                }
             }
             Err(DeliveryError::Retry { reason, retry_after }) if row.attempts < i64::from(self.cfg.max_attempts) => {
                 let delay = retry::delay(&self.cfg, row.attempts, retry_after);
@@ -220,22 +277,16 @@ impl Deliverer {
                 (Attempted::Failed { error: reason, next_attempt_at: None }, Outcome::Dead)
             }
         };
-        (row.id, attempted, outcome)
+        (attempted, outcome)
     }
 
-    /// Hands `action` to its sink: not while its breaker is open, within its rate limit, and
-    /// after an uncertain attempt only when the sink finds no trace of it.
+    /// Hands `action` to its sink, within its rate limit, and after an uncertain attempt only
+    /// when the sink finds no trace of it; the outcome feeds the sink's breaker.
     async fn deliver(&self, action: &Action, row: &ActionRow) -> Result<Delivered, DeliveryError> {
         let kind = action.sink();
         let Some(sink) = self.delivery.sinks.get(kind) else {
             return Err(DeliveryError::permanent(format!("no {kind} sink in this process")));
         };
-        if let Admission::Wait(wait) = self.delivery.breakers.admit(kind) {
-            return Err(DeliveryError::Retry {
-                reason: format!("{kind} circuit breaker open after repeated failures"),
-                retry_after: Some(wait),
-            });
-        }
         self.delivery.limits.until_ready(action).await;
         let attempt = Attempt {
             action_id: row.id,
@@ -245,8 +296,34 @@ impl Deliverer {
             uncertain: row.maybe_delivered_before(),
         };
         let result = super::attempt(sink.as_ref(), action, &attempt).await;
-        self.delivery.breakers.record(kind, !matches!(result, Err(DeliveryError::Retry { .. })));
+        if let Some(cooldown) = self.delivery.breakers.record(kind, !matches!(result, Err(DeliveryError::Retry { .. }))) {
+            let reopens = Timestamp::now() + cooldown;
+            if let Err(e) = rows::defer_sink(&self.store, kind, reopens).await {
+                tracing::warn!(sink = %kind, error = %e, "cannot move the waiting actions to the breaker's reopening");
+            }
+        }
         result
+    }
+}
+
+/// Renews `owner`'s leases of the ids in `in_flight` every third of `lease`, until aborted.
+async fn renew_while(store: Store, owner: String, in_flight: Arc<Mutex<BTreeSet<i64>>>, lease: Duration) {
+    loop {
+        tokio::time::sleep(lease / 3).await;
+        let ids: Vec<i64> = in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().copied().collect();
+        if let Err(e) = rows::renew(&store, &owner, &ids, Timestamp::now() + lease).await {
+            tracing::warn!(error = %e, "cannot renew the leases of actions in flight");
+        }
+    }
+}
+
+/// Sets `sparky_outbox_actions{state}` for the states of actions not done (delivered and printed
+/// actions are counted by `sparky_outbox_deliveries_total` as they happen).
+async fn refresh_gauges(store: &Store) {
+    let Ok(counts) = rows::count_undone(store).await else { return };
+    for state in crate::model::ActionState::ALL.iter().filter(|s| !crate::model::ActionState::DONE.contains(s)) {
+        let n = counts.iter().find(|(s, _)| s == state).map_or(0, |(_, n)| *n);
+        METRICS.outbox_actions.with_label_values(&[state.as_str()]).set(n);
     }
 }
 

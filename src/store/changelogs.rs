@@ -224,17 +224,20 @@ pub struct EntryCounts {
 
 /// Entry counts for one partner (all partners with `None`).
 pub async fn entry_counts(store: &Store, partner: Option<&str>) -> Result<EntryCounts, StoreError> {
+    // Posted: its action is done (delivered, or printed by the log sink), or was pruned by
+    // retention (only done actions are pruned).
     let row = sqlx::query(
         "SELECT \
            COALESCE(SUM(CASE WHEN e.state = $2 THEN 1 ELSE 0 END), 0), \
-           COALESCE(SUM(CASE WHEN e.state <> $2 AND (o.state IS NULL OR o.state <> $3) THEN 1 ELSE 0 END), 0), \
-           COALESCE(SUM(CASE WHEN o.state = $3 THEN 1 ELSE 0 END), 0) \
+           COALESCE(SUM(CASE WHEN e.state <> $2 AND NOT (COALESCE(o.state, '') IN ($3, $4) OR (e.action_id IS NOT NULL AND o.id IS NULL)) THEN 1 ELSE 0 END), 0), \
+           COALESCE(SUM(CASE WHEN o.state IN ($3, $4) OR (e.action_id IS NOT NULL AND o.id IS NULL) THEN 1 ELSE 0 END), 0) \
          FROM changelog_entries e LEFT JOIN outbox o ON o.id = e.action_id \
          WHERE $1 = '' OR e.partner_id = $1",
     )
     .bind(partner.unwrap_or(""))
     .bind(EntryState::Seen.as_str())
     .bind(ActionState::Delivered.as_str())
+    .bind(ActionState::Printed.as_str())
     .fetch_one(store.pool())
     .await?;
     Ok(EntryCounts { seen: row.try_get(0)?, undelivered: row.try_get(1)?, delivered: row.try_get(2)? })

@@ -1,4 +1,6 @@
-//! Table `outbox`: durable actions, claimed with a lease, delivered at least once.
+//! Tables `outbox` and `outbox_keys`: durable actions, claimed with a lease renewed while they
+//! are in flight, delivered at least once and recorded one by one; a dead action blocks the rest
+//! of its chain (its ordering key) until it is retried.
 
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -82,12 +84,18 @@ fn excluding(column: &str, exclude: &[i64]) -> String {
 }
 
 /// Writes an action in the caller's transaction. Returns its id, or `None` when an action with
-/// the same idempotency key exists already (the effect is already on its way).
+/// the same idempotency key exists already, or existed and was pruned (`outbox_keys`): the
+/// effect is already on its way, or done. An action joining a chain that holds a dead or
+/// blocked action is written `blocked`.
 pub async fn insert(conn: &mut AnyConnection, action: &NewAction) -> Result<Option<i64>, StoreError> {
     let now = Timestamp::now().as_millis();
+    let [blocked, dead] = ActionState::STUCK;
     let row = sqlx::query(
         "INSERT INTO outbox (idempotency_key, ordering_key, sink, payload, state, attempts, next_attempt_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, 0, $6, $6) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+         SELECT $1, $2, $3, $4, CASE WHEN EXISTS (SELECT 1 FROM outbox WHERE ordering_key = $2 AND state IN ($7, $8)) \
+                THEN $7 ELSE $5 END, 0, $6, $6 \
+         WHERE NOT EXISTS (SELECT 1 FROM outbox_keys WHERE idempotency_key = $1) \
+         ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
     )
     .bind(&action.idempotency_key)
     .bind(&action.ordering_key)
@@ -95,15 +103,44 @@ pub async fn insert(conn: &mut AnyConnection, action: &NewAction) -> Result<Opti
     .bind(&action.payload)
     .bind(ActionState::Pending.as_str())
     .bind(now)
+    .bind(blocked.as_str())
+    .bind(dead.as_str())
     .fetch_optional(conn)
     .await?;
     Ok(row.map(|r| r.try_get(0)).transpose()?)
 }
 
+/// Which actions a claim may take, besides being due.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClaimFilter<'a> {
+    /// Not these ids (a `once` run's actions that used their attempts).
+    pub exclude: &'a [i64],
+    /// Not for these sinks (their circuit breaker is open, or its trial is under way).
+    pub skip_sinks: &'a [SinkKind],
+    /// Only for this sink (the one trial of a half-open breaker).
+    pub only_sink: Option<SinkKind>,
+}
+
+impl ClaimFilter<'_> {
+    /// The SQL conditions on `o` (ids are numbers and sinks words of the vocabulary: nothing to
+    /// escape).
+    fn clause(&self) -> String {
+        let words = |sinks: &[SinkKind]| sinks.iter().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(",");
+        let mut clause = excluding("o.id", self.exclude);
+        if !self.skip_sinks.is_empty() {
+            clause.push_str(&format!(" AND o.sink NOT IN ({})", words(self.skip_sinks)));
+        }
+        if let Some(only) = self.only_sink {
+            clause.push_str(&format!(" AND o.sink = '{}'", only.as_str()));
+        }
+        clause
+    }
+}
+
 /// Claims up to `limit` due actions for `owner` until `lease_until`, incrementing their attempts.
 ///
-/// Due: pending or retrying, `next_attempt_at <= now`, not leased by a live deliverer, not in
-/// `exclude`, and no earlier action of the same ordering key still undelivered (so an incident's
+/// Due: pending or retrying, `next_attempt_at <= now`, not leased by a live deliverer, allowed by
+/// `filter`, and no earlier action of the same ordering key still undelivered (so an incident's
 /// actions go out in order). PostgreSQL replicas claim disjoint rows (`FOR UPDATE SKIP LOCKED`);
 /// on SQLite the single UPDATE is atomic.
 pub async fn claim_due(
@@ -111,11 +148,12 @@ pub async fn claim_due(
     owner: &str,
     lease_until: Timestamp,
     limit: i64,
-    exclude: &[i64],
+    filter: &ClaimFilter<'_>,
 ) -> Result<Vec<ActionRow>, StoreError> {
     let lock = if store.backend() == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
     let sql = format!(
-        "UPDATE outbox SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
+        "UPDATE outbox SET lease_owner = $1, lease_until = $2, attempts = attempts + 1, \
+         first_attempt_at = COALESCE(first_attempt_at, $3) \
          WHERE id IN (SELECT o.id FROM outbox o \
            WHERE o.state IN ($5, $6) AND o.next_attempt_at <= $3 \
              AND (o.lease_until IS NULL OR o.lease_until < $3){} \
@@ -123,7 +161,7 @@ pub async fn claim_due(
                              AND e.state IN ($5, $6)) \
            ORDER BY o.id LIMIT $4{lock}) \
          RETURNING {COLUMNS}",
-        excluding("o.id", exclude)
+        filter.clause()
     );
     let [pending, retrying] = ActionState::UNDELIVERED;
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -148,7 +186,10 @@ pub enum Attempted {
         /// The id the sink gave it.
         remote_id: Option<String>,
     },
-    /// It failed: `retrying` from `next_attempt_at`, or `dead` when that is `None`.
+    /// The log sink printed it instead of sending it.
+    Printed,
+    /// It failed: `retrying` from `next_attempt_at`, or `dead` when that is `None` (and the rest
+    /// of its chain is blocked behind it).
     Failed {
         /// Why.
         error: String,
@@ -157,64 +198,129 @@ pub enum Attempted {
     },
 }
 
-/// Records the outcomes of a batch of attempts in one transaction (one commit, not one per
-/// action). Each entry is `true` when `owner` still held that action's lease.
-pub async fn record(store: &Store, owner: &str, outcomes: &[(i64, Attempted)]) -> Result<Vec<bool>, StoreError> {
+/// Records the outcome of one attempt as soon as it is known; `false` when `owner` no longer
+/// held the action's lease (another deliverer took it over: nothing is written over its claim).
+pub async fn record(store: &Store, owner: &str, id: i64, outcome: &Attempted) -> Result<bool, StoreError> {
     let now = Timestamp::now().as_millis();
     let mut tx = store.pool().begin().await?;
-    let mut kept = Vec::with_capacity(outcomes.len());
-    for (id, outcome) in outcomes {
-        let query = match outcome {
-            Attempted::Delivered { remote_id } => sqlx::query(
-                "UPDATE outbox SET state = $5, delivered_at = $3, remote_id = COALESCE($4, remote_id), \
-                 lease_owner = NULL, lease_until = NULL, last_error = NULL WHERE id = $1 AND lease_owner = $2",
+    let kept = match outcome {
+        Attempted::Delivered { remote_id } => done(&mut tx, id, owner, now, ActionState::Delivered, remote_id.as_deref()).await?,
+        Attempted::Printed => done(&mut tx, id, owner, now, ActionState::Printed, Some("log")).await?,
+        Attempted::Failed { error, next_attempt_at } => {
+            let state = if next_attempt_at.is_some() { ActionState::Retrying } else { ActionState::Dead };
+            let r = sqlx::query(
+                "UPDATE outbox SET state = $3, next_attempt_at = COALESCE($4, next_attempt_at), last_error = $5, \
+                 lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2",
             )
-            .bind(*id)
+            .bind(id)
             .bind(owner)
-            .bind(now)
-            .bind(remote_id.as_deref())
-            .bind(ActionState::Delivered.as_str()),
-            Attempted::Failed { error, next_attempt_at } => {
-                let state = if next_attempt_at.is_some() { ActionState::Retrying } else { ActionState::Dead };
-                sqlx::query(
-                    "UPDATE outbox SET state = $3, next_attempt_at = COALESCE($4, next_attempt_at), last_error = $5, \
-                     lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2",
-                )
-                .bind(*id)
-                .bind(owner)
-                .bind(state.as_str())
-                .bind(next_attempt_at.map(Timestamp::as_millis))
-                .bind(error.as_str())
+            .bind(state.as_str())
+            .bind(next_attempt_at.map(Timestamp::as_millis))
+            .bind(error.as_str())
+            .execute(&mut *tx)
+            .await?;
+            let kept = r.rows_affected() == 1;
+            if kept && state == ActionState::Dead {
+                block_chain(&mut tx, id).await?;
             }
-        };
-        kept.push(query.execute(&mut *tx).await?.rows_affected() == 1);
-    }
+            kept
+        }
+    };
     tx.commit().await?;
     Ok(kept)
 }
 
-/// Makes every pending or retrying action due now (a manual run delivers what it can at once).
-pub async fn make_all_due(store: &Store) -> Result<u64, StoreError> {
+async fn done(
+    conn: &mut AnyConnection,
+    id: i64,
+    owner: &str,
+    now: i64,
+    state: ActionState,
+    remote_id: Option<&str>,
+) -> Result<bool, StoreError> {
+    let r = sqlx::query(
+        "UPDATE outbox SET state = $5, delivered_at = $3, remote_id = COALESCE($4, remote_id), \
+         lease_owner = NULL, lease_until = NULL, last_error = NULL WHERE id = $1 AND lease_owner = $2",
+    )
+    .bind(id)
+    .bind(owner)
+    .bind(now)
+    .bind(remote_id)
+    .bind(state.as_str())
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// The later undelivered actions of dead action `id`'s chain wait for it: `blocked`.
+async fn block_chain(conn: &mut AnyConnection, id: i64) -> Result<u64, StoreError> {
     let [pending, retrying] = ActionState::UNDELIVERED;
-    let result = sqlx::query("UPDATE outbox SET next_attempt_at = $1 WHERE state IN ($2, $3) AND next_attempt_at > $1")
-        .bind(Timestamp::now().as_millis())
+    let r = sqlx::query(
+        "UPDATE outbox SET state = $2 WHERE state IN ($3, $4) AND id > $1 \
+         AND ordering_key = (SELECT ordering_key FROM outbox WHERE id = $1)",
+    )
+    .bind(id)
+    .bind(ActionState::Blocked.as_str())
+    .bind(pending.as_str())
+    .bind(retrying.as_str())
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected())
+}
+
+/// Extends `owner`'s leases of `ids` (actions still in flight) to `lease_until`; returns how
+/// many it still held.
+pub async fn renew(store: &Store, owner: &str, ids: &[i64], lease_until: Timestamp) -> Result<u64, StoreError> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let sql = format!("UPDATE outbox SET lease_until = $2 WHERE lease_owner = $1 AND id IN ({list})");
+    let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(owner).bind(lease_until.as_millis()).execute(store.pool()).await?;
+    Ok(r.rows_affected())
+}
+
+/// Moves the undelivered actions of `sink` due before `until` to `until` (its circuit breaker
+/// opened): they wait without spending attempts.
+pub async fn defer_sink(store: &Store, sink: SinkKind, until: Timestamp) -> Result<u64, StoreError> {
+    let [pending, retrying] = ActionState::UNDELIVERED;
+    let r = sqlx::query("UPDATE outbox SET next_attempt_at = $2 WHERE sink = $1 AND state IN ($3, $4) AND next_attempt_at < $2")
+        .bind(sink.as_str())
+        .bind(until.as_millis())
         .bind(pending.as_str())
         .bind(retrying.as_str())
         .execute(store.pool())
         .await?;
-    Ok(result.rows_affected())
+    Ok(r.rows_affected())
 }
 
-/// Requeues a dead action with a fresh attempt budget; false when `id` is not dead.
+/// Requeues a dead action with a fresh attempt budget and, when no other action of its chain is
+/// dead, releases the chain (the actions it blocked go after it, in order); false when `id` is
+/// not dead.
 pub async fn requeue(store: &Store, id: i64) -> Result<bool, StoreError> {
+    let mut tx = store.pool().begin().await?;
     let result = sqlx::query("UPDATE outbox SET state = $3, attempts = 0, next_attempt_at = $2 WHERE id = $1 AND state = $4")
         .bind(id)
         .bind(Timestamp::now().as_millis())
         .bind(ActionState::Retrying.as_str())
         .bind(ActionState::Dead.as_str())
-        .execute(store.pool())
+        .execute(&mut *tx)
         .await?;
-    Ok(result.rows_affected() == 1)
+    if result.rows_affected() == 0 {
+        return Ok(false);
+    }
+    sqlx::query(
+        "UPDATE outbox SET state = $2 WHERE state = $3 AND ordering_key = (SELECT ordering_key FROM outbox WHERE id = $1) \
+         AND NOT EXISTS (SELECT 1 FROM outbox d WHERE d.state = $4 AND d.ordering_key = outbox.ordering_key)",
+    )
+    .bind(id)
+    .bind(ActionState::Pending.as_str())
+    .bind(ActionState::Blocked.as_str())
+    .bind(ActionState::Dead.as_str())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Actions in the given states, oldest first, at most `limit`.
@@ -253,9 +359,15 @@ pub async fn next_due_at(store: &Store, exclude: &[i64]) -> Result<Option<Timest
     Ok(row.try_get::<Option<i64>, _>(0)?.map(Timestamp::from_millis))
 }
 
-/// Number of actions per state, for gauges.
-pub async fn count_by_state(store: &Store) -> Result<Vec<(ActionState, i64)>, StoreError> {
-    let rows = sqlx::query("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetch_all(store.pool()).await?;
+/// Number of actions not done, per state (pending, retrying, blocked, dead), for gauges: the
+/// delivered history is not counted (counters count deliveries as they happen).
+pub async fn count_undone(store: &Store) -> Result<Vec<(ActionState, i64)>, StoreError> {
+    let [delivered, printed] = ActionState::DONE;
+    let rows = sqlx::query("SELECT state, COUNT(*) FROM outbox WHERE state NOT IN ($1, $2) GROUP BY state")
+        .bind(delivered.as_str())
+        .bind(printed.as_str())
+        .fetch_all(store.pool())
+        .await?;
     rows.iter().map(|r| Ok((word(r, 0, "outbox.state")?, r.try_get(1)?))).collect()
 }
 
