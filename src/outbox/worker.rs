@@ -204,7 +204,7 @@ impl Deliverer {
             in_flight.clone(),
             self.cfg.lease.get(),
         )));
-        let outcomes = futures::stream::iter(claimed)
+        futures::stream::iter(claimed)
             .map(|row| {
                 let in_flight = in_flight.clone();
                 async move {
@@ -216,8 +216,7 @@ impl Deliverer {
             })
             .buffer_unordered(CONCURRENCY)
             .collect()
-            .await;
-        outcomes
+            .await
     }
 
     async fn attempt_and_record(&self, row: ActionRow) -> Outcome {
