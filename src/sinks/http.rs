@@ -69,7 +69,38 @@ impl SinkHttp {
         {
             return Err(DeliveryError::Retry { reason, retry_after });
         }
-        Err(DeliveryError::Permanent { reason })
+        let fix = fix(service, status.as_u16()).map(|f| format!(" ({f})")).unwrap_or_default();
+        Err(DeliveryError::Permanent { reason: format!("{reason}{fix}") })
+    }
+}
+
+/// What to fix when `service` refuses a request with `status` (from each vendor's API
+/// documentation of its error answers).
+fn fix(service: &str, status: u16) -> Option<&'static str> {
+    Some(match (service, status) {
+        ("Jira", 400) => "Jira refused a field: check [jira] issue_type, priorities and labels against the project",
+        ("Jira", 401) => "JIRA_USER_EMAIL and JIRA_API_TOKEN are refused: create an API token at id.atlassian.com and set both",
+        ("Jira", 403) => "the Jira user may not do this in the project: grant it Browse, Create and Transition issues",
+        ("Jira", 404) => "check JIRA_BASE_URL and JIRA_PROJECT_KEY",
+        ("PagerDuty", 400) => "PagerDuty refused the event: check PAGERDUTY_ROUTING_KEY (an Events API v2 integration key)",
+        ("PagerDuty", 401 | 403 | 404) => "check PAGERDUTY_EVENTS_URL and PAGERDUTY_ROUTING_KEY",
+        ("Statuspage", 401 | 403) => "STATUSPAGE_API_KEY is refused: create a key under API info in Statuspage",
+        ("Statuspage", 404) => "check STATUSPAGE_PAGE_ID and the partner's [public_status] component_id",
+        ("Statuspage", 400 | 422) => "Statuspage refused the request as it is (see its error)",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_says_what_to_fix() {
+        assert!(fix("Jira", 401).is_some_and(|f| f.contains("JIRA_API_TOKEN")));
+        assert!(fix("PagerDuty", 400).is_some_and(|f| f.contains("PAGERDUTY_ROUTING_KEY")));
+        assert!(fix("Statuspage", 404).is_some_and(|f| f.contains("STATUSPAGE_PAGE_ID")));
+        assert_eq!(fix("Jira", 418), None);
     }
 }
 

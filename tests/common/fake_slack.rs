@@ -1,5 +1,5 @@
-//! A fake Slack Web API on loopback: `chat.postMessage`, `conversations.history` and
-//! `conversations.list`, answering the real shapes, with a script of failures. Like Slack, it
+//! A fake Slack Web API on loopback: `chat.postMessage`, `chat.update`, `conversations.history`
+//! and `conversations.list`, answering the real shapes, with a script of failures. Like Slack, it
 //! keeps messages per channel (a `#name` is resolved to its channel id, as Slack does for
 //! `chat.postMessage`), and `conversations.history` honours `channel` (an id; a name is
 //! `channel_not_found`), `oldest` (exclusive), `limit` with a `next_cursor`, and
@@ -27,6 +27,9 @@ pub enum Reply {
     NotOk(&'static str),
     /// The message is posted, but the answer comes only after this long (a hung request).
     Hold(Duration),
+    /// The message is posted; the answer is `ok: true` with `ts` and `channel` but without the
+    /// `message` field (a success in a shape a strict parser refuses).
+    OkWithoutMessage,
 }
 
 /// A message the fake received.
@@ -76,6 +79,8 @@ struct State {
     violations: Vec<String>,
     /// Channel name (without `#`) -> id.
     channels: Vec<(String, String)>,
+    /// The `chat.update` requests that edited a message.
+    updates: Vec<Value>,
 }
 
 impl State {
@@ -116,7 +121,7 @@ impl Respond for PostMessage {
         let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
         state.check(request, Some(&body));
         let key = body["metadata"]["event_payload"]["idempotency_key"].as_str().map(str::to_owned);
-        let posted = matches!(reply, Reply::Ok | Reply::Hold(_));
+        let posted = matches!(reply, Reply::Ok | Reply::Hold(_) | Reply::OkWithoutMessage);
         // Slack's ts: seconds since the epoch (now), then a sequence.
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
         let ts = format!("{now}.{:06}", state.posts.len() + 1);
@@ -126,6 +131,7 @@ impl Respond for PostMessage {
         let ok = json!({"ok": true, "channel": channel_id, "ts": ts, "message": {"type": "message", "ts": ts, "text": body["text"]}});
         match reply {
             Reply::Ok => ResponseTemplate::new(200).set_body_json(ok),
+            Reply::OkWithoutMessage => ResponseTemplate::new(200).set_body_json(json!({"ok": true, "channel": channel_id, "ts": ts})),
             Reply::Hold(d) => ResponseTemplate::new(200).set_body_json(ok).set_delay(d),
             Reply::Status(code) => ResponseTemplate::new(code).set_body_string("upstream error"),
             Reply::RateLimited(secs) => ResponseTemplate::new(429)
@@ -172,6 +178,23 @@ impl Respond for History {
     }
 }
 
+struct Update(Arc<Mutex<State>>);
+
+/// `chat.update`: `channel` (an id) and `ts` of a posted message; `message_not_found` otherwise.
+impl Respond for Update {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let mut state = self.0.lock().unwrap();
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        state.check(request, Some(&body));
+        let (channel, ts) = (body["channel"].as_str().unwrap_or_default(), body["ts"].as_str().unwrap_or_default());
+        if !state.posts.iter().any(|p| p.posted && p.channel_id == channel && p.ts == ts) {
+            return ResponseTemplate::new(200).set_body_json(json!({"ok": false, "error": "message_not_found"}));
+        }
+        state.updates.push(body.clone());
+        ResponseTemplate::new(200).set_body_json(json!({"ok": true, "channel": channel, "ts": ts, "text": body["text"]}))
+    }
+}
+
 struct List(Arc<Mutex<State>>);
 
 impl Respond for List {
@@ -192,6 +215,7 @@ impl FakeSlack {
         Mock::given(method("POST")).and(path("/api/chat.postMessage")).respond_with(PostMessage(state.clone())).mount(&server).await;
         Mock::given(path("/api/conversations.history")).respond_with(History(state.clone())).mount(&server).await;
         Mock::given(path("/api/conversations.list")).respond_with(List(state.clone())).mount(&server).await;
+        Mock::given(method("POST")).and(path("/api/chat.update")).respond_with(Update(state.clone())).mount(&server).await;
         state.lock().unwrap().channel_id("#ecosystem-updates");
         Self { server, state }
     }
@@ -219,6 +243,11 @@ impl FakeSlack {
     /// Requests that departed from Slack's official Web API description.
     pub fn spec_violations(&self) -> Vec<String> {
         self.state.lock().unwrap().violations.clone()
+    }
+
+    /// The `chat.update` bodies that edited a message, in order.
+    pub fn updates(&self) -> Vec<Value> {
+        self.state.lock().unwrap().updates.clone()
     }
 
     /// How often `conversations.history` was read.

@@ -20,6 +20,8 @@ use crate::outbox::slack::{SlackPost, SlackUpdate};
 use crate::outbox::{Action, Attempt, Delivered, DeliveryError, Sink};
 use crate::store::{Store, remote_ids, slack as channels};
 
+use super::errors;
+
 /// `event_type` of the metadata Sparky attaches to its messages.
 pub const METADATA_EVENT_TYPE: &str = "sparky_action";
 /// Key of the idempotency key in the metadata's `event_payload`.
@@ -57,7 +59,7 @@ impl SlackSink {
 
     /// Posts `post`; returns the message `ts`.
     async fn post(&self, post: &SlackPost, key: &str) -> Result<Delivered, DeliveryError> {
-        let answer = self.call_post("chat.postMessage", &post_request(post, key)?).await?;
+        let answer = self.call_post("chat.postMessage", &post.channel, &post_request(post, key)?).await?;
         let (channel, ts) = posted(&answer)?;
         if let Err(e) = channels::remember_channel(&self.store, &post.channel, &channel).await {
             tracing::warn!(error = %e, "cannot remember the Slack channel id");
@@ -82,13 +84,14 @@ impl SlackSink {
         };
         let content = SlackMessageContent::new().with_text(update.text.clone()).with_blocks(blocks(&update.blocks)?);
         let request = SlackApiChatUpdateRequest::new(SlackChannelId(channel.to_owned()), content, SlackTs(ts.to_owned()));
-        let answer = self.call_post("chat.update", &request).await?;
+        let answer = self.call_post("chat.update", channel, &request).await?;
         let (_, ts) = posted(&answer)?;
         Ok(Delivered::with_id(ts))
     }
 
-    /// The `ts` of a message in `channel` since `since` carrying `key` in its metadata.
-    async fn find(&self, channel: &str, key: &str, since: crate::model::Timestamp) -> Result<Option<String>, DeliveryError> {
+    /// The channel id and `ts` of a message in `channel` since `since` carrying `key` in its
+    /// metadata.
+    async fn find(&self, channel: &str, key: &str, since: crate::model::Timestamp) -> Result<Option<(String, String)>, DeliveryError> {
         let id = self.channel_id(channel).await?;
         let since = since.as_millis().max(0);
         let oldest = format!("{}.{:03}000", since / 1000, since % 1000);
@@ -99,10 +102,10 @@ impl SlackSink {
             if let Some(c) = &cursor {
                 query.push(("cursor", c.clone()));
             }
-            let page = self.call_get("conversations.history", &query).await?;
+            let page = self.call_get("conversations.history", channel, &query).await?;
             let messages = page["messages"].as_array().map(Vec::as_slice).unwrap_or_default();
             if let Some(found) = messages.iter().find(|m| carries_key(m, key)) {
-                return Ok(found["ts"].as_str().map(str::to_owned));
+                return Ok(found["ts"].as_str().map(|ts| (id.clone(), ts.to_owned())));
             }
             cursor = next_cursor(&page);
             if cursor.is_none() {
@@ -140,7 +143,7 @@ impl SlackSink {
             if let Some(c) = &cursor {
                 query.push(("cursor", c.clone()));
             }
-            let page = self.call_get("conversations.list", &query).await?;
+            let page = self.call_get("conversations.list", name, &query).await?;
             let found = page["channels"].as_array().into_iter().flatten().find(|c| c["name"].as_str() == Some(name));
             if let Some(id) = found.and_then(|c| c["id"].as_str()) {
                 return Ok(Some(id.to_owned()));
@@ -153,18 +156,19 @@ impl SlackSink {
         Ok(None)
     }
 
-    async fn call_post(&self, method: &str, body: &impl serde::Serialize) -> Result<Value, DeliveryError> {
+    async fn call_post(&self, method: &str, channel: &str, body: &impl serde::Serialize) -> Result<Value, DeliveryError> {
         let request = self.http.post(format!("{}/{method}", self.api)).json(body);
-        self.call(method, request).await
+        self.call(method, channel, request).await
     }
 
-    async fn call_get(&self, method: &str, query: &[(&str, String)]) -> Result<Value, DeliveryError> {
+    async fn call_get(&self, method: &str, channel: &str, query: &[(&str, String)]) -> Result<Value, DeliveryError> {
         let request = self.http.get(format!("{}/{method}", self.api)).query(query);
-        self.call(method, request).await
+        self.call(method, channel, request).await
     }
 
-    /// Sends a Web API call; the answer's JSON when Slack says `ok: true`.
-    async fn call(&self, method: &str, request: reqwest::RequestBuilder) -> Result<Value, DeliveryError> {
+    /// Sends a Web API call about `channel`; the answer's JSON when Slack says `ok: true`. An
+    /// error no retry fixes ([`errors`]) is permanent and says what to do.
+    async fn call(&self, method: &str, channel: &str, request: reqwest::RequestBuilder) -> Result<Value, DeliveryError> {
         let request = request.bearer_auth(self.token.expose()).timeout(self.timeout);
         let response = request.send().await.map_err(|e| DeliveryError::retry(format!("Slack {method}: {}", classify(&e, self.timeout))))?;
         let status = response.status();
@@ -174,14 +178,23 @@ impl SlackSink {
         if status.as_u16() == 429 {
             return Err(DeliveryError::Retry { reason: "Slack rate limit (HTTP 429)".to_owned(), retry_after });
         }
-        if !status.is_success() {
-            return Err(DeliveryError::retry(format!("Slack answered HTTP {}", status.as_u16())));
+        let json: Option<Value> = serde_json::from_slice(&body).ok();
+        if let Some(error) = json.as_ref().filter(|j| j["ok"].as_bool() == Some(false)).and_then(|j| j["error"].as_str()) {
+            let needed = json.as_ref().and_then(|j| j["needed"].as_str());
+            return Err(errors::delivery_error(method, error, channel, needed));
         }
-        let json: Value =
-            serde_json::from_slice(&body).map_err(|e| DeliveryError::retry(format!("Slack {method}: the answer is not JSON: {e}")))?;
+        if !status.is_success() {
+            let reason = format!("Slack {method} answered HTTP {}", status.as_u16());
+            return Err(match errors::http_class(status.as_u16()) {
+                errors::Class::Retry => DeliveryError::retry(reason),
+                errors::Class::Permanent(fix) => DeliveryError::permanent(format!("{reason}: {fix}")),
+            });
+        }
+        let Some(json) = json else {
+            return Err(DeliveryError::retry(format!("Slack {method}: the answer is not JSON")));
+        };
         if json["ok"].as_bool() != Some(true) {
-            let error = json["error"].as_str().unwrap_or("no error given");
-            return Err(DeliveryError::retry(format!("Slack answered ok: false, error `{error}`")));
+            return Err(DeliveryError::retry(format!("Slack {method} answered without `ok: true`")));
         }
         Ok(json)
     }
@@ -189,10 +202,13 @@ impl SlackSink {
 
 #[async_trait::async_trait]
 impl Sink for SlackSink {
+    /// A post found by its metadata counts like a fresh one: its `ts` is recorded, so a later
+    /// `chat.update` of it works.
     async fn find_earlier(&self, action: &Action, attempt: &Attempt) -> Result<Option<Delivered>, DeliveryError> {
         let Action::SlackPost(post) = action else { return Ok(None) };
         let since = attempt.created_at - self.history_window;
-        let Some(ts) = self.find(&post.channel, &attempt.key, since).await? else { return Ok(None) };
+        let Some((channel, ts)) = self.find(&post.channel, &attempt.key, since).await? else { return Ok(None) };
+        self.remember(post, &channel, &ts).await?;
         Ok(Some(Delivered::with_id(ts)))
     }
 
