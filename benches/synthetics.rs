@@ -17,8 +17,8 @@
 //! `synthetics/*.toml` files (`timeout = "5s"`, `[[assert]] status = 200` and `[[assert]]
 //! json_path = "$.status" equals = "ok"`), `Config::load_with_env` without the process
 //! environment, `App::start`, then as `sparky daemon` does: `Engine::start`, `Engine::load`,
-//! `Engine::run_daemon` in a task. The bench waits until the engine owns every check (its first
-//! `check_owners` sync), lets it run a 3 s warm-up, then measures S seconds: CPU is utime + stime
+//! `Engine::run_daemon` in a task. The bench waits until the engine has beaten once (its row in
+//! `replicas`: alone, it owns every check), lets it run a 3 s warm-up, then measures S seconds: CPU is utime + stime
 //! of the phase process (`getrusage`), results are the rows of `check_results` whose `at` falls in
 //! the window (read after the shutdown token is cancelled and the writer has finished). Each
 //! check's ticks fall at `k * interval + spread(id, interval)`; a result's scheduling lateness is
@@ -29,7 +29,7 @@
 //! - `big`: `--big` (default 10,000) checks every 10 s (1,000 checks/s): CPU per check, projected
 //!   to 10,000 checks every 5 minutes (33.3 checks/s); peak RSS (VmHWM) of that process.
 //! - `direct`: the same 10,000 checks every 5 minutes, measured as they are (fixed costs such as
-//!   the ownership sync of all checks every 10 s included), for the same S seconds.
+//!   the heartbeat every 5 s and the ownership test of each tick included), for the same S seconds.
 //!
 //! Then, unless `--no-anchor`, `../shared/tools/anchor-blackbox --target URL --seconds S --json`
 //! probes the same URL (never while a Sparky phase runs). Targets: at least 5x blackbox_exporter's
@@ -230,26 +230,26 @@ async fn phase(name: &str, args: &Args, target: &str) -> Result<Value, String> {
         tokio::spawn(async move { engine.run_daemon(&app.store, &app.instance, runtimes, shutdown).await })
     };
 
-    // The engine schedules its checks once its first ownership sync holds them all.
+    // The engine runs its checks once it has read the replicas (alone here: all of them).
     let t = Instant::now();
     loop {
-        let owned: i64 = sqlx::query("SELECT COUNT(*) FROM check_owners WHERE owner = $1")
+        let beaten: i64 = sqlx::query("SELECT COUNT(*) FROM replicas WHERE instance = $1")
             .bind(&app.instance)
             .fetch_one(app.store.pool())
             .await
             .and_then(|r| r.try_get(0))
-            .map_err(|e| format!("cannot count owned checks: {e}"))?;
-        if usize::try_from(owned).is_ok_and(|o| o >= count) {
+            .map_err(|e| format!("cannot read the replicas: {e}"))?;
+        if beaten == 1 {
             break;
         }
         if t.elapsed() > Duration::from_secs(120) {
-            return Err(format!("the engine owns {owned} of {count} checks after 120 s"));
+            return Err("the engine has not beaten after 120 s".to_owned());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let owned_after = t.elapsed().as_secs_f64();
     println!(
-        "{name}: {count} checks every {interval_secs} s: config written and loaded, app and engine started in {startup:.2} s; all checks owned {owned_after:.2} s later; RSS {}",
+        "{name}: {count} checks every {interval_secs} s: config written and loaded, app and engine started in {startup:.2} s; first heartbeat {owned_after:.2} s later; RSS {}",
         mib(status_mib("VmRSS:"))
     );
 

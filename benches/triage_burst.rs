@@ -106,6 +106,7 @@ async fn burst(base: &str, checks: usize, partners: usize, concurrency: usize) -
             at: now,
             from: CheckState::Healthy,
             to: CheckState::Failing,
+            warn: None,
         })
         .collect();
     write_batch(&app.store, &Batch { results: vec![], states: vec![], events }).await.unwrap();

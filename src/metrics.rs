@@ -4,7 +4,7 @@
 
 use std::sync::LazyLock;
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
 /// Every metric Sparky exports.
 pub struct Metrics {
@@ -37,8 +37,16 @@ pub struct Metrics {
     pub status_events: IntCounterVec,
     /// Check run duration, by check and partner.
     pub check_duration: HistogramVec,
-    /// Check results by outcome and error kind (`none` for a pass).
+    /// Check results (the counted run of each tick) by check, partner and outcome: the success
+    /// ratio SLI.
     pub check_results: IntCounterVec,
+    /// Failed or warn check results by partner and error kind.
+    pub check_errors: IntCounterVec,
+    /// Check results not stored: the database refused them for longer than the writer's
+    /// buffer holds (state changes are never dropped).
+    pub check_results_dropped: prometheus::IntCounter,
+    /// Live replicas as this one last read them.
+    pub replicas: IntGauge,
     /// 1 while a check is healthy, 0 while failing.
     pub check_up: IntGaugeVec,
     /// How late a check started after its scheduled time.
@@ -134,9 +142,23 @@ impl Metrics {
             check_results: counter(
                 &r,
                 "sparky_check_results_total",
-                "Synthetic check results by outcome and error kind.",
-                &["outcome", "error_kind"],
+                "Synthetic check results (the run that counts) by check, partner and outcome.",
+                &["check", "partner", "outcome"],
             ),
+            check_errors: counter(
+                &r,
+                "sparky_check_errors_total",
+                "Synthetic check results that did not pass, by partner and error kind.",
+                &["partner", "error_kind"],
+            ),
+            check_results_dropped: register(
+                &r,
+                prometheus::IntCounter::new(
+                    "sparky_check_results_dropped_total",
+                    "Check results not stored because the database refused writes for longer than the buffer holds.",
+                ),
+            ),
+            replicas: register(&r, IntGauge::new("sparky_replicas", "Live replicas sharing the checks, as this one last read them.")),
             check_up: gauge(&r, "sparky_check_up", "1 while a synthetic check is healthy, 0 while failing.", &["check", "partner"]),
             check_lateness: register(
                 &r,

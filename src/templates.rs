@@ -24,6 +24,8 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("slack/digest.txt.j2", include_str!("../templates/slack/digest.txt.j2")),
     ("slack/status_notice.jsonl.j2", include_str!("../templates/slack/status_notice.jsonl.j2")),
     ("slack/status_notice.txt.j2", include_str!("../templates/slack/status_notice.txt.j2")),
+    ("slack/check_warn.jsonl.j2", include_str!("../templates/slack/check_warn.jsonl.j2")),
+    ("slack/check_warn.txt.j2", include_str!("../templates/slack/check_warn.txt.j2")),
     ("slack/incident.jsonl.j2", include_str!("../templates/slack/incident.jsonl.j2")),
     ("slack/incident.txt.j2", include_str!("../templates/slack/incident.txt.j2")),
     ("statuspage/incident.txt.j2", include_str!("../templates/statuspage/incident.txt.j2")),

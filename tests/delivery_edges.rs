@@ -24,7 +24,10 @@ async fn digest_setup() -> (Sparky, FakeFeeds, FakeSlack) {
     let url = feeds.serve("/feed.xml", Served::Body(rss(&[("e1", "SDK 1.0", "Mon, 01 Sep 2025 10:00:00 GMT", "<p>x</p>")]), RSS));
     let sparky = Sparky::new(Db::Sqlite).slack(&slack.api_url());
     sparky.partner("acme", "Acme Cloud", &[&url]);
-    sparky.write("sparky.toml", "[slack]\ntimeout = \"2s\"\n[outbox]\nlease = \"3s\"\nbackoff_base = \"50ms\"\nmax_wait_per_run = \"5s\"\n[http]\nretries = 0\n");
+    sparky.write(
+        "sparky.toml",
+        "[slack]\ntimeout = \"2s\"\n[outbox]\nlease = \"3s\"\nbackoff_base = \"50ms\"\nmax_wait_per_run = \"5s\"\n[http]\nretries = 0\n",
+    );
     (sparky, feeds, slack)
 }
 
@@ -82,4 +85,72 @@ async fn a_post_found_after_an_uncertain_attempt_can_still_be_edited() {
     assert!(updates[0]["text"].as_str().unwrap().contains("recovered"), "{}", updates[0]);
     let rows = outbox::list(&app.store, &[ActionState::Dead, ActionState::Blocked, ActionState::Retrying], 100).await.unwrap();
     assert!(rows.is_empty(), "nothing left behind: {rows:?}");
+}
+
+#[tokio::test]
+async fn a_public_update_whose_answer_was_lost_is_not_shown_twice() {
+    let w = World::new(&["acme-api"], "").await;
+    w.partner_api(503);
+    w.partner_page("major", "major_outage", true);
+    w.once("synthetics").await;
+    assert_eq!(w.statuspage.incidents().len(), 1, "our public incident");
+    // The recovery's PATCH is made, then its answer is lost: the retry asks Statuspage first.
+    w.statuspage.lose_patch_answers(1);
+    w.partner_api(200);
+    w.partner_page("none", "operational", false);
+    w.once("synthetics").await;
+    time_travel(Duration::from_secs(60)).await;
+    w.once("deliver").await;
+    let incident = &w.statuspage.incidents()[0];
+    let updates: Vec<&str> = incident["incident_updates"].as_array().unwrap().iter().map(|u| u["status"].as_str().unwrap()).collect();
+    assert_eq!(updates, ["resolved", "identified"], "the resolution once, not twice: {incident}");
+    let app = w.sparky.app().await;
+    assert!(outbox::list(&app.store, &[ActionState::Pending, ActionState::Retrying, ActionState::Dead], 10).await.unwrap().is_empty());
+    w.no_spec_violations();
+}
+
+#[tokio::test]
+async fn a_jira_create_whose_answer_was_lost_waits_for_search_to_catch_up_and_creates_one_issue() {
+    let w = World::new(&["acme-api"], "").await;
+    w.jira.lose_create_answers(1, 502);
+    // Its index lags: the first search after the create finds nothing.
+    w.jira.blind_searches(1);
+    w.partner_api(500);
+    w.once("synthetics").await;
+    assert_eq!(w.jira.created().len(), 1, "created, but Sparky never heard");
+    // Right after: searching would find nothing yet, so Sparky does not look (nor create) yet.
+    w.once("deliver").await;
+    assert_eq!(w.jira.create_attempts(), 1, "no second create while search may lag");
+    time_travel(Duration::from_secs(61)).await;
+    w.once("deliver").await;
+    assert_eq!(w.jira.created().len(), 1, "found by its label at the second look, not created twice");
+    let app = w.sparky.app().await;
+    assert!(outbox::list(&app.store, &[ActionState::Pending, ActionState::Retrying, ActionState::Dead], 10).await.unwrap().is_empty());
+    let key = w.jira.created()[0].key.clone();
+    assert!(!w.jira.comments(&key).is_empty() || w.pages("trigger").len() == 1, "the incident goes on on that issue");
+    w.no_spec_violations();
+}
+
+#[tokio::test]
+async fn a_page_pagerduty_refuses_is_reported_loudly_and_the_incident_stays_not_paged() {
+    let w = World::new(&["acme-api"], "").await;
+    w.pagerduty.script([400]);
+    w.partner_api(500);
+    let out = w.once("synthetics").await;
+    assert!(out.contains("\"decision\":\"opened\""), "{out}");
+    assert!(w.pages("trigger").is_empty(), "PagerDuty refused the page");
+    let alerts: Vec<String> = w.slack.posted().iter().map(|p| p.all_text()).filter(|t| t.contains("PAGE FAILED")).collect();
+    assert_eq!(alerts.len(), 1, "one loud alert: {alerts:?}");
+    assert!(alerts[0].contains("on-call was not paged") && alerts[0].contains("acme-api"), "{}", alerts[0]);
+    let key = w.jira.created()[0].key.clone();
+    assert!(w.jira.comments(&key).iter().any(|c| c.contains("PAGE FAILED")), "{:?}", w.jira.comments(&key));
+    // Later runs say it once, not on every run.
+    w.once("synthetics").await;
+    w.once("deliver").await;
+    assert_eq!(w.slack.posted().iter().filter(|p| p.all_text().contains("PAGE FAILED")).count(), 1);
+    let listing = w.sparky.cli(&["incidents", "--json"]).await.stdout;
+    let incidents: serde_json::Value = serde_json::from_str(&listing).unwrap();
+    let incident = &incidents.as_array().unwrap()[0];
+    assert_eq!(incident["paged"], false, "not paged: {incident}");
+    assert!(incident.to_string().contains("page_failed"), "its history says so: {incident}");
 }

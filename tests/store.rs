@@ -208,7 +208,14 @@ async fn check_results_are_written_in_batches(store: &Store) {
             counted: true,
         })
         .collect();
-    let failing = StateRecord { state: CheckState::Failing, consecutive_failures: 1, consecutive_successes: 0, since: now };
+    let failing = StateRecord {
+        state: CheckState::Failing,
+        consecutive_failures: 1,
+        consecutive_successes: 0,
+        since: now,
+        warn_since: None,
+        warn_notified: false,
+    };
     let batch = Batch {
         results,
         states: vec![StateRow { check_id: "c2".to_owned(), partner_id: "okta".to_owned(), record: failing }],
@@ -218,6 +225,7 @@ async fn check_results_are_written_in_batches(store: &Store) {
             at: now,
             from: CheckState::Healthy,
             to: CheckState::Failing,
+            warn: None,
         }],
     };
     checks::write_batch(store, &batch).await.unwrap();

@@ -143,6 +143,7 @@ async fn two_triagers_racing_for_one_partner_open_one_incident() {
         at: Timestamp::now(),
         from: CheckState::Healthy,
         to: CheckState::Failing,
+        warn: None,
     };
     write_batch(&a.store, &Batch { results: vec![], states: vec![], events: vec![event("acme-api"), event("acme-login")] }).await.unwrap();
     let (ta, tb) = (a.triage().unwrap(), b.triage().unwrap());

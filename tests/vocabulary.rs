@@ -11,7 +11,7 @@ use regex::Regex;
 use sparky::model::statuspage::IncidentStatus;
 use sparky::model::{
     ActionState, Cause, CheckState, ComponentStatus, EntryState, ErrorKind, EventKind, HistoryKind, IncidentState, Indicator, Outcome,
-    Priority, SinkKind,
+    Priority, SinkKind, WarnChange,
 };
 use sparky::store::{Backend, Store};
 use sqlx::Row;
@@ -33,6 +33,7 @@ fn guarded() -> Vec<(&'static str, &'static str, BTreeSet<String>)> {
         ("check_state", "state", words(CheckState::ALL, CheckState::as_str)),
         ("check_events", "from_state", words(CheckState::ALL, CheckState::as_str)),
         ("check_events", "to_state", words(CheckState::ALL, CheckState::as_str)),
+        ("check_events", "warn", words(WarnChange::ALL, WarnChange::as_str)),
         ("incidents", "state", words(IncidentState::ALL, IncidentState::as_str)),
         ("incidents", "cause", words(Cause::ALL, Cause::as_str)),
         ("incidents", "priority", words(Priority::ALL, Priority::as_str)),

@@ -54,6 +54,10 @@ pub struct CheckConfig {
     /// Delay of the re-run that confirms a failure. Default 15 s.
     #[serde(default = "default_confirm_after")]
     pub confirm_after: Duration,
+    /// A check whose counted results stay `warn` this long posts one Slack notice to the
+    /// partner's channel, and one when a pass clears it. Default 15 min.
+    #[serde(default = "default_warn_after")]
+    pub warn_after: Duration,
     /// Jira priority of its incident. Default P4.
     #[serde(default)]
     pub priority: Priority,
@@ -91,6 +95,9 @@ fn default_timeout() -> Duration {
 }
 fn default_confirm_after() -> Duration {
     Duration::from_secs(15)
+}
+fn default_warn_after() -> Duration {
+    Duration::from_secs(15 * 60)
 }
 
 /// One `[[step]]` or `[[cleanup]]` of a sandbox check. `${name}` in `url`, `headers` and `body`

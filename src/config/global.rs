@@ -79,11 +79,15 @@ pub struct SyntheticsSettings {
     pub concurrency: usize,
     /// Largest response body read for assertions. Default 1 MiB.
     pub max_body: ByteSize,
+    /// How often a replica renews its row in `replicas`. A replica silent for 3 heartbeats is
+    /// gone (its checks move to the others); a new one takes its share after 3 heartbeats.
+    /// Default 5 s.
+    pub heartbeat: Duration,
 }
 
 impl Default for SyntheticsSettings {
     fn default() -> Self {
-        Self { concurrency: 256, max_body: ByteSize(1024 * 1024) }
+        Self { concurrency: 256, max_body: ByteSize(1024 * 1024), heartbeat: Duration::from_secs(5) }
     }
 }
 

@@ -32,6 +32,10 @@ pub struct JiraConfig {
     pub labels: Vec<String>,
     /// Time allowed per request. Default 15 s.
     pub timeout: Duration,
+    /// How far Jira's search may lag behind a create: after an attempt to create an issue whose
+    /// answer was lost, Sparky waits this long from that attempt before it looks the issue up by
+    /// its label (and looks once more before creating it again). Default 60 s.
+    pub search_lag: Duration,
 }
 
 impl Default for JiraConfig {
@@ -46,6 +50,7 @@ impl Default for JiraConfig {
             resolve_transition: "Resolve".to_owned(),
             labels: vec!["sparky".to_owned()],
             timeout: Duration::from_secs(15),
+            search_lag: Duration::from_secs(60),
         }
     }
 }

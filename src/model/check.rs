@@ -39,12 +39,34 @@ pub struct StateRecord {
     pub consecutive_successes: u32,
     /// Since when.
     pub since: Timestamp,
+    /// Since when its counted results are `warn` (`None`: the last one was not).
+    pub warn_since: Option<Timestamp>,
+    /// The "still warn after `warn_after`" notice of this warn spell was decided.
+    pub warn_notified: bool,
 }
 
 impl StateRecord {
     /// A check never run: healthy since `now`.
     pub fn new(now: Timestamp) -> Self {
-        Self { state: CheckState::Healthy, consecutive_failures: 0, consecutive_successes: 0, since: now }
+        Self {
+            state: CheckState::Healthy,
+            consecutive_failures: 0,
+            consecutive_successes: 0,
+            since: now,
+            warn_since: None,
+            warn_notified: false,
+        }
+    }
+}
+
+vocabulary! {
+    /// A warn spell's notice: a check `warn` for `warn_after` (`started`), and the pass that ends
+    /// a spell that was noticed (`cleared`). Stored in `check_events.warn`.
+    pub enum WarnChange {
+        /// Warn for `warn_after` without a pass.
+        Started,
+        /// A pass after a noticed spell.
+        Cleared,
     }
 }
 

@@ -65,6 +65,9 @@ vocabulary! {
         StatusUnknown,
         /// The partner's page can be read again.
         StatusReadable,
+        /// PagerDuty never accepted the page (its action is dead): on-call was not paged, and
+        /// Slack was told so loudly.
+        PageFailed,
         /// Every check passes again.
         Resolved,
     }

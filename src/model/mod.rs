@@ -66,7 +66,7 @@ pub mod statuspage;
 mod time;
 
 pub use changelog::EntryState;
-pub use check::{AssertionResult, CheckState, Outcome, StateRecord, Transition, worst};
+pub use check::{AssertionResult, CheckState, Outcome, StateRecord, Transition, WarnChange, worst};
 pub use error::ErrorKind;
 pub use ids::{CheckId, PartnerId};
 pub use incident::{Cause, Evidence, HistoryKind, Incident, IncidentState, Priority};

@@ -7,6 +7,8 @@
 //! so a page that flaps between two polls (an incident vanishing and coming back) is not posted
 //! again.
 
+pub mod warn;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 

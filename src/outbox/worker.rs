@@ -50,6 +50,19 @@ pub struct DeliveryReport {
     pub leased_elsewhere: i64,
 }
 
+impl DeliveryReport {
+    /// This report followed by `later` (a second drain of the same run).
+    pub fn and(self, later: Self) -> Self {
+        Self {
+            delivered: self.delivered + later.delivered,
+            printed: self.printed + later.printed,
+            retrying: later.retrying,
+            dead: self.dead + later.dead,
+            leased_elsewhere: later.leased_elsewhere,
+        }
+    }
+}
+
 /// The outcome of one attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {

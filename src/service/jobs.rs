@@ -116,10 +116,36 @@ pub async fn status_of(app: &App, partner: &Partner, triage: &Triage) -> Result<
 
 async fn hand_over(app: &App, handover: Handover) -> Result<Option<DeliveryReport>, StoreError> {
     match handover {
-        Handover::Drain => Ok(Some(app.deliverer().drain().await?)),
+        Handover::Drain => {
+            let report = app.deliverer().drain().await?;
+            if report.dead == 0 {
+                return Ok(Some(report));
+            }
+            // A page that just went dead is alerted about in this run, not the next one.
+            Ok(Some(report.and(alert_failed_pages(app).await?)))
+        }
         Handover::Wake => {
             app.wake.notify_one();
             Ok(None)
+        }
+    }
+}
+
+/// Alerts about pages PagerDuty never accepted, and delivers the alerts.
+async fn alert_failed_pages(app: &App) -> Result<DeliveryReport, StoreError> {
+    let triage = match app.triage() {
+        Ok(triage) => triage,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start triage to alert about failed pages");
+            return Ok(DeliveryReport::default());
+        }
+    };
+    match triage.page_failures().await {
+        Ok(0) => Ok(DeliveryReport::default()),
+        Ok(_) => app.deliverer().drain().await,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot look for pages PagerDuty never accepted");
+            Ok(DeliveryReport::default())
         }
     }
 }

@@ -7,9 +7,10 @@ use crate::config::{Partner, Problem};
 use crate::digest::{DigestError, PartnerGroup, render_digest};
 use crate::model::statuspage::Summary;
 use crate::model::{
-    Cause, CheckId, ComponentStatus, EventDetail, EventKind, Evidence, Incident, Indicator, Priority, StatusEvent, Timestamp,
+    Cause, CheckId, ComponentStatus, EventDetail, EventKind, Evidence, Incident, Indicator, Priority, StatusEvent, Timestamp, WarnChange,
 };
 use crate::notices::notices;
+use crate::notices::warn::{self, Warned};
 use crate::outbox::slack::RenderError;
 use crate::store::changelogs::{ClaimedEntry, EntryRecord};
 use crate::templates::{TemplateError, Templates};
@@ -21,7 +22,8 @@ use crate::triage::plan::{self, CheckChange, Ctx, PlanError};
 pub fn template_problems(templates: &Templates) -> Vec<Problem> {
     let strict = templates.strict();
     let mut problems: Vec<Problem> = Vec::new();
-    let results = [digest(&strict), status_notices(&strict), incidents(&strict), egress_alert(&strict), status_page(&strict)];
+    let results =
+        [digest(&strict), status_notices(&strict), warn_notices(&strict), incidents(&strict), egress_alert(&strict), status_page(&strict)];
     for problem in results.into_iter().filter_map(Result::err) {
         if !problems.contains(&problem) {
             problems.push(problem);
@@ -91,6 +93,17 @@ fn status_notices(templates: &Templates) -> Result<(), Problem> {
     let events: Vec<StatusEvent> = steps.iter().map(|(kind, old, new)| StatusEvent::new(*kind, "p1", *old, *new, detail.clone())).collect();
     let now = Timestamp::from_millis(1_764_000_600_000).to_datetime();
     notices(templates, &partner, page, "#acme", &events, Indicator::Major, now).map(|_| ()).map_err(|e| render_problem(&e))
+}
+
+fn warn_notices(templates: &Templates) -> Result<(), Problem> {
+    let partner = partner();
+    let at = Timestamp::from_millis(1_764_000_000_000);
+    let started = Warned { event: 1, check: "acme-api", change: WarnChange::Started, at, reason: Some("latency 2.4 s > warn_above 2 s") };
+    let cleared = Warned { change: WarnChange::Cleared, reason: None, ..started };
+    for warned in [started, cleared] {
+        warn::notice(templates, &partner, "#acme", &warned, at + std::time::Duration::from_secs(900)).map_err(|e| render_problem(&e))?;
+    }
+    Ok(())
 }
 
 fn verdicts() -> [Verdict; 3] {

@@ -5,7 +5,9 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::{Store, StoreError, corrupt, word};
-use crate::model::{Cause, CheckId, CheckState, Evidence, HistoryKind, Incident, IncidentState, Outcome, PartnerId, Priority, Timestamp};
+use crate::model::{
+    Cause, CheckId, CheckState, Evidence, HistoryKind, Incident, IncidentState, Outcome, PartnerId, Priority, Timestamp, WarnChange,
+};
 
 /// A check state change not yet triaged.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,16 +20,19 @@ pub struct CheckEvent {
     pub partner_id: String,
     /// When (the `at` of the result that caused it).
     pub at: Timestamp,
-    /// New state.
+    /// New state (a warn notice: the state it happened in).
     pub to: CheckState,
+    /// A warn notice to post, not a state change.
+    pub warn: Option<WarnChange>,
 }
 
-/// State changes not triaged yet, oldest first.
+/// State changes (and warn notices) not triaged yet, oldest first.
 pub async fn unhandled_events(store: &Store, limit: i64) -> Result<Vec<CheckEvent>, StoreError> {
-    let rows = sqlx::query("SELECT id, check_id, partner_id, at, to_state FROM check_events WHERE handled_at IS NULL ORDER BY id LIMIT $1")
-        .bind(limit)
-        .fetch_all(store.pool())
-        .await?;
+    let rows =
+        sqlx::query("SELECT id, check_id, partner_id, at, to_state, warn FROM check_events WHERE handled_at IS NULL ORDER BY id LIMIT $1")
+            .bind(limit)
+            .fetch_all(store.pool())
+            .await?;
     rows.iter()
         .map(|r| {
             Ok(CheckEvent {
@@ -36,6 +41,10 @@ pub async fn unhandled_events(store: &Store, limit: i64) -> Result<Vec<CheckEven
                 partner_id: r.try_get(2)?,
                 at: Timestamp::from_millis(r.try_get(3)?),
                 to: word(r, 4, "check_events.to_state")?,
+                warn: r
+                    .try_get::<Option<String>, _>(5)?
+                    .map(|w| w.parse().map_err(|e: crate::model::UnknownWord| corrupt("check_events.warn", e.to_string())))
+                    .transpose()?,
             })
         })
         .collect()
@@ -418,12 +427,13 @@ pub async fn requeue_event(conn: &mut AnyConnection, check: &str, partner: &str,
     Ok(())
 }
 
-/// The message of `check`'s latest counted failed result (what a page says failed).
-pub async fn latest_failure(store: &Store, check: &str) -> Result<Option<String>, StoreError> {
+/// The message of `check`'s latest counted result with `outcome` (why it fails, or why it
+/// warns).
+pub async fn latest_message(store: &Store, check: &str, outcome: Outcome) -> Result<Option<String>, StoreError> {
     let row =
         sqlx::query("SELECT message FROM check_results WHERE check_id = $1 AND counted = 1 AND outcome = $2 ORDER BY at DESC LIMIT 1")
             .bind(check)
-            .bind(Outcome::Fail.as_str())
+            .bind(outcome.as_str())
             .fetch_optional(store.pool())
             .await?;
     Ok(row.map(|r| r.try_get::<Option<String>, _>(0)).transpose()?.flatten())

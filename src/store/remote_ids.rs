@@ -27,3 +27,19 @@ pub async fn put(store: &Store, sink: &str, local_key: &str, remote_id: &str) ->
         .await?;
     Ok(())
 }
+
+/// Records that `local_key` is `remote_id` at `sink` now, replacing an earlier record (a mark
+/// that moves, such as the time of a sink's latest create attempt).
+pub async fn set(store: &Store, sink: &str, local_key: &str, remote_id: &str) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO remote_ids (sink, local_key, remote_id, at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (sink, local_key) DO UPDATE SET remote_id = $3, at = $4",
+    )
+    .bind(sink)
+    .bind(local_key)
+    .bind(remote_id)
+    .bind(Timestamp::now().as_millis())
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}

@@ -1,4 +1,4 @@
-//! Tables `check_results`, `check_state`, `check_events` and `check_owners`.
+//! Tables `check_results`, `check_state` and `check_events` (as the check engine writes them).
 //!
 //! Results are written in batches (one transaction, multi-row INSERTs): a check run costs a
 //! share of one statement, not a transaction of its own.
@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use sqlx::Row;
 
 use super::{Backend, Store, StoreError, word};
-use crate::model::{CheckState, ErrorKind, Outcome, StateRecord, Timestamp};
+use crate::model::{CheckState, ErrorKind, Outcome, StateRecord, Timestamp, WarnChange};
 
 /// One result to store.
 #[derive(Debug, Clone)]
@@ -48,19 +48,21 @@ pub struct StateRow {
     pub record: StateRecord,
 }
 
-/// A state change to store for triage.
+/// A state change (or a warn notice) to store for triage.
 #[derive(Debug, Clone)]
 pub struct EventRow {
     /// Check id.
     pub check_id: String,
     /// Partner id.
     pub partner_id: String,
-    /// The `at` of the result that caused it.
+    /// The `at` of the result that caused it (a warn notice `started`: when the spell began).
     pub at: Timestamp,
     /// Before.
     pub from: CheckState,
     /// After.
     pub to: CheckState,
+    /// A warn notice (`from == to` then), not a state change.
+    pub warn: Option<WarnChange>,
 }
 
 /// What the engine writes at once.
@@ -130,9 +132,9 @@ pub async fn write_batch(store: &Store, batch: &Batch) -> Result<(), StoreError>
     }
     for s in &batch.states {
         sqlx::query(
-            "INSERT INTO check_state (check_id, partner_id, state, consecutive_failures, consecutive_successes, since, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (check_id) DO UPDATE SET partner_id = $2, state = $3, \
-             consecutive_failures = $4, consecutive_successes = $5, since = $6, updated_at = $7",
+            "INSERT INTO check_state (check_id, partner_id, state, consecutive_failures, consecutive_successes, since, updated_at, warn_since, warn_notified) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (check_id) DO UPDATE SET partner_id = $2, state = $3, \
+             consecutive_failures = $4, consecutive_successes = $5, since = $6, updated_at = $7, warn_since = $8, warn_notified = $9",
         )
         .bind(&s.check_id)
         .bind(&s.partner_id)
@@ -141,16 +143,19 @@ pub async fn write_batch(store: &Store, batch: &Batch) -> Result<(), StoreError>
         .bind(i64::from(s.record.consecutive_successes))
         .bind(s.record.since.as_millis())
         .bind(Timestamp::now().as_millis())
+        .bind(s.record.warn_since.map(Timestamp::as_millis))
+        .bind(i64::from(s.record.warn_notified))
         .execute(&mut *tx)
         .await?;
     }
     for e in &batch.events {
-        sqlx::query("INSERT INTO check_events (check_id, partner_id, at, from_state, to_state) VALUES ($1, $2, $3, $4, $5)")
+        sqlx::query("INSERT INTO check_events (check_id, partner_id, at, from_state, to_state, warn) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&e.check_id)
             .bind(&e.partner_id)
             .bind(e.at.as_millis())
             .bind(e.from.as_str())
             .bind(e.to.as_str())
+            .bind(e.warn.map(WarnChange::as_str))
             .execute(&mut *tx)
             .await?;
     }
@@ -158,23 +163,34 @@ pub async fn write_batch(store: &Store, batch: &Batch) -> Result<(), StoreError>
     Ok(())
 }
 
+const STATE_COLUMNS: &str = "check_id, state, consecutive_failures, consecutive_successes, since, warn_since, warn_notified";
+
+fn state_record(row: &sqlx::any::AnyRow) -> Result<(String, StateRecord), StoreError> {
+    let count = |i: usize| -> Result<u32, StoreError> { Ok(u32::try_from(row.try_get::<i64, _>(i)?).unwrap_or(0)) };
+    let record = StateRecord {
+        state: word(row, 1, "check_state.state")?,
+        consecutive_failures: count(2)?,
+        consecutive_successes: count(3)?,
+        since: Timestamp::from_millis(row.try_get(4)?),
+        warn_since: row.try_get::<Option<i64>, _>(5)?.map(Timestamp::from_millis),
+        warn_notified: row.try_get::<i64, _>(6)? != 0,
+    };
+    Ok((row.try_get(0)?, record))
+}
+
 /// Every stored state, by check id.
 pub async fn states(store: &Store) -> Result<HashMap<String, StateRecord>, StoreError> {
-    let rows = sqlx::query("SELECT check_id, state, consecutive_failures, consecutive_successes, since FROM check_state")
-        .fetch_all(store.pool())
-        .await?;
-    rows.iter()
-        .map(|row| {
-            let count = |i: usize| -> Result<u32, StoreError> { Ok(u32::try_from(row.try_get::<i64, _>(i)?).unwrap_or(0)) };
-            let record = StateRecord {
-                state: word(row, 1, "check_state.state")?,
-                consecutive_failures: count(2)?,
-                consecutive_successes: count(3)?,
-                since: Timestamp::from_millis(row.try_get(4)?),
-            };
-            Ok((row.try_get(0)?, record))
-        })
-        .collect()
+    let sql = format!("SELECT {STATE_COLUMNS} FROM check_state");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(store.pool()).await?;
+    rows.iter().map(state_record).collect()
+}
+
+/// The stored state of `check` (`None`: never stored): what a replica taking the check over
+/// starts from.
+pub async fn state(store: &Store, check: &str) -> Result<Option<StateRecord>, StoreError> {
+    let sql = format!("SELECT {STATE_COLUMNS} FROM check_state WHERE check_id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(check).fetch_optional(store.pool()).await?;
+    row.as_ref().map(state_record).transpose().map(|r| r.map(|(_, record)| record))
 }
 
 /// A counted result's time, duration and outcome.
@@ -205,51 +221,6 @@ pub async fn samples(store: &Store, check: &str, since: Timestamp) -> Result<Vec
             })
         })
         .collect()
-}
-
-/// Renews `owner`'s leases, takes over expired ones, registers checks never seen, and returns
-/// the ids of `ids` that `owner` holds until `lease_until`. A handful of statements whatever the
-/// number of checks (one INSERT per check the first time only).
-pub async fn sync_ownership(store: &Store, owner: &str, ids: &[String], lease_until: Timestamp) -> Result<Vec<String>, StoreError> {
-    let now = Timestamp::now().as_millis();
-    let lease_until = lease_until.as_millis();
-    let mut tx = store.pool().begin().await?;
-    sqlx::query("UPDATE check_owners SET lease_until = $2 WHERE owner = $1").bind(owner).bind(lease_until).execute(&mut *tx).await?;
-    sqlx::query("UPDATE check_owners SET owner = $1, lease_until = $2 WHERE lease_until < $3")
-        .bind(owner)
-        .bind(lease_until)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    let known: std::collections::HashSet<String> = sqlx::query("SELECT check_id FROM check_owners")
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| r.try_get(0))
-        .collect::<Result<_, _>>()?;
-    for id in ids.iter().filter(|id| !known.contains(*id)) {
-        sqlx::query("INSERT INTO check_owners (check_id, owner, lease_until) VALUES ($1, $2, $3) ON CONFLICT (check_id) DO NOTHING")
-            .bind(id)
-            .bind(owner)
-            .bind(lease_until)
-            .execute(&mut *tx)
-            .await?;
-    }
-    let mine: std::collections::HashSet<String> = sqlx::query("SELECT check_id FROM check_owners WHERE owner = $1")
-        .bind(owner)
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| r.try_get(0))
-        .collect::<Result<_, _>>()?;
-    tx.commit().await?;
-    Ok(ids.iter().filter(|id| mine.contains(*id)).cloned().collect())
-}
-
-/// Gives up `owner`'s checks (a clean shutdown hands them over at once).
-pub async fn release_checks(store: &Store, owner: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM check_owners WHERE owner = $1").bind(owner).execute(store.pool()).await?;
-    Ok(())
 }
 
 /// Deletes results older than `before`; returns how many.

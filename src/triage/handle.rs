@@ -10,7 +10,8 @@ use super::recheck::{self, Next, Step};
 use super::{Decision, Reading, Triage, TriageError};
 use crate::config::Partner;
 use crate::metrics::METRICS;
-use crate::model::{CheckId, CheckState, HistoryKind, Incident, PartnerStatus, Priority, Timestamp};
+use crate::model::{CheckId, CheckState, HistoryKind, Incident, Outcome, PartnerStatus, Priority, Timestamp, WarnChange};
+use crate::notices::warn::{self, Warned};
 use crate::outbox::enqueue;
 use crate::sources::connectivity::Egress;
 use crate::sources::status_pages::PollReport;
@@ -23,10 +24,40 @@ impl Triage {
             tracing::warn!(partner = %event.partner_id, "check event of a partner no longer configured");
             return self.mark(event).await;
         };
+        if let Some(change) = event.warn {
+            return self.warned(event, partner, change).await;
+        }
         match event.to {
             CheckState::Failing => self.failing(event, partner, reading).await,
             CheckState::Healthy => self.healthy(event, partner).await,
         }
+    }
+
+    /// A warn notice: posted to the partner's channel with the event, in one transaction. A
+    /// template that fails falls back to the default (see `Templates`); one that still fails is
+    /// logged and the event marked, as for status notices.
+    async fn warned(&self, event: &CheckEvent, partner: &Partner, change: WarnChange) -> Result<Decision, TriageError> {
+        let reason = match change {
+            WarnChange::Started => table::latest_message(&self.store, &event.check_id, Outcome::Warn).await?,
+            WarnChange::Cleared => None,
+        };
+        let ctx = self.ctx(partner);
+        let warned = Warned { event: event.id, check: &event.check_id, change, at: event.at, reason: reason.as_deref() };
+        let notice = match warn::notice(&self.templates, partner, ctx.channel, &warned, ctx.now) {
+            Ok(notice) => vec![notice],
+            Err(e) => {
+                METRICS.error("triage", "template");
+                tracing::error!(check = %event.check_id, error = %e, "cannot render a warn notice");
+                Vec::new()
+            }
+        };
+        let mut tx = self.store.pool().begin().await.map_err(StoreError::from)?;
+        if !table::claim_event(&mut tx, event.id, ctx.now).await? {
+            return Ok(Decision::Nothing);
+        }
+        enqueue(&mut tx, &notice).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(Decision::Warned)
     }
 
     async fn mark(&self, event: &CheckEvent) -> Result<Decision, TriageError> {
@@ -36,7 +67,7 @@ impl Triage {
         Ok(Decision::Nothing)
     }
 
-    fn ctx<'a>(&'a self, partner: &'a Partner) -> Ctx<'a> {
+    pub(super) fn ctx<'a>(&'a self, partner: &'a Partner) -> Ctx<'a> {
         Ctx { templates: &self.templates, partner, channel: partner.channel(&self.config.global.slack.channel), now: Timestamp::now() }
     }
 
@@ -151,7 +182,7 @@ impl Triage {
             return Ok(());
         }
         let check = incident.checks.first().map_or_else(|| incident.dedup_key.clone(), ToString::to_string);
-        let failure = table::latest_failure(&self.store, &check).await?;
+        let failure = table::latest_message(&self.store, &check, Outcome::Fail).await?;
         let ctx = Ctx { now, ..self.ctx(partner) };
         let mut tx = self.store.pool().begin().await.map_err(StoreError::from)?;
         // Only the incident read above, still open and unchanged meanwhile.

@@ -12,6 +12,7 @@
 pub mod cause;
 pub mod egress;
 mod handle;
+mod page_failed;
 pub mod plan;
 pub mod recheck;
 pub mod reconcile;
@@ -85,6 +86,8 @@ pub enum Decision {
     },
     /// Sparky has no egress: nobody blamed.
     Suppressed,
+    /// A warn notice (degraded for `warn_after`, or cleared) went to the partner's channel.
+    Warned,
     /// Nothing to do (already handled elsewhere, unknown partner, or no incident).
     Nothing,
 }
@@ -208,6 +211,9 @@ impl Triage {
                 }
             }
             self.run_pending().await;
+            if let Err(e) = self.page_failures().await {
+                tracing::error!(error = %e, "cannot look for pages PagerDuty never accepted");
+            }
             if last_egress.is_none_or(|t| t.elapsed() >= EGRESS_RECHECK) {
                 last_egress = Some(Instant::now());
                 if let Err(e) = self.egress_tick().await {

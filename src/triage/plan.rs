@@ -352,6 +352,20 @@ pub fn status_unknown(ctx: &Ctx<'_>, incident: &Incident, since: Timestamp, erro
     Ok(vec![jira_comment(incident, key("jira"), &text), ctx.slack(&view, key("slack"), incident, false)?])
 }
 
+/// PagerDuty never accepted the page of `incident` (outbox action `action_id` is dead with
+/// `error`): a loud Slack alert in the partner's channel and a Jira comment, each on its own
+/// chain (the incident's other messages may be the ones stuck), and the incident not paged.
+pub fn page_failed(ctx: &Ctx<'_>, incident: &Incident, action_id: i64, error: &str) -> Result<Plan, PlanError> {
+    let key = |what: &str| format!("incident:{}:page-failed:{action_id}:{what}", incident.id);
+    let check = incident.checks.first().map_or(incident.dedup_key.as_str(), CheckId::as_str);
+    let view = ctx.view("page_failed", incident, check, Some(error), None);
+    let post = INCIDENT.post(ctx.templates, &view, ctx.channel, Purpose::Incident)?;
+    let text = format!("PAGE FAILED: PagerDuty never accepted the page for {check} ({error}); on-call was not paged.");
+    let comment = JiraAction::Comment { incident: incident.key(), body: adf(&text) };
+    let actions = vec![Action::SlackPost(post).queued(key("slack"), key("slack")), Action::Jira(comment).queued(key("jira"), key("jira"))];
+    Ok(Plan { actions, paged: false, published: incident.published })
+}
+
 /// The partner's page can be read again (after `status_unknown`); `reason` is what it says now.
 pub fn status_readable(ctx: &Ctx<'_>, incident: &Incident, since: Timestamp, reason: &str) -> Vec<NewAction> {
     let key = format!("incident:{}:readable:{}:jira", incident.id, since.as_millis());

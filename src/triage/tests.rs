@@ -55,6 +55,7 @@ async fn a_stored_failure_is_decided_within_a_poll_interval() {
         at: stored_at,
         from: CheckState::Healthy,
         to: CheckState::Failing,
+        warn: None,
     };
     write_batch(&store, &Batch { results: vec![], states: vec![], events: vec![event] }).await.unwrap();
     let open = |store: Store| async move {

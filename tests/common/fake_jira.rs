@@ -49,6 +49,10 @@ struct Issue {
 #[derive(Default)]
 struct State {
     create_failures: VecDeque<u16>,
+    /// Creates that are made and then answered with this status (the answer lost).
+    lost_creates: VecDeque<u16>,
+    /// Searches still to answer as if no issue existed (Jira's index lags behind a create).
+    blind_searches: usize,
     hold_next: Option<Duration>,
     create_attempts: usize,
     issues: Vec<Issue>,
@@ -101,7 +105,7 @@ impl Respond for Route {
         let key = issue_key(request);
         match self.1 {
             Endpoint::Create => create(&mut state, request, &body),
-            Endpoint::Search => search(&state, request, &body),
+            Endpoint::Search => search(&mut state, request, &body),
             Endpoint::GetIssue => with_issue(&mut state, &key, |i| get_issue(i)),
             Endpoint::EditIssue => with_issue(&mut state, &key, |i| edit_issue(i, &body)),
             Endpoint::Comments => with_issue(&mut state, &key, |i| comments(i, request)),
@@ -169,6 +173,9 @@ fn create(state: &mut State, request: &Request, body: &Value) -> ResponseTemplat
     };
     let answer = json!({"id": created.id, "key": created.key, "self": format!("{}rest/api/3/issue/{}", base(request), created.id)});
     state.issues.push(Issue { created, comments: Vec::new(), transitions: Vec::new(), status: ("To Do", "new") });
+    if let Some(status) = state.lost_creates.pop_front() {
+        return error(status, "the issue was created; this answer is lost on the way back");
+    }
     let response = ResponseTemplate::new(201).set_body_json(answer);
     match state.hold_next.take() {
         Some(delay) => response.set_delay(delay),
@@ -184,7 +191,11 @@ fn base(request: &Request) -> String {
 }
 
 /// The JQL of a search (query parameter of GET, body of POST).
-fn search(state: &State, request: &Request, body: &Value) -> ResponseTemplate {
+fn search(state: &mut State, request: &Request, body: &Value) -> ResponseTemplate {
+    if state.blind_searches > 0 {
+        state.blind_searches -= 1;
+        return ResponseTemplate::new(200).set_body_json(json!({"issues": [], "isLast": true}));
+    }
     let query = |name: &str| request.url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
     let jql = body["jql"].as_str().map(str::to_owned).or_else(|| query("jql")).unwrap_or_default();
     let fields: Vec<String> = match &body["fields"] {
@@ -367,6 +378,16 @@ impl FakeJira {
     /// The next `n` creates answer HTTP `status` (with Jira's error shape) and create nothing.
     pub fn fail_creates(&self, n: usize, status: u16) {
         self.state.lock().unwrap().create_failures.extend(std::iter::repeat_n(status, n));
+    }
+
+    /// The next `n` creates make their issue and answer HTTP `status` (a 5xx after the commit).
+    pub fn lose_create_answers(&self, n: usize, status: u16) {
+        self.state.lock().unwrap().lost_creates.extend(std::iter::repeat_n(status, n));
+    }
+
+    /// The next `n` searches find nothing, as Jira's lagging index can right after a create.
+    pub fn blind_searches(&self, n: usize) {
+        self.state.lock().unwrap().blind_searches += n;
     }
 
     /// The next create that succeeds creates the issue at once (searchable, commentable) but

@@ -1,6 +1,6 @@
 //! A fake Atlassian Statuspage manage API (v1) on loopback, under `/v1/pages/{page_id}/`:
-//! `POST incidents`, `GET incidents/unresolved`, `PATCH incidents/{id}`, `PATCH
-//! components/{id}`, answering the shapes of the official description
+//! `POST incidents`, `GET incidents/unresolved`, `GET incidents/{id}`, `PATCH incidents/{id}`
+//! (its `metadata` replaces the incident's), `PATCH components/{id}`, answering the shapes of the official description
 //! (`statuspage_manage_api_v1_openapi.json`: `Incident`, `IncidentUpdate`, `Component`), with a
 //! script of failures. Every request is checked against that description: the operation and its
 //! required parameters (through `openapi.rs`), the `Authorization: OAuth KEY` header of its
@@ -25,6 +25,8 @@ const COMPONENT_STATUSES: &[&str] = &["operational", "under_maintenance", "degra
 #[derive(Default)]
 struct State {
     script: VecDeque<u16>,
+    /// Incident PATCHes whose change is made and whose answer is then lost (a 502).
+    lose_patch_answers: usize,
     /// Incidents in creation order, as Statuspage stores them.
     incidents: Vec<Value>,
     /// Components by id: (name, status).
@@ -87,7 +89,7 @@ impl Respond for Api {
         let known = matches!(
             (method.as_str(), segments.as_slice()),
             ("POST", ["v1", "pages", _, "incidents"])
-                | ("GET", ["v1", "pages", _, "incidents", "unresolved"])
+                | ("GET", ["v1", "pages", _, "incidents", _])
                 | ("PATCH" | "PUT", ["v1", "pages", _, "incidents" | "components", _])
         );
         if !known {
@@ -106,7 +108,18 @@ impl Respond for Api {
         match (method.as_str(), segments.as_slice()) {
             ("POST", ["v1", "pages", page, "incidents"]) => create(&mut state, page, &body["incident"]),
             ("GET", ["v1", "pages", _, "incidents", "unresolved"]) => unresolved(&state, request),
-            ("PATCH" | "PUT", ["v1", "pages", _, "incidents", id]) => update(&mut state, id, &body["incident"]),
+            ("GET", ["v1", "pages", _, "incidents", id]) => match state.incidents.iter().find(|i| i["id"] == *id) {
+                Some(incident) => ResponseTemplate::new(200).set_body_json(incident.clone()),
+                None => error(404, "The requested resource could not be found."),
+            },
+            ("PATCH" | "PUT", ["v1", "pages", _, "incidents", id]) => {
+                let answer = update(&mut state, id, &body["incident"]);
+                if state.lose_patch_answers == 0 {
+                    return answer;
+                }
+                state.lose_patch_answers -= 1;
+                error(502, "the update was made; this answer is lost on the way back")
+            }
             (_, ["v1", "pages", page, "components", id]) => component(&mut state, page, id, &body["component"]),
             _ => error(404, "The requested resource could not be found."),
         }
@@ -308,6 +321,10 @@ fn update(state: &mut State, id: &str, change: &Value) -> ResponseTemplate {
     if let Some(name) = change["name"].as_str() {
         incident["name"] = Value::String(name.to_owned());
     }
+    if let Some(metadata) = change.get("metadata") {
+        // As Statuspage: the metadata given replaces the incident's.
+        incident["metadata"] = metadata.clone();
+    }
     if !components.is_empty() {
         incident["components"] = Value::Array(components);
     }
@@ -358,6 +375,11 @@ impl FakeStatuspage {
     /// `Retry-After: 1`); nothing changes on the page for them.
     pub fn script(&self, statuses: impl IntoIterator<Item = u16>) {
         self.state.lock().unwrap().script.extend(statuses);
+    }
+
+    /// The next `n` incident PATCHes are made, and answered 502 (their answer lost).
+    pub fn lose_patch_answers(&self, n: usize) {
+        self.state.lock().unwrap().lose_patch_answers += n;
     }
 
     /// Every component status set with `PATCH components/{id}`: (component id, status), in order.

@@ -8,7 +8,8 @@
 //!
 //! Nothing is done twice: the issue carries the incident's fingerprint as a label and its key is
 //! kept in `remote_ids`; after an attempt whose answer never came back the issue is looked up by
-//! that label. Every comment ends with a marker paragraph (`sparky ref` + 12 hex digits of the
+//! that label, once Jira's search has caught up (`[jira] search_lag` after the attempt, whose time
+//! `remote_ids` keeps as `create-attempt:INCIDENT`), and once more before creating again. Every comment ends with a marker paragraph (`sparky ref` + 12 hex digits of the
 //! action's idempotency key) looked for among the issue's newest comments before posting again.
 
 use reqwest::Method;
@@ -16,7 +17,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::config::{HttpConfig, JiraConfig, Secret};
-use crate::model::Priority;
+use crate::model::{Priority, Timestamp};
 use crate::outbox::jira::{JiraAction, adf};
 use crate::outbox::{Action, Attempt, Delivered, DeliveryError, Sink};
 use crate::sinks::http::SinkHttp;
@@ -26,6 +27,8 @@ use crate::store::{Store, remote_ids};
 const SINK: &str = "jira";
 /// Comments read when looking for an earlier attempt's comment.
 const COMMENTS_LOOKED_AT: u32 = 50;
+/// The second look for an issue an uncertain create may have made, after the first found none.
+const LOOK_AGAIN: std::time::Duration = std::time::Duration::from_secs(5);
 /// Start of the marker paragraph of every comment.
 pub(super) const MARKER_PREFIX: &str = "sparky ref ";
 
@@ -111,7 +114,7 @@ impl JiraSink {
                 if let Some(key) = self.known_key(incident).await? {
                     return Ok(Some(Delivered::with_id(key)));
                 }
-                let Some(key) = self.find_by_label(&label(fingerprint)).await? else { return Ok(None) };
+                let Some(key) = self.find_created(incident, &label(fingerprint)).await? else { return Ok(None) };
                 self.remember(incident, &key).await?;
                 Ok(Some(Delivered::with_id(key)))
             }
@@ -133,11 +136,41 @@ impl JiraSink {
         }
     }
 
+    /// The issue an earlier create of `incident` may have made, looked up by `fingerprint`
+    /// once Jira's search has caught up with that attempt (`[jira] search_lag` after it; until
+    /// then a retry at that time), and once more [`LOOK_AGAIN`] later before giving up.
+    async fn find_created(&self, incident: &str, fingerprint: &str) -> Result<Option<String>, DeliveryError> {
+        let mark = remote_ids::get(&self.store, SINK, &attempt_mark(incident))
+            .await
+            .map_err(|e| DeliveryError::retry(format!("cannot read when the Jira issue of {incident} was last created: {e}")))?;
+        let Some(attempted) = mark.and_then(|m| m.parse::<i64>().ok()).map(Timestamp::from_millis) else { return Ok(None) };
+        let searchable = attempted + self.cfg.search_lag.get();
+        let now = Timestamp::now();
+        if now < searchable {
+            return Err(DeliveryError::Retry {
+                reason: format!(
+                    "an earlier create of the Jira issue may have succeeded; Jira's search can lag, so Sparky looks for label {fingerprint} at {} before creating it again",
+                    searchable.to_rfc3339()
+                ),
+                retry_after: Some(searchable.since(now)),
+            });
+        }
+        if let Some(key) = self.find_by_label(fingerprint).await? {
+            return Ok(Some(key));
+        }
+        tokio::time::sleep(LOOK_AGAIN).await;
+        self.find_by_label(fingerprint).await
+    }
+
     /// The issue of `issue.incident`: known, or created now.
     async fn create(&self, issue: &NewIssue<'_>) -> Result<String, DeliveryError> {
         if let Some(key) = self.known_key(issue.incident).await? {
             return Ok(key);
         }
+        // When this attempt was made: an answer lost on the way back is looked up after it.
+        remote_ids::set(&self.store, SINK, &attempt_mark(issue.incident), &Timestamp::now().as_millis().to_string())
+            .await
+            .map_err(|e| DeliveryError::retry(format!("cannot record the Jira create attempt of {}: {e}", issue.incident)))?;
         let fingerprint = label(issue.fingerprint);
         let body = json!({ "fields": self.issue_fields(issue, &fingerprint) });
         let answer =
@@ -346,6 +379,11 @@ fn summary(text: &str) -> String {
 /// `text` as a quoted JQL string.
 fn jql_string(text: &str) -> String {
     format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// The `remote_ids` key of the time of the latest create attempt for `incident`.
+fn attempt_mark(incident: &str) -> String {
+    format!("create-attempt:{incident}")
 }
 
 #[async_trait::async_trait]

@@ -7,7 +7,11 @@
 //!   `remote_ids` (sink `statuspage`). When an earlier attempt may have reached Statuspage, the
 //!   unresolved incidents (`GET incidents/unresolved`) are searched for our key in `metadata`
 //!   first, so an incident is created once;
-//! - an update or resolution: `PATCH incidents/{id}` `{"incident": {"status", "body"}}`.
+//! - an update or resolution: `PATCH incidents/{id}` `{"incident": {"status", "body", "metadata":
+//!   {"sparky": {"incident": KEY, "update": ACTION_KEY}}}}`: the marker of the latest update rides
+//!   in the same request as the update, so after an uncertain attempt `GET incidents/{id}` tells
+//!   whether it landed (updates of one incident go out one after the other, so the latest marker
+//!   is the only one to look for) and customers never read the same update twice.
 
 use serde_json::{Map, Value, json};
 use url::Url;
@@ -61,8 +65,10 @@ impl StatuspageSink {
             StatuspageAction::OpenIncident { incident, name, body, status, components, impact } => {
                 self.open(incident, Opening { name, body, status: *status, components, impact: *impact }).await
             }
-            StatuspageAction::UpdateIncident { incident, body, status } => self.update(incident, body, *status).await,
-            StatuspageAction::ResolveIncident { incident, body } => self.update(incident, body, IncidentStatus::Resolved).await,
+            StatuspageAction::UpdateIncident { incident, body, status } => self.update(incident, body, *status, &attempt.key).await,
+            StatuspageAction::ResolveIncident { incident, body } => {
+                self.update(incident, body, IncidentStatus::Resolved, &attempt.key).await
+            }
         }
     }
 
@@ -96,13 +102,24 @@ impl StatuspageSink {
         Ok(Delivered::with_id(id))
     }
 
-    async fn update(&self, key: &str, body: &str, status: IncidentStatus) -> Result<Delivered, DeliveryError> {
-        let Some(id) = self.remembered(key).await? else {
-            return Err(DeliveryError::retry(format!("Statuspage incident `{key}` not opened yet")));
-        };
-        let request = json!({"incident": {"status": status.as_str(), "body": truncate(body, MAX_BODY)}});
+    async fn update(&self, key: &str, body: &str, status: IncidentStatus, marker: &str) -> Result<Delivered, DeliveryError> {
+        let id = self.opened(key).await?;
+        let metadata = json!({"sparky": {"incident": key, "update": marker}});
+        let request = json!({"incident": {"status": status.as_str(), "body": truncate(body, MAX_BODY), "metadata": metadata}});
         self.call(self.http.client().patch(self.url(&["incidents", &id])).json(&request)).await?;
         Ok(Delivered::with_id(id))
+    }
+
+    /// The Statuspage id of our incident `key`; a retry while it is not opened yet.
+    async fn opened(&self, key: &str) -> Result<String, DeliveryError> {
+        self.remembered(key).await?.ok_or_else(|| DeliveryError::retry(format!("Statuspage incident `{key}` not opened yet")))
+    }
+
+    /// Whether the update marked `marker` is the incident's latest (`GET incidents/{id}`).
+    async fn updated(&self, key: &str, marker: &str) -> Result<Option<Delivered>, DeliveryError> {
+        let id = self.opened(key).await?;
+        let incident = self.call(self.http.client().get(self.url(&["incidents", &id]))).await?;
+        Ok((incident["metadata"]["sparky"]["update"].as_str() == Some(marker)).then(|| Delivered::with_id(id)))
     }
 
     /// The id of an unresolved incident carrying `key` in `metadata.sparky.incident`.
@@ -154,8 +171,14 @@ impl StatuspageSink {
 impl Sink for StatuspageSink {
     /// An incident created by an earlier attempt is found by the key in its metadata; the other
     /// actions set a state, which setting again leaves as it is.
-    async fn find_earlier(&self, action: &Action, _: &Attempt) -> Result<Option<Delivered>, DeliveryError> {
-        let Action::Statuspage(StatuspageAction::OpenIncident { incident, .. }) = action else { return Ok(None) };
+    async fn find_earlier(&self, action: &Action, attempt: &Attempt) -> Result<Option<Delivered>, DeliveryError> {
+        let incident = match action {
+            Action::Statuspage(StatuspageAction::OpenIncident { incident, .. }) => incident,
+            Action::Statuspage(StatuspageAction::UpdateIncident { incident, .. } | StatuspageAction::ResolveIncident { incident, .. }) => {
+                return self.updated(incident, &attempt.key).await;
+            }
+            _ => return Ok(None),
+        };
         if let Some(id) = self.remembered(incident).await? {
             return Ok(Some(Delivered::with_id(id)));
         }

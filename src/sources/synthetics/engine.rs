@@ -1,46 +1,50 @@
 //! The check engine: every check on its own schedule (spread over its interval by its id), a
 //! bounded number of requests at once, a failure confirmed by one re-run after `confirm_after`,
-//! the state machine applied to the confirmed outcome, and results written in batches.
+//! the state machine applied to the confirmed outcome, and results written in batches: a
+//! result, the state it moved to and its state-change event in one transaction, retried without
+//! bound while the database refuses them (results beyond a buffer are dropped and counted; states
+//! and events never are).
 //!
-//! With several replicas, each check is owned by one replica at a time (`check_owners`, a lease
-//! renewed every few seconds); a replica that dies loses its checks to another within the lease.
+//! With several replicas, each tick runs on the replica that owns the check at that instant
+//! ([`share`](super::share): rendezvous hashing over the live `replicas` rows); a replica that
+//! takes a check over loads its state and latency window from the database first.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use prometheus::{Histogram, IntGauge};
+use prometheus::{Histogram, IntCounter, IntGauge};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::run::{LatencyHistory, RunOutput, Runner};
-use super::state::{Thresholds, apply};
+use super::share::Membership;
+use super::state::{Thresholds, apply, warn};
+use super::writer::{CHANNEL_BATCHES, write_results};
 use crate::config::{Assertion, CheckConfig, HttpConfig, SyntheticsSettings};
 use crate::metrics::METRICS;
-use crate::model::{CheckState, Outcome, StateRecord, Timestamp, Transition};
+use crate::model::{CheckState, Outcome, StateRecord, Timestamp, Transition, WarnChange};
 use crate::schedule::{Every, Start, run_every};
 use crate::store::synthetics::{self as table, Batch, EventRow, ResultRow, StateRow};
 use crate::store::{Store, StoreError};
-
-/// Results buffered before a write.
-const BATCH_ROWS: usize = 500;
-/// Longest a result waits in the buffer.
-const BATCH_WAIT: Duration = Duration::from_millis(50);
-/// How long a replica owns its checks without renewing.
-const OWNERSHIP_LEASE: Duration = Duration::from_secs(30);
-/// How often ownership is renewed (and free checks picked up).
-const OWNERSHIP_SYNC: Duration = Duration::from_secs(10);
 
 /// One check and what the engine keeps about it between runs.
 pub struct CheckRuntime {
     /// Its configuration.
     pub config: CheckConfig,
     state: Mutex<StateRecord>,
+    /// The state and latencies are those of the database: loaded, then moved only by this
+    /// replica's runs. Cleared at a tick another replica owns.
+    current: AtomicBool,
     /// Counted (time, latency) pairs within the longest `latency_p95` window.
     latencies: Mutex<VecDeque<(Timestamp, Duration)>>,
     window: Option<Duration>,
     duration_metric: Histogram,
+    /// `sparky_check_results_total` of this check, one counter per outcome in [`Outcome::ALL`]
+    /// order.
+    results_metric: Vec<IntCounter>,
     up_metric: IntGauge,
 }
 
@@ -55,9 +59,14 @@ impl CheckRuntime {
             .max();
         Self {
             duration_metric: METRICS.check_duration.with_label_values(&labels),
+            results_metric: Outcome::ALL
+                .iter()
+                .map(|o| METRICS.check_results.with_label_values(&[labels[0], labels[1], o.as_str()]))
+                .collect(),
             up_metric: METRICS.check_up.with_label_values(&labels),
             config,
             state: Mutex::new(state),
+            current: AtomicBool::new(true),
             latencies: Mutex::new(VecDeque::new()),
             window,
         }
@@ -66,6 +75,29 @@ impl CheckRuntime {
     /// Its current state.
     pub fn state(&self) -> StateRecord {
         *self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The latency window as the database has it at `now`.
+    async fn load_latencies(&self, store: &Store, now: Timestamp) -> Result<(), StoreError> {
+        let Some(window) = self.window else { return Ok(()) };
+        let samples = table::samples(store, self.config.id.as_str(), now - window).await?;
+        let mut l = self.latencies.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        l.clear();
+        l.extend(samples.iter().map(|s| (s.at, Duration::from_millis(u64::try_from(s.duration_ms).unwrap_or(0)))));
+        Ok(())
+    }
+
+    /// Takes the check over: its state, consecutive counts and latency window as stored by
+    /// the replica that ran it last.
+    async fn take_over(&self, store: &Store) -> Result<(), StoreError> {
+        let now = Timestamp::now();
+        let stored = table::state(store, self.config.id.as_str()).await?.unwrap_or_else(|| StateRecord::new(now));
+        self.load_latencies(store, now).await?;
+        *self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = stored;
+        self.up_metric.set(i64::from(stored.state == CheckState::Healthy));
+        self.current.store(true, Ordering::Release);
+        tracing::info!(check = %self.config.id, state = stored.state.as_str(), "took the check over");
+        Ok(())
     }
 
     fn remember(&self, at: Timestamp, latency: Duration) {
@@ -121,6 +153,9 @@ pub struct Executed {
     /// The state change it caused.
     #[serde(skip)]
     pub transition: Option<Transition>,
+    /// The warn notice it caused.
+    #[serde(skip)]
+    pub warn: Option<WarnChange>,
 }
 
 impl Executed {
@@ -130,12 +165,25 @@ impl Executed {
     }
 }
 
+/// What one counted run changed, for the writer.
+struct Changed {
+    /// The record after the run.
+    record: StateRecord,
+    /// It differs from the one before (so it is stored).
+    stored: bool,
+    /// The state change.
+    transition: Option<Transition>,
+    /// The warn notice.
+    warn: Option<WarnChange>,
+}
+
 /// Runs checks and records what they find.
 #[derive(Clone)]
 pub struct Engine {
     runner: Arc<Runner>,
     permits: Arc<Semaphore>,
     writer: mpsc::Sender<Batch>,
+    heartbeat: Duration,
 }
 
 impl Engine {
@@ -148,9 +196,15 @@ impl Engine {
         triage: Arc<tokio::sync::Notify>,
     ) -> Result<(Self, JoinHandle<()>), crate::fetch::FetchError> {
         let runner = Runner::new(http, settings.max_body.0)?;
-        let (tx, rx) = mpsc::channel(BATCH_ROWS * 4);
+        let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
         let writer = tokio::spawn(write_results(store.clone(), rx, triage));
-        Ok((Self { runner: Arc::new(runner), permits: Arc::new(Semaphore::new(settings.concurrency.max(1))), writer: tx }, writer))
+        let engine = Self {
+            runner: Arc::new(runner),
+            permits: Arc::new(Semaphore::new(settings.concurrency.max(1))),
+            writer: tx,
+            heartbeat: settings.heartbeat.get(),
+        };
+        Ok((engine, writer))
     }
 
     /// Runtimes of `checks` with their stored states and latency history.
@@ -161,11 +215,7 @@ impl Engine {
         for check in checks {
             let state = states.get(check.id.as_str()).copied().unwrap_or_else(|| StateRecord::new(now));
             let runtime = CheckRuntime::new(check.clone(), state);
-            if let Some(window) = runtime.window {
-                for s in table::samples(store, check.id.as_str(), now - window).await? {
-                    runtime.remember(s.at, Duration::from_millis(u64::try_from(s.duration_ms).unwrap_or(0)));
-                }
-            }
+            runtime.load_latencies(store, now).await?;
             runtime.up_metric.set(i64::from(state.state == CheckState::Healthy));
             runtimes.push(Arc::new(runtime));
         }
@@ -183,6 +233,7 @@ impl Engine {
             confirmation,
             state: rt.state(),
             transition: None,
+            warn: None,
         }
     }
 
@@ -207,17 +258,27 @@ impl Engine {
         let (first, confirmation) = self.run_confirmed(rt).await;
         let counted = confirmation.as_ref().unwrap_or(&first);
         let thresholds = Thresholds { failure: rt.config.failure_threshold, success: rt.config.success_threshold };
-        let (before, state, transition) = {
+        let (before, state, transition, warned) = {
             let mut guard = rt.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             let before = *guard;
             let (next, transition) = apply(before, counted.outcome, thresholds, counted.started_at);
+            let (next, warned) = warn(next, counted.outcome, rt.config.warn_after.get(), counted.started_at);
             *guard = next;
-            (before, next, transition)
+            (before, next, transition, warned)
         };
         rt.remember(counted.started_at, counted.duration);
         self.observe(rt, counted, transition);
-        self.queue(rt, &first, confirmation.as_ref(), (state != before).then_some(state), transition).await;
-        Executed { check: rt.config.id.to_string(), partner: rt.config.partner.to_string(), first, confirmation, state, transition }
+        let changed = Changed { record: state, stored: state != before, transition, warn: warned };
+        self.queue(rt, &first, confirmation.as_ref(), changed).await;
+        Executed {
+            check: rt.config.id.to_string(),
+            partner: rt.config.partner.to_string(),
+            first,
+            confirmation,
+            state,
+            transition,
+            warn: warned,
+        }
     }
 
     async fn run(&self, rt: &CheckRuntime) -> RunOutput {
@@ -229,21 +290,19 @@ impl Engine {
 
     fn observe(&self, rt: &CheckRuntime, out: &RunOutput, transition: Option<Transition>) {
         rt.duration_metric.observe(out.duration.as_secs_f64());
-        METRICS.check_results.with_label_values(&[out.outcome.as_str(), out.error_kind.map_or("none", |k| k.as_str())]).inc();
+        if let Some(counter) = Outcome::ALL.iter().position(|o| *o == out.outcome).and_then(|i| rt.results_metric.get(i)) {
+            counter.inc();
+        }
+        if let Some(kind) = out.error_kind {
+            METRICS.check_errors.with_label_values(&[rt.config.partner.as_str(), kind.as_str()]).inc();
+        }
         if let Some(t) = transition {
             rt.up_metric.set(i64::from(t.to == CheckState::Healthy));
             tracing::warn!(check = %rt.config.id, partner = %rt.config.partner, from = t.from.as_str(), to = t.to.as_str(), error = out.message.as_deref().unwrap_or_default(), "check state changed");
         }
     }
 
-    async fn queue(
-        &self,
-        rt: &CheckRuntime,
-        first: &RunOutput,
-        confirmation: Option<&RunOutput>,
-        state: Option<StateRecord>,
-        transition: Option<Transition>,
-    ) {
+    async fn queue(&self, rt: &CheckRuntime, first: &RunOutput, confirmation: Option<&RunOutput>, changed: Changed) {
         let (check, partner) = (rt.config.id.to_string(), rt.config.partner.to_string());
         let row = |out: &RunOutput, confirmation: bool, counted: bool| ResultRow {
             check_id: check.clone(),
@@ -263,14 +322,13 @@ impl Engine {
             results.push(row(c, true, true));
         }
         let at = confirmation.unwrap_or(first).started_at;
-        let batch = Batch {
-            results,
-            states: state.map(|record| StateRow { check_id: check.clone(), partner_id: partner.clone(), record }).into_iter().collect(),
-            events: transition
-                .map(|t| EventRow { check_id: check.clone(), partner_id: partner.clone(), at, from: t.from, to: t.to })
-                .into_iter()
-                .collect(),
-        };
+        let event = |from, to, warn| EventRow { check_id: check.clone(), partner_id: partner.clone(), at, from, to, warn };
+        let now_in = changed.record.state;
+        // A warn notice is dated from the spell's start (`started`) or its end (`cleared`).
+        let warn_event = |w: WarnChange| EventRow { at: changed.record.warn_since.unwrap_or(at), ..event(now_in, now_in, Some(w)) };
+        let events = changed.transition.map(|t| event(t.from, t.to, None)).into_iter().chain(changed.warn.map(warn_event));
+        let stored = changed.stored.then(|| StateRow { check_id: check.clone(), partner_id: partner.clone(), record: changed.record });
+        let batch = Batch { states: stored.into_iter().collect(), events: events.collect(), results };
         if self.writer.send(batch).await.is_err() {
             tracing::error!(check = %check, "result writer stopped; result not stored");
         }
@@ -282,66 +340,54 @@ impl Engine {
         futures::future::join_all(runs).await
     }
 
-    /// The daemon: as replica `instance`, owns what checks it can, runs each on its schedule
-    /// until `shutdown`.
+    /// The daemon: as replica `instance` (beating every `[synthetics] heartbeat` in `replicas`), runs each
+    /// check at each of its ticks that this replica owns, until `shutdown`.
     pub async fn run_daemon(&self, store: &Store, instance: &str, runtimes: Vec<Arc<CheckRuntime>>, shutdown: CancellationToken) {
-        let ids: Vec<String> = runtimes.iter().map(|r| r.config.id.to_string()).collect();
-        let by_id: HashMap<String, Arc<CheckRuntime>> = runtimes.into_iter().map(|r| (r.config.id.to_string(), r)).collect();
-        let mut running: HashMap<String, JoinHandle<()>> = HashMap::new();
-        loop {
-            let lease_until = Timestamp::now() + OWNERSHIP_LEASE;
-            match table::sync_ownership(store, instance, &ids, lease_until).await {
-                Ok(held) => self.reconcile(&by_id, &held, &mut running, &shutdown),
-                Err(e) => {
-                    METRICS.error("synthetics", "store");
-                    tracing::error!(error = %e, "cannot renew check ownership");
-                }
-            }
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                () = tokio::time::sleep(OWNERSHIP_SYNC) => {}
-            }
-        }
-        for (_, task) in running {
+        let membership = Membership::new(instance, self.heartbeat);
+        // The first view before the first tick: a replica joining a cluster does not run what
+        // the others own.
+        let beats = {
+            let (membership, store, shutdown) = (membership.clone(), store.clone(), shutdown.clone());
+            tokio::spawn(async move { membership.run(&store, shutdown).await })
+        };
+        let tasks: Vec<JoinHandle<()>> = runtimes
+            .into_iter()
+            .map(|rt| {
+                let (engine, store, membership, shutdown) = (self.clone(), store.clone(), membership.clone(), shutdown.clone());
+                tokio::spawn(async move { engine.schedule(&rt, &store, &membership, &shutdown).await })
+            })
+            .collect();
+        for task in tasks {
             let _ = task.await;
         }
-        if let Err(e) = table::release_checks(store, instance).await {
-            tracing::warn!(error = %e, "cannot release checks");
-        }
+        let _ = beats.await;
     }
 
-    fn reconcile(
-        &self,
-        by_id: &HashMap<String, Arc<CheckRuntime>>,
-        held: &[String],
-        running: &mut HashMap<String, JoinHandle<()>>,
-        shutdown: &CancellationToken,
-    ) {
-        running.retain(|id, task| {
-            let keep = held.contains(id);
-            if !keep {
-                tracing::info!(check = %id, "check taken over by another replica");
-                task.abort();
-            }
-            keep
-        });
-        for id in held {
-            if running.contains_key(id.as_str()) {
-                continue;
-            }
-            let (Some(rt), engine, shutdown) = (by_id.get(id).cloned(), self.clone(), shutdown.clone()) else { continue };
-            running.insert(id.clone(), tokio::spawn(async move { engine.schedule(&rt, &shutdown).await }));
+    /// One tick of `rt`, scheduled at `tick`: run here if this replica owns it then, after
+    /// loading its state if another replica may have run it meanwhile.
+    async fn tick(&self, rt: &CheckRuntime, store: &Store, membership: &Membership, tick: Timestamp) {
+        if !membership.view().owns(rt.config.id.as_str(), tick) {
+            rt.current.store(false, Ordering::Release);
+            return;
         }
+        if !rt.current.load(Ordering::Acquire)
+            && let Err(e) = rt.take_over(store).await
+        {
+            // Running from the state this replica last had beats not running.
+            METRICS.error("synthetics", "store");
+            tracing::error!(check = %rt.config.id, error = %e, "cannot load the check's state to take it over; running from this replica's");
+        }
+        Box::pin(self.execute(rt, Some(tick))).await;
     }
 
-    async fn schedule(&self, rt: &CheckRuntime, shutdown: &CancellationToken) {
+    async fn schedule(&self, rt: &CheckRuntime, store: &Store, membership: &Membership, shutdown: &CancellationToken) {
         match &rt.config.cron {
             Some(cron) => loop {
                 let now = Timestamp::now();
                 let Some(next) = cron.next(now) else { return };
                 tokio::select! {
                     () = shutdown.cancelled() => return,
-                    () = tokio::time::sleep(next.since(now)) => { Box::pin(self.execute(rt, Some(next))).await; }
+                    () = tokio::time::sleep(next.since(now)) => { Box::pin(self.tick(rt, store, membership, next)).await; }
                 }
             },
             None => {
@@ -350,48 +396,10 @@ impl Engine {
                 // checks would otherwise keep a few KB each while they sleep).
                 run_every(Every::spread(rt.config.id.as_str(), interval), Start::NextTick, shutdown, |tick| {
                     Box::pin(async move {
-                        self.execute(rt, Some(tick)).await;
+                        self.tick(rt, store, membership, tick).await;
                     })
                 })
                 .await;
-            }
-        }
-    }
-}
-
-/// Writes queued results in batches: up to [`BATCH_ROWS`] or [`BATCH_WAIT`], whichever first.
-async fn write_results(store: Store, mut rx: mpsc::Receiver<Batch>, triage: Arc<tokio::sync::Notify>) {
-    while let Some(first) = rx.recv().await {
-        let mut batch = first;
-        let deadline = tokio::time::Instant::now() + BATCH_WAIT;
-        while batch.results.len() < BATCH_ROWS {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(more)) => {
-                    batch.results.extend(more.results);
-                    batch.states.extend(more.states);
-                    batch.events.extend(more.events);
-                }
-                Ok(None) | Err(_) => break,
-            }
-        }
-        write_with_retry(&store, &batch).await;
-        if !batch.events.is_empty() {
-            triage.notify_one();
-        }
-    }
-}
-
-async fn write_with_retry(store: &Store, batch: &Batch) {
-    for attempt in 1..=3u32 {
-        match table::write_batch(store, batch).await {
-            Ok(()) => return,
-            Err(e) if attempt < 3 => {
-                tracing::warn!(error = %e, attempt, "cannot store check results; retrying");
-                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
-            }
-            Err(e) => {
-                METRICS.error("synthetics", "store");
-                tracing::error!(error = %e, results = batch.results.len(), "check results lost: the database refused them three times");
             }
         }
     }

@@ -5,4 +5,6 @@
 pub mod assert;
 pub mod engine;
 pub mod run;
+pub mod share;
 pub mod state;
+mod writer;

@@ -1,0 +1,199 @@
+//! The check engine's result writer: batches of results, states and events, each batch one
+//! transaction; a batch the database refuses is retried until it is stored, without bound, so
+//! no state change is ever lost. While it waits, later batches are merged into it (the engine
+//! never blocks on a full channel); past [`MAX_HELD_RESULTS`], results that change nothing are
+//! dropped and counted (`sparky_check_results_dropped_total`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::BackoffBuilder as _;
+use tokio::sync::mpsc;
+
+use crate::metrics::METRICS;
+use crate::store::Store;
+use crate::store::synthetics::{self as table, Batch};
+
+/// Batches the engine may queue before it waits for the writer.
+pub(super) const CHANNEL_BATCHES: usize = BATCH_ROWS * 4;
+/// Results buffered before a write.
+const BATCH_ROWS: usize = 500;
+/// Longest a result that changes nothing waits in the buffer: at 10,000 checks every 5 minutes
+/// (33 results a second) a batch then holds about 33 results, not one or two, and the cost of a
+/// transaction is shared accordingly. A batch with a state change is written at once.
+const BATCH_WAIT: Duration = Duration::from_secs(1);
+/// Results held while the database refuses writes; beyond, results are dropped (counted).
+const MAX_HELD_RESULTS: usize = 50_000;
+/// Longest wait between two attempts of a refused write.
+const MAX_WRITE_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Writes queued results in batches: up to [`BATCH_ROWS`] or [`BATCH_WAIT`], whichever first,
+/// and at once for a state change;
+/// a batch the database refuses is retried until it is stored, with the batches that arrive
+/// meanwhile merged into it.
+pub(super) async fn write_results(store: Store, mut rx: mpsc::Receiver<Batch>, triage: Arc<tokio::sync::Notify>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = first;
+        let deadline = tokio::time::Instant::now() + BATCH_WAIT;
+        while batch.results.len() < BATCH_ROWS && batch.events.is_empty() {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(more)) => absorb(&mut batch, more),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        write_until_stored(&store, &mut rx, &mut batch).await;
+        if !batch.events.is_empty() {
+            triage.notify_one();
+        }
+    }
+}
+
+/// Adds `more` to `held`. Past [`MAX_HELD_RESULTS`] held results, the results of a batch that
+/// changes nothing are dropped (counted); states, events and the results that caused them stay.
+fn absorb(held: &mut Batch, more: Batch) {
+    let changes = !more.states.is_empty() || !more.events.is_empty();
+    if changes || held.results.len() + more.results.len() <= MAX_HELD_RESULTS {
+        held.results.extend(more.results);
+    } else {
+        METRICS.check_results_dropped.inc_by(u64::try_from(more.results.len()).unwrap_or(u64::MAX));
+    }
+    held.states.extend(more.states);
+    held.events.extend(more.events);
+}
+
+/// Writes `batch`, retrying with backoff (jittered, up to [`MAX_WRITE_BACKOFF`]) for as long as
+/// the database refuses it: a state change is never lost. Batches that arrive while it waits
+/// are merged into it, so the engine never blocks on a full channel.
+async fn write_until_stored(store: &Store, rx: &mut mpsc::Receiver<Batch>, batch: &mut Batch) {
+    let mut delays = backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(100))
+        .with_max_delay(MAX_WRITE_BACKOFF)
+        .with_jitter()
+        .without_max_times()
+        .build();
+    let mut failures = 0u32;
+    loop {
+        let Err(e) = table::write_batch(store, batch).await else {
+            if failures > 0 {
+                tracing::warn!(
+                    failures,
+                    results = batch.results.len(),
+                    states = batch.states.len(),
+                    "check results stored after the database refused them"
+                );
+            }
+            return;
+        };
+        failures += 1;
+        METRICS.error("synthetics", "store");
+        tracing::error!(error = %e, failures, results = batch.results.len(), states = batch.states.len(), "the database refuses check results; retrying until it takes them");
+        let wait = tokio::time::sleep(delays.next().unwrap_or(MAX_WRITE_BACKOFF));
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                () = &mut wait => break,
+                more = rx.recv() => match more {
+                    Some(more) => absorb(batch, more),
+                    None => { (&mut wait).await; break; }
+                },
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CheckState, Outcome, StateRecord, Timestamp};
+    use crate::store::synthetics::{EventRow, ResultRow, StateRow};
+
+    fn result(check: &str) -> ResultRow {
+        ResultRow {
+            check_id: check.into(),
+            partner_id: "acme".into(),
+            at: Timestamp::now(),
+            duration_ms: 5,
+            http_status: Some(500),
+            outcome: Outcome::Fail,
+            error_kind: None,
+            message: None,
+            assertions: "[]".into(),
+            confirmation: false,
+            counted: true,
+        }
+    }
+
+    fn turning_failing(check: &str) -> Batch {
+        let now = Timestamp::now();
+        let record = StateRecord { state: CheckState::Failing, consecutive_failures: 1, ..StateRecord::new(now) };
+        Batch {
+            results: vec![result(check)],
+            states: vec![StateRow { check_id: check.into(), partner_id: "acme".into(), record }],
+            events: vec![EventRow {
+                check_id: check.into(),
+                partner_id: "acme".into(),
+                at: now,
+                from: CheckState::Healthy,
+                to: CheckState::Failing,
+                warn: None,
+            }],
+        }
+    }
+
+    async fn count(store: &Store, table: &str) -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"))).fetch_one(store.pool()).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_refused_state_change_is_retried_until_the_database_takes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        // A day to acquire a connection: under paused time a shorter wait would expire at once.
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
+        let store = Store::open_with(&url, Duration::from_secs(24 * 3600), true).await.unwrap();
+        sqlx::query("CREATE TRIGGER refuse BEFORE INSERT ON check_results BEGIN SELECT RAISE(ABORT, 'refused'); END")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        tokio::time::pause();
+        let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
+        let triage = Arc::new(tokio::sync::Notify::new());
+        let writer = tokio::spawn(write_results(store.clone(), rx, triage.clone()));
+        tx.send(turning_failing("acme-a")).await.unwrap();
+        // Ten minutes of refusals (three attempts would have given up after a second).
+        tokio::time::sleep(Duration::from_secs(600)).await;
+        tx.send(turning_failing("acme-b")).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(count(&store, "check_events").await, 0, "nothing stored while refused");
+        sqlx::query("DROP TRIGGER refuse").execute(store.pool()).await.unwrap();
+        // The next attempt (at most MAX_WRITE_BACKOFF away) stores both batches.
+        for _ in 0..60 {
+            if count(&store, "check_events").await == 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        // notify_one keeps a permit: this returns at once if the writer woke triage.
+        tokio::time::timeout(Duration::from_millis(1), triage.notified()).await.expect("triage woken once stored");
+        assert_eq!(
+            (count(&store, "check_events").await, count(&store, "check_state").await, count(&store, "check_results").await),
+            (2, 2, 2)
+        );
+        drop(tx);
+        writer.await.unwrap();
+    }
+
+    #[test]
+    fn past_the_buffer_only_results_that_change_nothing_are_dropped() {
+        let mut held = Batch { results: vec![result("acme-a"); MAX_HELD_RESULTS], ..Batch::default() };
+        let dropped = METRICS.check_results_dropped.get();
+        absorb(&mut held, Batch { results: vec![result("acme-b"); 3], ..Batch::default() });
+        assert_eq!(held.results.len(), MAX_HELD_RESULTS, "plain results dropped");
+        assert!(METRICS.check_results_dropped.get() >= dropped + 3, "and counted");
+        absorb(&mut held, turning_failing("acme-c"));
+        assert_eq!(
+            (held.results.len(), held.states.len(), held.events.len()),
+            (MAX_HELD_RESULTS + 1, 1, 1),
+            "a state change is kept whole"
+        );
+    }
+}
