@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod outbox;
 pub mod public_status;
 pub mod remote_ids;
+pub mod retention;
 pub mod slack;
 pub mod status;
 pub mod synthetics;
