@@ -62,6 +62,8 @@ pub struct Metrics {
     pub job_runs: IntCounterVec,
     /// Scheduled job duration by job.
     pub job_duration: HistogramVec,
+    /// Rows deleted by retention, by table.
+    pub retention_pruned_rows: IntCounterVec,
 }
 
 /// Registers `metric`. The names, labels and buckets are constants of this file, checked by its
@@ -185,6 +187,7 @@ impl Metrics {
             ),
             job_runs: counter(&r, "sparky_job_runs_total", "Scheduled job runs by job and result.", &["job", "result"]),
             job_duration: histogram(&r, "sparky_job_duration_seconds", "Scheduled job duration.", &["job"], JOB_BUCKETS.to_vec()),
+            retention_pruned_rows: counter(&r, "sparky_retention_pruned_rows_total", "Rows deleted by retention, by table.", &["table"]),
             registry: r,
         }
     }

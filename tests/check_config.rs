@@ -46,6 +46,27 @@ async fn every_problem_is_reported_with_file_and_key() {
 }
 
 #[tokio::test]
+async fn retention_problems_name_their_key() {
+    let sparky = Sparky::new(Db::Sqlite);
+    sparky.write("sparky.toml", "[retention]\ndelivered = \"7d\"\ncheck_results = \"12h\"\nstatus_history = \"a quarter\"\n");
+    sparky.write("partners/okta.toml", "id = \"okta\"\nname = \"Okta\"\n");
+    sparky.write(
+        "synthetics/okta-users.toml",
+        "id = \"okta-users\"\npartner = \"okta\"\nurl = \"https://acme.okta.com/api/v1/users\"\n\n[[assert]]\nlatency_p95 = { window = \"2d\", warn_above = \"2s\" }\n",
+    );
+    let run = sparky.cli(&["check-config"]).await;
+    run.expect_code(2);
+    for expected in [
+        "sparky.toml: retention.delivered: unknown key",
+        "sparky.toml: retention.check_results: 12h is shorter than a day",
+        "sparky.toml: retention.status_history: `a quarter` is not a duration",
+        "synthetics/okta-users.toml: assert[0].latency_p95.window: 2days reaches past [retention] check_results (12h)",
+    ] {
+        assert!(run.stdout.contains(expected), "missing {expected:?} in:\n{}", run.stdout);
+    }
+}
+
+#[tokio::test]
 async fn a_bad_config_stops_every_command_with_exit_2() {
     let sparky = Sparky::new(Db::Sqlite);
     sparky.write("partners/bad.toml", "id = \"Bad Id\"\nname = \"x\"\n");

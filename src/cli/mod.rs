@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Config, ConfigError};
 use crate::model::ActionState;
 use crate::service::jobs::{self, Handover};
+use crate::service::retention;
 use crate::service::{App, StartError};
 use crate::store::outbox as outbox_rows;
 
@@ -210,38 +211,27 @@ async fn wait_for_signal() {
     }
 }
 
+/// `sparky once JOB`, then the day's retention if nobody ran it yet (a failed retention is
+/// logged, not an exit code: the job ran).
 async fn once(app: &App, job: OnceJob, json: bool) -> ExitCode {
     let result = match job {
-        OnceJob::Changelogs => jobs::changelogs(app, Handover::Drain).await.map(|run| report::changelog_run(&run, json)),
-        OnceJob::Status => match jobs::status(app, Handover::Drain).await {
-            Ok(run) => {
-                report::status_run(&run, json);
-                Ok(())
-            }
-            Err(e) => {
-                eprintln!("sparky: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
-        OnceJob::Synthetics => match jobs::synthetics(app, None, Handover::Drain).await {
-            Ok(run) => {
-                report::synthetics_run(&run, json);
-                Ok(())
-            }
-            Err(e) => {
-                eprintln!("sparky: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
-        OnceJob::Deliver => app.deliverer().drain().await.map(|r| report::delivery(&r, json)),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("sparky: {e}");
-            ExitCode::FAILURE
+        OnceJob::Changelogs => {
+            jobs::changelogs(app, Handover::Drain).await.map(|run| report::changelog_run(&run, json)).map_err(|e| e.to_string())
         }
+        OnceJob::Status => jobs::status(app, Handover::Drain).await.map(|run| report::status_run(&run, json)).map_err(|e| e.to_string()),
+        OnceJob::Synthetics => {
+            jobs::synthetics(app, None, Handover::Drain).await.map(|run| report::synthetics_run(&run, json)).map_err(|e| e.to_string())
+        }
+        OnceJob::Deliver => app.deliverer().drain().await.map(|r| report::delivery(&r, json)).map_err(|e| e.to_string()),
+    };
+    if let Err(e) = result {
+        eprintln!("sparky: {e}");
+        return ExitCode::FAILURE;
     }
+    if let Err(e) = retention::if_due(app).await {
+        tracing::error!(error = %e, "retention failed; the next run tries again");
+    }
+    ExitCode::SUCCESS
 }
 
 async fn outbox(app: &App, all: bool, action: Option<&OutboxCommand>, json: bool) -> ExitCode {

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::jira::JiraConfig;
 use super::load::{EnvLookup, Problem};
 use super::pagerduty::PagerDutyConfig;
+use super::retention::RetentionConfig;
 use super::slack::{SlackConfig, check_channel};
 use super::statuspage::StatuspageConfig;
 use super::triage::TriageConfig;
@@ -45,6 +46,8 @@ pub struct GlobalConfig {
     pub connectivity: ConnectivityConfig,
     /// `[triage]`: cause decisions.
     pub triage: TriageConfig,
+    /// `[retention]`: how long each kind of history is kept.
+    pub retention: RetentionConfig,
 }
 
 /// `[connectivity]`: before blaming a partner, Sparky checks its own egress against a few
@@ -296,5 +299,6 @@ impl GlobalConfig {
             problems.push(Problem::new(file, "slack.channel", reason));
         }
         self.triage.check(file, problems);
+        self.retention.check(file, problems);
     }
 }

@@ -8,6 +8,7 @@ mod jira;
 mod load;
 mod pagerduty;
 mod partner;
+mod retention;
 mod slack;
 mod status_page;
 mod statuspage;
@@ -29,6 +30,7 @@ pub use jira::JiraConfig;
 pub use load::{EnvLookup, Problem, expand, parse_toml, read_toml};
 pub use pagerduty::PagerDutyConfig;
 pub use partner::{CompatConfig, FeedConfig, FeedKind, Partner, PublicStatusConfig};
+pub use retention::RetentionConfig;
 pub use slack::{SlackConfig, check_channel};
 pub use status_page::{JsonPathExpr, JsonPaths, NotConfigured, StatusPageConfig, StatusPageKind, StatusRule, StatusWord};
 pub use statuspage::StatuspageConfig;
@@ -67,7 +69,7 @@ impl Config {
         }
         let global = load_global(dir, env, &mut problems);
         let partners = load_partners(dir, env, &mut problems);
-        let checks = load_checks(dir, env, &partners, &mut problems);
+        let checks = load_checks(dir, env, &partners, &global.retention, &mut problems);
         if !problems.is_empty() {
             return Err(ConfigError(first_per_key(problems)));
         }
@@ -118,7 +120,13 @@ fn load_partners(dir: &Path, env: EnvLookup<'_>, problems: &mut Vec<Problem>) ->
     by_id.into_values().map(|(_, p)| p).collect()
 }
 
-fn load_checks(dir: &Path, env: EnvLookup<'_>, partners: &[Partner], problems: &mut Vec<Problem>) -> Vec<CheckConfig> {
+fn load_checks(
+    dir: &Path,
+    env: EnvLookup<'_>,
+    partners: &[Partner],
+    retention: &RetentionConfig,
+    problems: &mut Vec<Problem>,
+) -> Vec<CheckConfig> {
     let mut by_id: BTreeMap<CheckId, (PathBuf, CheckConfig)> = BTreeMap::new();
     for rel in toml_files(dir, "synthetics", problems) {
         let Some(raw) = read_raw(dir, &rel, problems) else { continue };
@@ -132,6 +140,7 @@ fn load_checks(dir: &Path, env: EnvLookup<'_>, partners: &[Partner], problems: &
         };
         let Some(check) = load::parse_parsed::<CheckConfig>(raw, &rel, &lookup, problems) else { continue };
         check.check(&rel, partners.iter().find(|p| p.id == check.partner), problems);
+        retention.check_windows(&check, &rel, problems);
         if let Some((first, _)) = by_id.get(&check.id) {
             problems.push(Problem::new(&rel, "id", format!("duplicate check id `{}` (also in {})", check.id, first.display())));
             continue;

@@ -1,8 +1,9 @@
 //! The service, assembled: configuration, store, HTTP client, templates and sinks built once
-//! ([`App::start`]), the jobs ([`jobs`]), the scheduler ([`scheduler`]), and [`run`], the daemon
-//! as one library call (`sparky run` calls it; integration tests boot it in-process).
+//! ([`App::start`]), the jobs ([`jobs`]), the scheduler ([`scheduler`]), retention ([`retention`]),
+//! and [`run`], the daemon as one library call (`sparky run` calls it; integration tests boot it in-process).
 
 pub mod jobs;
+pub mod retention;
 pub mod samples;
 pub mod scheduler;
 

@@ -1,4 +1,4 @@
-//! The scheduled jobs. Cron jobs (changelogs, pruning) are driven by tokio-cron-scheduler (UTC);
+//! The scheduled jobs. Cron jobs (changelogs, retention) are driven by tokio-cron-scheduler (UTC);
 //! each partner's status page is polled on its own interval ([`crate::schedule`]). Every tick is
 //! identified by its schedule instant and claimed through the database (`job_runs`), so it runs
 //! once across restarts and replicas; a replica killed mid-job loses its lease and the tick can
@@ -28,8 +28,6 @@ use crate::triage::Triage;
 const TICK_LEASE: Duration = Duration::from_secs(300);
 /// How often a running tick renews its lease.
 const HEARTBEAT: Duration = Duration::from_secs(60);
-/// Job history pruning, hourly.
-const PRUNE_CRON: &str = "0 17 * * * *";
 
 type JobFn = Arc<dyn Fn(App) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
 
@@ -69,10 +67,11 @@ impl CronJobs {
 fn scheduled_jobs(app: &App) -> Vec<Scheduled> {
     let changelogs: JobFn =
         Arc::new(|app: App| Box::pin(async move { jobs::changelogs(&app, Handover::Wake).await.map(|_| ()).map_err(|e| e.to_string()) }));
-    let prune: JobFn = Arc::new(|app: App| Box::pin(async move { prune(&app).await }));
+    let retention: JobFn =
+        Arc::new(|app: App| Box::pin(async move { super::retention::prune(&app).await.map(|_| ()).map_err(|e| e.to_string()) }));
     vec![
         Scheduled { name: "changelogs", cron: app.config.global.schedules.changelogs.clone(), run: changelogs, running: Arc::default() },
-        Scheduled { name: "prune", cron: PRUNE_CRON.parse().expect("constant cron"), run: prune, running: Arc::default() }, // invariant: a constant
+        Scheduled { name: super::retention::JOB, cron: super::retention::cron(), run: retention, running: Arc::default() },
     ]
 }
 
@@ -191,17 +190,6 @@ pub fn start_status_polls(app: &App, triage: &Triage, shutdown: &CancellationTok
             })
         })
         .collect()
-}
-
-/// Hourly: finished ticks older than a day, and check results older than 8 days (the longest
-/// window `sparky check` reports is 7 days), are deleted.
-async fn prune(app: &App) -> Result<(), String> {
-    const DAY: Duration = Duration::from_secs(24 * 3600);
-    let now = Timestamp::now();
-    let ticks = ticks::prune(&app.store, now - DAY).await.map_err(|e| e.to_string())?;
-    let results = crate::store::synthetics::prune_results(&app.store, now - DAY * 8).await.map_err(|e| e.to_string())?;
-    tracing::debug!(ticks, results, "pruned history");
-    Ok(())
 }
 
 #[cfg(test)]

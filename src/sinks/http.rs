@@ -91,19 +91,6 @@ fn fix(service: &str, status: u16) -> Option<&'static str> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_refusal_says_what_to_fix() {
-        assert!(fix("Jira", 401).is_some_and(|f| f.contains("JIRA_API_TOKEN")));
-        assert!(fix("PagerDuty", 400).is_some_and(|f| f.contains("PAGERDUTY_ROUTING_KEY")));
-        assert!(fix("Statuspage", 404).is_some_and(|f| f.contains("STATUSPAGE_PAGE_ID")));
-        assert_eq!(fix("Jira", 418), None);
-    }
-}
-
 /// The error words an API put in its JSON answer (Jira `errorMessages` / `errors`, PagerDuty
 /// `errors`, Statuspage `error`), short.
 fn error_detail(json: &Value) -> String {
@@ -117,4 +104,17 @@ fn error_detail(json: &Value) -> String {
         .filter(|s| !s.is_empty() && s != "[]" && s != "{}")
         .collect();
     if parts.is_empty() { String::new() } else { format!(": {}", parts.join("; ").chars().take(300).collect::<String>()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_says_what_to_fix() {
+        assert!(fix("Jira", 401).is_some_and(|f| f.contains("JIRA_API_TOKEN")));
+        assert!(fix("PagerDuty", 400).is_some_and(|f| f.contains("PAGERDUTY_ROUTING_KEY")));
+        assert!(fix("Statuspage", 404).is_some_and(|f| f.contains("STATUSPAGE_PAGE_ID")));
+        assert_eq!(fix("Jira", 418), None);
+    }
 }

@@ -1,4 +1,5 @@
-//! Tables `feeds` (validators and health per feed) and `changelog_entries` (every entry seen).
+//! Tables `feeds` (validators and health per feed), `changelog_entries` (every entry seen) and
+//! `changelog_marks` (the identities of entries pruned by retention, never taken for new again).
 
 use sqlx::{AnyConnection, Row};
 
@@ -104,9 +105,10 @@ pub async fn record_not_modified(store: &Store, partner: &str, url: &str) -> Res
 
 /// Records a successful poll and its entries in one transaction.
 ///
-/// Entries already stored (by an earlier poll, another feed of the partner or another process)
-/// are left as they are; new ones are stored as `pending` when `pending(entry)` says so, else
-/// `seen`. Returns the keys of the entries this call stored.
+/// Entries already stored (by an earlier poll, another feed of the partner or another process),
+/// or stored once and pruned by retention since (`changelog_marks`), are left as they are; new
+/// ones are stored as `pending` when `pending(entry)` says so, else `seen`. Returns the keys of
+/// the entries this call stored.
 pub async fn record_success(
     store: &Store,
     partner: &str,
@@ -151,9 +153,12 @@ async fn insert_entry(
     state: EntryState,
     now: i64,
 ) -> Result<bool, StoreError> {
+    // An entry pruned by retention left its mark: it is not new, whatever the feed shows.
     let result = sqlx::query(
         "INSERT INTO changelog_entries (partner_id, entry_key, feed_url, title, link, published_at, summary, tags, first_seen_at, state) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (partner_id, entry_key) DO NOTHING",
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 \
+         WHERE NOT EXISTS (SELECT 1 FROM changelog_marks WHERE partner_id = $1 AND entry_key = $2) \
+         ON CONFLICT (partner_id, entry_key) DO NOTHING",
     )
     .bind(partner)
     .bind(&e.key)
@@ -225,7 +230,8 @@ pub struct EntryCounts {
 /// Entry counts for one partner (all partners with `None`).
 pub async fn entry_counts(store: &Store, partner: Option<&str>) -> Result<EntryCounts, StoreError> {
     // Posted: its action is done (delivered, or printed by the log sink), or was pruned by
-    // retention (only done actions are pruned).
+    // retention (only done actions are pruned: `store::retention`). Entries pruned themselves
+    // (their marks in `changelog_marks`) are no longer counted.
     let row = sqlx::query(
         "SELECT \
            COALESCE(SUM(CASE WHEN e.state = $2 THEN 1 ELSE 0 END), 0), \

@@ -11,6 +11,7 @@ pub mod outbox;
 pub mod public_status;
 pub mod remote_ids;
 pub mod replicas;
+pub mod retention;
 pub mod slack;
 pub mod status;
 pub mod synthetics;
