@@ -8,6 +8,7 @@ mod jira;
 mod load;
 mod pagerduty;
 mod partner;
+mod request;
 mod slack;
 mod status_page;
 mod statuspage;
@@ -29,6 +30,7 @@ pub use jira::JiraConfig;
 pub use load::{EnvLookup, Problem, expand, parse_toml, read_toml};
 pub use pagerduty::PagerDutyConfig;
 pub use partner::{CompatConfig, FeedConfig, FeedKind, Partner, PublicStatusConfig};
+pub use request::{FollowRedirects, HeaderText, redact};
 pub use slack::{SlackConfig, check_channel};
 pub use status_page::{JsonPathExpr, JsonPaths, NotConfigured, StatusPageConfig, StatusPageKind, StatusRule, StatusWord};
 pub use statuspage::StatuspageConfig;
@@ -130,7 +132,8 @@ fn load_checks(dir: &Path, env: EnvLookup<'_>, partners: &[Partner], problems: &
             None if !enabled => Some(String::new()),
             found => found,
         };
-        let Some(check) = load::parse_parsed::<CheckConfig>(raw, &rel, &lookup, problems) else { continue };
+        let Some(mut check) = load::parse_parsed::<CheckConfig>(raw.clone(), &rel, &lookup, problems) else { continue };
+        check.mark_secret_headers(&raw, &captures, env);
         check.check(&rel, partners.iter().find(|p| p.id == check.partner), problems);
         if let Some((first, _)) = by_id.get(&check.id) {
             problems.push(Problem::new(&rel, "id", format!("duplicate check id `{}` (also in {})", check.id, first.display())));

@@ -25,19 +25,56 @@ const PERMANENT: &[(&[&str], &str)] = &[
     ),
     (&["is_archived"], "{channel} is archived: unarchive it, or configure another channel"),
     (
-        &["restricted_action", "restricted_action_read_only_channel", "restricted_action_thread_only_channel", "restricted_action_non_threadable_channel"],
+        &[
+            "restricted_action",
+            "restricted_action_read_only_channel",
+            "restricted_action_thread_only_channel",
+            "restricted_action_non_threadable_channel",
+        ],
         "the workspace does not let the Sparky app post to {channel}: ask a Slack admin, or configure another channel",
     ),
     (
-        &["not_authed", "invalid_auth", "account_inactive", "token_revoked", "token_expired", "no_permission", "not_allowed_token_type", "ekm_access_denied", "org_login_required", "team_access_not_granted", "access_denied"],
+        &[
+            "not_authed",
+            "invalid_auth",
+            "account_inactive",
+            "token_revoked",
+            "token_expired",
+            "no_permission",
+            "not_allowed_token_type",
+            "ekm_access_denied",
+            "org_login_required",
+            "team_access_not_granted",
+            "access_denied",
+        ],
         "the Slack token is refused: set SLACK_BOT_TOKEN to the bot token (xoxb-...) of an installed Sparky app",
     ),
-    (&["missing_scope"], "the Sparky app lacks the scope {needed}: add it (README, \"Slack scopes\") and reinstall the app"),
+    (&["missing_scope"], "the Sparky app lacks the scope {needed}: add it (README, \"Slack app scopes\") and reinstall the app"),
     (
-        &["invalid_blocks", "invalid_blocks_format", "msg_too_long", "no_text", "too_many_attachments", "invalid_metadata_format", "invalid_metadata_schema", "metadata_too_large", "invalid_arguments", "invalid_arg_name", "invalid_charset", "invalid_form_data", "invalid_post_type", "missing_post_type", "invalid_json", "json_not_object"],
+        &[
+            "invalid_blocks",
+            "invalid_blocks_format",
+            "msg_too_long",
+            "no_text",
+            "too_many_attachments",
+            "invalid_metadata_format",
+            "invalid_metadata_schema",
+            "metadata_too_large",
+            "invalid_arguments",
+            "invalid_arg_name",
+            "invalid_charset",
+            "invalid_form_data",
+            "invalid_post_type",
+            "missing_post_type",
+            "invalid_json",
+            "json_not_object",
+        ],
         "Slack refuses the message as it is: a template override may render what Slack does not accept (run sparky check-config)",
     ),
-    (&["message_not_found", "cant_update_message", "edit_window_closed"], "the message to edit in {channel} is gone or can no longer be edited"),
+    (
+        &["message_not_found", "cant_update_message", "edit_window_closed"],
+        "the message to edit in {channel} is gone or can no longer be edited",
+    ),
 ];
 
 /// The class of Slack error `error`.
@@ -98,7 +135,12 @@ mod tests {
     #[test]
     fn a_permanent_error_says_what_to_fix() {
         let e = delivery_error("chat.postMessage", "not_in_channel", "#ops", None);
-        assert_eq!(e, DeliveryError::permanent("Slack chat.postMessage answered `not_in_channel`: the Sparky app is not a member of #ops: invite it there (/invite @Sparky)"));
+        assert_eq!(
+            e,
+            DeliveryError::permanent(
+                "Slack chat.postMessage answered `not_in_channel`: the Sparky app is not a member of #ops: invite it there (/invite @Sparky)"
+            )
+        );
         let e = delivery_error("conversations.history", "missing_scope", "#ops", Some("channels:history"));
         assert!(e.to_string().contains("lacks the scope channels:history"), "{e}");
         assert!(matches!(delivery_error("chat.postMessage", "ratelimited", "#ops", None), DeliveryError::Retry { .. }));
