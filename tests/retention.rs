@@ -113,7 +113,7 @@ fn entry(key: &str) -> EntryRecord {
 /// Stores `keys` as a successful poll of the feed; returns the keys stored as new.
 async fn feed_shows(store: &Store, keys: &[&str], pending: bool) -> Vec<String> {
     let entries: Vec<EntryRecord> = keys.iter().map(|k| entry(k)).collect();
-    changelogs::record_success(store, "okta", FEED, (None, None), &entries, |_| pending).await.unwrap()
+    changelogs::record_success(store, "okta", FEED, (None, None), &entries, |_| pending, None).await.unwrap().new
 }
 
 async fn insert(store: &Store, key: &str, ordering: &str) -> Option<i64> {

@@ -248,7 +248,7 @@ async fn credentials_are_never_sent_across_a_redirect() {
     let report = setup.sparky.status().await.partners.into_iter().next().unwrap();
     assert_eq!((report.status.indicator, report.result.as_str()), (Indicator::Unknown, "redirect"), "{report:?}");
     let error = report.status.error.unwrap();
-    assert!(error.contains("not followed: credentials are never sent across a redirect"), "{error}");
+    assert!(error.contains("not followed: credentials are never sent to another host"), "{error}");
     assert!(elsewhere.received_requests().await.unwrap().is_empty(), "the other host saw nothing");
 }
 

@@ -149,11 +149,14 @@ async fn entries_are_stored_once_and_claimed_once(store: &Store) {
     let state = changelogs::feed_state(store, "okta", "https://x.test/feed").await.unwrap();
     assert_eq!(state.first_polled_at, None);
     let entries = [entry("a", 1), entry("b", 2)];
-    let stored =
-        changelogs::record_success(store, "okta", "https://x.test/feed", (Some("\"v1\""), None), &entries, |e| e.key == "b").await.unwrap();
-    assert_eq!(stored, vec!["a", "b"]);
-    let again = changelogs::record_success(store, "okta", "https://x.test/feed", (Some("\"v2\""), None), &entries, |_| true).await.unwrap();
-    assert!(again.is_empty(), "known entries are not stored again");
+    let stored = changelogs::record_success(store, "okta", "https://x.test/feed", (Some("\"v1\""), None), &entries, |e| e.key == "b", None)
+        .await
+        .unwrap();
+    assert_eq!((stored.new, stored.pending), (vec!["a".to_owned(), "b".to_owned()], vec!["b".to_owned()]));
+    let again = changelogs::record_success(store, "okta", "https://x.test/feed", (Some("\"v2\""), None), &entries, |_| true, Some(20))
+        .await
+        .unwrap();
+    assert!(again.new.is_empty(), "known entries are not stored again");
     let state = changelogs::feed_state(store, "okta", "https://x.test/feed").await.unwrap();
     assert_eq!(state.etag.as_deref(), Some("\"v2\""));
     assert!(state.first_polled_at.is_some());
@@ -177,6 +180,46 @@ async fn entries_are_stored_once_and_claimed_once(store: &Store) {
     assert_eq!((counts.seen, counts.undelivered, counts.delivered), (1, 1, 0));
 }
 on_both_backends!(changelog_entries, entries_are_stored_once_and_claimed_once);
+
+/// A feed that rewrites its ids: same links (or, without links, same title and date) under new
+/// guids are recorded as seen, never pending; a poll past `max_new` marks its entries.
+async fn rewritten_ids_are_recorded_not_posted_and_a_flood_is_marked(store: &Store) {
+    let feed = "https://x.test/feed";
+    let with_link = |key: &str, link: &str| EntryRecord { link: Some(link.to_owned()), ..entry(key, 1) };
+    let first = [with_link("g1", "https://x.test/1"), entry("h1", 5)];
+    changelogs::record_success(store, "okta", feed, (None, None), &first, |_| true, None).await.unwrap();
+    // New guids; the same link; the same title and date; a new title; a new link.
+    let rewritten = [
+        with_link("g1-new", "https://x.test/1"),
+        EntryRecord { key: "h1-new".to_owned(), ..entry("h1", 5) },
+        EntryRecord { key: "h2".to_owned(), ..entry("h1-other-title", 5) },
+        with_link("g2", "https://x.test/2"),
+    ];
+    let recorded = changelogs::record_success(store, "okta", feed, (None, None), &rewritten, |_| true, Some(20)).await.unwrap();
+    assert_eq!(recorded.new.len(), 4, "every entry is recorded");
+    assert_eq!(recorded.duplicates, ["g1-new", "h1-new"]);
+    assert_eq!(recorded.pending, ["h2", "g2"]);
+    assert_eq!(recorded.flood, None);
+    // Another partner's entries are not this one's.
+    let other =
+        changelogs::record_success(store, "slack", feed, (None, None), &[with_link("g1-new", "https://x.test/1")], |_| true, Some(20))
+            .await
+            .unwrap();
+    assert_eq!(other.pending, ["g1-new"]);
+
+    let many: Vec<EntryRecord> = (0..30).map(|i| with_link(&format!("m{i}"), &format!("https://x.test/m{i}"))).collect();
+    let flood = changelogs::record_success(store, "okta", feed, (None, None), &many, |_| true, Some(20)).await.unwrap();
+    assert_eq!((flood.pending.len(), flood.flood), (30, Some(20)));
+    let mut tx = store.pool().begin().await.unwrap();
+    let claimed = changelogs::claim_pending(&mut tx).await.unwrap();
+    tx.commit().await.unwrap();
+    let flooded: Vec<_> = claimed.iter().filter(|c| c.flood == Some(20)).collect();
+    assert_eq!(flooded.len(), 30);
+    assert!(flooded.iter().all(|c| c.feed_url == feed && c.partner_id == "okta"));
+    assert_eq!(claimed.iter().filter(|c| c.flood.is_none()).count(), 5, "g1, h1, h2, g2 and the other partner's");
+}
+
+on_both_backends!(changelog_duplicates_and_floods, rewritten_ids_are_recorded_not_posted_and_a_flood_is_marked);
 
 async fn a_tick_runs_once_and_a_dead_holder_is_replaced(store: &Store) {
     let (t1, t2) = (Timestamp::from_millis(1000), Timestamp::from_millis(2000));

@@ -219,7 +219,7 @@ impl World {
             }
             let url = format!("http://127.0.0.1:9/{id}.xml");
             for store in &self.stores {
-                changelogs::record_success(store, id, &url, (Some("\"etag\""), None), &entries, |_| true).await.unwrap();
+                changelogs::record_success(store, id, &url, (Some("\"etag\""), None), &entries, |_| true, None).await.unwrap();
             }
         }
         for store in &self.stores {

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::config::StatusPageConfig;
+use crate::digest::FLOOD_LISTED;
 use crate::fetch::Validators;
 use crate::model::{IncidentState, Indicator, Outcome, PartnerStatus, Timestamp, human_duration};
 use crate::outbox::DeliveryReport;
@@ -29,9 +30,16 @@ pub(super) fn changelog_run(run: &ChangelogRun, json: bool) {
     let (mut ok, mut unchanged, mut failed) = (0, 0, Vec::new());
     for feed in &run.feeds {
         let text = match &feed.outcome {
-            FeedOutcome::Ok { entries, new, to_post } => {
+            FeedOutcome::Ok { entries, new, to_post, duplicates, flood } => {
                 ok += 1;
-                format!("ok: {entries} entries, {new} new, {to_post} to post")
+                let mut text = format!("ok: {entries} entries, {new} new, {to_post} to post");
+                if *duplicates > 0 {
+                    text.push_str(&format!(", {duplicates} already seen under another id (not posted)"));
+                }
+                if let Some(max) = flood {
+                    text.push_str(&format!(" (more than {max} new at once: one digest section listing the newest {FLOOD_LISTED})"));
+                }
+                text
             }
             FeedOutcome::NotModified => {
                 unchanged += 1;

@@ -55,6 +55,25 @@ pub enum AuthConfig {
 }
 
 impl AuthConfig {
+    /// The secrets it holds (token, password, API key, client secret), for redaction.
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        let secret = match self {
+            Self::Bearer { token } => token,
+            Self::Basic { password, .. } => password,
+            Self::ApiKey { value, .. } => value,
+            Self::Oauth2ClientCredentials { client_secret, .. } => client_secret,
+        };
+        std::iter::once(secret.expose())
+    }
+
+    /// The header that carries the credential: `Authorization`, or an API key's own header.
+    pub fn header(&self) -> &str {
+        match self {
+            Self::ApiKey { header, .. } => header,
+            _ => "authorization",
+        }
+    }
+
     /// The token endpoint, for OAuth 2.0 (the other kinds send their credentials only with the
     /// request itself).
     pub fn token_url(&self) -> Option<&HttpUrl> {

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::AuthConfig;
 use super::load::Problem;
 use super::partner::Partner;
+use super::request::{FollowRedirects, HeaderText};
 use super::status_page::JsonPathExpr;
 use super::types::{Cron, Duration, HttpUrl, Pattern};
 use crate::model::{CheckId, PartnerId, Priority};
@@ -30,9 +31,13 @@ pub struct CheckConfig {
     /// GET, HEAD or OPTIONS; POST only with `read_only_post = true` and a `reason`.
     #[serde(default)]
     pub method: Method,
-    /// Request headers (values may use `${VAR}`).
+    /// Request headers; a value holding a `${VAR}` is a secret ([`HeaderText`]).
     #[serde(default)]
-    pub headers: BTreeMap<String, String>,
+    pub headers: BTreeMap<String, HeaderText>,
+    /// Which redirects its GET and HEAD requests follow: `same_host` (default), `any` (the
+    /// credentials stay on the configured host) or `none`. Other methods follow none.
+    #[serde(default)]
+    pub follow_redirects: FollowRedirects,
     /// Request body (a read-only POST: a GraphQL query or a search).
     #[serde(default)]
     pub body: Option<String>,
@@ -113,9 +118,9 @@ pub struct StepConfig {
     pub method: Method,
     /// The URL, possibly with `${capture}` placeholders.
     pub url: String,
-    /// Request headers.
+    /// Request headers; a value holding a `${VAR}` of the environment is a secret.
     #[serde(default)]
-    pub headers: BTreeMap<String, String>,
+    pub headers: BTreeMap<String, HeaderText>,
     /// Request body.
     #[serde(default)]
     pub body: Option<String>,
@@ -378,6 +383,44 @@ impl CheckConfig {
         self.interval.map_or(std::time::Duration::from_secs(300), Duration::get)
     }
 
+    /// Every secret the check sends (its `[auth]`'s, and the `${VAR}` values of its headers and
+    /// its steps' headers), for redaction from its results.
+    pub fn secrets(&self) -> Vec<&str> {
+        let headers = self.headers.values().chain(self.steps.iter().chain(&self.cleanup).flat_map(|s| s.headers.values()));
+        let mut secrets: Vec<&str> = self.auth.iter().flat_map(AuthConfig::secrets).chain(headers.flat_map(HeaderText::secrets)).collect();
+        secrets.retain(|s| !s.is_empty());
+        secrets
+    }
+
+    /// Marks the header values that `raw` (the file before `${VAR}` interpolation) writes with a
+    /// variable of the environment as secrets; `captures` are a sandbox check's own
+    /// placeholders, not the environment's.
+    pub(super) fn mark_secret_headers(&mut self, raw: &toml::Value, captures: &[String], env: super::load::EnvLookup<'_>) {
+        let raw_headers = |table: Option<&toml::Value>| -> Vec<(String, String)> {
+            table
+                .and_then(|h| h.get("headers"))
+                .and_then(toml::Value::as_table)
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+                .collect()
+        };
+        let mark = |headers: &mut BTreeMap<String, HeaderText>, raw: Vec<(String, String)>| {
+            for (name, text) in raw {
+                if let Some(header) = headers.get_mut(&name) {
+                    header.mark(&text, captures, env);
+                }
+            }
+        };
+        mark(&mut self.headers, raw_headers(Some(raw)));
+        for (list, key) in [(&mut self.steps, "step"), (&mut self.cleanup, "cleanup")] {
+            let raws = raw.get(key).and_then(toml::Value::as_array);
+            for (i, step) in list.iter_mut().enumerate() {
+                mark(&mut step.headers, raw_headers(raws.and_then(|r| r.get(i))));
+            }
+        }
+    }
+
     /// Checks that need more than one key, or the partner file.
     pub fn check(&self, file: &Path, partner: Option<&Partner>, problems: &mut Vec<Problem>) {
         let mut problem = |key: &str, reason: String| problems.push(Problem::new(file, key, reason));
@@ -395,6 +438,7 @@ impl CheckConfig {
             problem("failure_threshold", "thresholds are at least 1".to_owned());
         }
         for (name, value) in self.headers.iter().chain(self.steps.iter().chain(&self.cleanup).flat_map(|s| s.headers.iter())) {
+            let value = value.expose();
             if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() || reqwest::header::HeaderValue::from_str(value).is_err() {
                 problem(&format!("headers.{name}"), "not a valid HTTP header name and value".to_owned());
             }

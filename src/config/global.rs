@@ -147,7 +147,8 @@ pub struct HttpConfig {
     pub connect_timeout: Duration,
     /// Largest body read (after decompression); bigger bodies are an error. Default 5 MiB.
     pub max_body: ByteSize,
-    /// Redirects followed before giving up. Default 5.
+    /// Redirects one GET or HEAD follows before giving up (feeds, status pages, checks; no other
+    /// method follows any, see `fetch::redirect`). Default 5.
     pub max_redirects: usize,
     /// Retries after the first attempt, on timeouts, connection errors, 429 and 5xx. Default 2.
     pub retries: usize,
@@ -185,11 +186,16 @@ pub struct ChangelogSettings {
     pub summary_chars: usize,
     /// Feeds fetched at once. Default 8.
     pub concurrency: usize,
+    /// Most unseen entries a poll of one feed (after its first) posts one by one; beyond, the
+    /// digest shows them as one "N new entries on FEED" section listing the newest 5 (a feed
+    /// that rewrote its ids, a CDN serving another feed). Default 20; `[[feeds]] max_new`
+    /// overrides it per feed.
+    pub max_new: usize,
 }
 
 impl Default for ChangelogSettings {
     fn default() -> Self {
-        Self { backfill: 3, summary_chars: 300, concurrency: 8 }
+        Self { backfill: 3, summary_chars: 300, concurrency: 8, max_new: 20 }
     }
 }
 

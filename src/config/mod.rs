@@ -8,6 +8,7 @@ mod jira;
 mod load;
 mod pagerduty;
 mod partner;
+mod request;
 mod retention;
 mod slack;
 mod status_page;
@@ -30,6 +31,7 @@ pub use jira::JiraConfig;
 pub use load::{EnvLookup, Problem, expand, parse_toml, read_toml};
 pub use pagerduty::PagerDutyConfig;
 pub use partner::{CompatConfig, FeedConfig, FeedKind, Partner, PublicStatusConfig};
+pub use request::{FollowRedirects, HeaderText, redact};
 pub use retention::RetentionConfig;
 pub use slack::{SlackConfig, check_channel};
 pub use status_page::{JsonPathExpr, JsonPaths, NotConfigured, StatusPageConfig, StatusPageKind, StatusRule, StatusWord};
@@ -138,7 +140,8 @@ fn load_checks(
             None if !enabled => Some(String::new()),
             found => found,
         };
-        let Some(check) = load::parse_parsed::<CheckConfig>(raw, &rel, &lookup, problems) else { continue };
+        let Some(mut check) = load::parse_parsed::<CheckConfig>(raw.clone(), &rel, &lookup, problems) else { continue };
+        check.mark_secret_headers(&raw, &captures, env);
         check.check(&rel, partners.iter().find(|p| p.id == check.partner), problems);
         retention.check_windows(&check, &rel, problems);
         if let Some((first, _)) = by_id.get(&check.id) {

@@ -92,6 +92,10 @@ pub struct FeedConfig {
     /// Newest entries posted on this feed's first poll; default `[changelogs] backfill`.
     #[serde(default)]
     pub backfill: Option<usize>,
+    /// Most unseen entries a later poll posts one by one; beyond, one digest section; default
+    /// `[changelogs] max_new`.
+    #[serde(default)]
+    pub max_new: Option<usize>,
 }
 
 /// `[public_status]`

@@ -1,5 +1,10 @@
 //! The digest stage: new changelog entries, grouped by channel and partner, become Slack
 //! messages in the outbox, in the same transaction that claims the entries.
+//!
+//! The flood guard: the entries of a poll that found more than `max_new` unseen entries (marked
+//! by the changelog watcher, [`ClaimedEntry::flood`]) make one "N new entries on FEED" section of
+//! their partner, listing the newest [`FLOOD_LISTED`] and saying why; the others are carried by
+//! the same message (delivered with it), never listed.
 
 use std::collections::BTreeMap;
 
@@ -25,6 +30,9 @@ pub enum DigestError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+/// Entries listed in a flood section, newest first.
+pub const FLOOD_LISTED: usize = 5;
 
 /// What [`queue_digests`] wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -63,15 +71,35 @@ pub async fn queue_digests(store: &Store, config: &Config, templates: &Templates
     Ok(queued)
 }
 
-/// The entries of one partner in a digest.
+/// The entries of one partner in a digest (or one flooded feed of it).
 #[derive(Debug, Clone)]
 pub struct PartnerGroup {
     /// Partner id.
     pub id: String,
     /// Partner display name.
     pub name: String,
-    /// Its new entries, newest first.
+    /// Its new entries listed, newest first.
     pub entries: Vec<ClaimedEntry>,
+    /// Set for the section of a feed that brought more than `max_new` entries at once.
+    pub flood: Option<Flood>,
+}
+
+/// A feed that brought more new entries at once than its `max_new`.
+#[derive(Debug, Clone)]
+pub struct Flood {
+    /// The feed.
+    pub feed_url: String,
+    /// Its `max_new` when it was polled.
+    pub max_new: usize,
+    /// Its entries carried by the section but not listed (beyond the newest [`FLOOD_LISTED`]).
+    pub unlisted: Vec<ClaimedEntry>,
+}
+
+impl PartnerGroup {
+    /// Listed and unlisted entries.
+    fn total(&self) -> usize {
+        self.entries.len() + self.flood.as_ref().map_or(0, |f| f.unlisted.len())
+    }
 }
 
 fn group_by_channel(config: &Config, claimed: Vec<ClaimedEntry>) -> BTreeMap<String, Vec<PartnerGroup>> {
@@ -81,18 +109,47 @@ fn group_by_channel(config: &Config, claimed: Vec<ClaimedEntry>) -> BTreeMap<Str
         by_partner.entry(c.partner_id.clone()).or_default().push(c);
     }
     let mut by_channel: BTreeMap<String, Vec<PartnerGroup>> = BTreeMap::new();
-    for (id, mut entries) in by_partner {
-        // Newest first, as feed readers show them; undated entries last.
-        entries.sort_by_key(|e| std::cmp::Reverse(e.entry.published_at));
+    for (id, entries) in by_partner {
         let partner = config.partner(&id);
         let channel = partner.map_or(default_channel.as_str(), |p| p.channel(default_channel)).to_owned();
         let name = partner.map_or_else(|| id.clone(), |p| p.name.clone());
-        by_channel.entry(channel).or_default().push(PartnerGroup { id, name, entries });
+        by_channel.entry(channel).or_default().extend(partner_groups(&id, &name, entries));
     }
     for groups in by_channel.values_mut() {
+        // Stable: a partner's flood sections stay after its other entries.
         groups.sort_by_key(|g| g.name.to_lowercase());
     }
     by_channel
+}
+
+/// The groups of one partner: its entries, then one group per flooded feed.
+pub fn partner_groups(id: &str, name: &str, entries: Vec<ClaimedEntry>) -> Vec<PartnerGroup> {
+    let mut plain = Vec::new();
+    let mut floods: BTreeMap<String, (usize, Vec<ClaimedEntry>)> = BTreeMap::new();
+    for e in entries {
+        match e.flood {
+            Some(max_new) => floods.entry(e.feed_url.clone()).or_insert((max_new, Vec::new())).1.push(e),
+            None => plain.push(e),
+        }
+    }
+    let group =
+        |entries: Vec<ClaimedEntry>, flood: Option<Flood>| PartnerGroup { id: id.to_owned(), name: name.to_owned(), entries, flood };
+    let mut groups = Vec::new();
+    if !plain.is_empty() {
+        groups.push(group(newest_first(plain), None));
+    }
+    for (feed_url, (max_new, entries)) in floods {
+        let mut listed = newest_first(entries);
+        let unlisted = listed.split_off(FLOOD_LISTED.min(listed.len()));
+        groups.push(group(listed, Some(Flood { feed_url, max_new, unlisted })));
+    }
+    groups
+}
+
+/// Newest first, as feed readers show them; undated entries last.
+fn newest_first(mut entries: Vec<ClaimedEntry>) -> Vec<ClaimedEntry> {
+    entries.sort_by_key(|e| std::cmp::Reverse(e.entry.published_at));
+    entries
 }
 
 /// One message of a digest and the entries it carries.
@@ -120,6 +177,18 @@ struct PartnerView<'a> {
     name: &'a str,
     continued: bool,
     entries: Vec<EntryView<'a>>,
+    flood: Option<FloodView<'a>>,
+}
+
+/// A flood section in the templates: `total` new entries on `feed_url`, `listed` of them
+/// shown, and the `reason` in words.
+#[derive(Serialize)]
+struct FloodView<'a> {
+    total: usize,
+    listed: usize,
+    max_new: usize,
+    feed_url: &'a str,
+    reason: String,
 }
 
 #[derive(Serialize)]
@@ -136,7 +205,7 @@ type Slot = (usize, usize);
 
 /// Renders the digest of one channel, split into as many messages as Slack's limits require.
 pub fn render_digest(templates: &Templates, channel: &str, groups: &[PartnerGroup]) -> Result<Vec<DigestPart>, DigestError> {
-    let count = groups.iter().map(|g| g.entries.len()).sum();
+    let count = groups.iter().map(PartnerGroup::total).sum();
     let slots: Vec<Slot> = groups.iter().enumerate().flat_map(|(g, group)| (0..group.entries.len()).map(move |e| (g, e))).collect();
     let mut chunks: Vec<Vec<Slot>> = Vec::new();
     let mut current: Vec<Slot> = Vec::new();
@@ -158,8 +227,15 @@ pub fn render_digest(templates: &Templates, channel: &str, groups: &[PartnerGrou
         .map(|(i, chunk)| {
             let note = if total > 1 { format!(" ({} of {total})", i + 1) } else { String::new() };
             let post: SlackPost = DIGEST.post(templates, &view(groups, chunk, i + 1, &note, count), channel, Purpose::Digest)?;
-            let entries: Vec<(String, String)> =
-                chunk.iter().map(|&(g, e)| (groups[g].id.clone(), groups[g].entries[e].entry.key.clone())).collect();
+            let mut entries: Vec<(String, String)> = Vec::new();
+            for &(g, e) in chunk {
+                let group = &groups[g];
+                entries.push((group.id.clone(), group.entries[e].entry.key.clone()));
+                // The entries a flood section does not list go with the message of its first.
+                if let (0, Some(flood)) = (e, &group.flood) {
+                    entries.extend(flood.unlisted.iter().map(|u| (group.id.clone(), u.entry.key.clone())));
+                }
+            }
             Ok(DigestPart { fingerprint: fingerprint(&entries), post, entries })
         })
         .collect()
@@ -169,8 +245,20 @@ fn view<'a>(groups: &'a [PartnerGroup], chunk: &[Slot], part: usize, note: &str,
     let mut partners: Vec<PartnerView<'a>> = Vec::new();
     for &(g, e) in chunk {
         let group = &groups[g];
-        if partners.last().is_none_or(|p| p.id != group.id) {
-            partners.push(PartnerView { id: &group.id, name: &group.name, continued: e > 0, entries: Vec::new() });
+        if e == 0 || partners.is_empty() {
+            let flood = group.flood.as_ref().map(|f| FloodView {
+                total: group.total(),
+                listed: group.entries.len(),
+                max_new: f.max_new,
+                feed_url: &f.feed_url,
+                reason: format!(
+                    "more than {} new entries at once: listing the newest {}; see {}",
+                    f.max_new,
+                    group.entries.len(),
+                    f.feed_url
+                ),
+            });
+            partners.push(PartnerView { id: &group.id, name: &group.name, continued: e > 0, entries: Vec::new(), flood });
         }
         let entry = &group.entries[e].entry;
         if let Some(p) = partners.last_mut() {

@@ -2,12 +2,12 @@
 //! (`[status_page.auth]`) alike: bearer, basic, API key header, and OAuth 2.0 client credentials
 //! (RFC 6749 §4.4) with a token cache ([`TokenCache`]), sent by [`Authorized`].
 //!
-//! A request with credentials follows no redirect (its client is built with
-//! [`Redirects::None`]): a credential is never sent to another address than the configured one
-//! (reqwest drops `Authorization` on a cross-host redirect, but not an API key in another
-//! header, nor a client secret in a re-posted token request). Secrets never appear in errors or
-//! logs: [`Secret`] prints as `***`, and a token endpoint's error is echoed only when it does not
-//! hold the secret.
+//! A credential is never sent to another host than the configured one: redirects are followed
+//! by hand ([`super::redirect`]) as the caller's [`Policy`] says, and the credential's header
+//! (`Authorization`, or the API key's own) is removed as soon as a redirect leaves the configured
+//! host; a token request (a POST holding the client secret) follows none. Secrets never appear in
+//! errors or logs: [`Secret`] prints as `***`, and a token endpoint's error is echoed only when
+//! it does not hold the secret.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -17,10 +17,11 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderName, HeaderValue};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderName, HeaderValue, LOCATION};
 use serde::Deserialize;
 
-use super::{FetchError, Redirects, classify, client};
+use super::redirect::{self, Policy, origin, same_host, without_query};
+use super::{FetchError, classify, client};
 use crate::config::{AuthConfig, HttpConfig, HttpUrl, Secret};
 
 /// Time allowed for one token request, body included.
@@ -44,8 +45,8 @@ impl From<AuthError> for FetchError {
     }
 }
 
-/// The client of requests with credentials (following no redirect) and its token cache. Cheap
-/// to clone: clones share the cache, so a token is fetched once and reused until it expires.
+/// The client of requests with credentials (following redirects only by hand) and its token
+/// cache. Cheap to clone: clones share the cache, so a token is fetched once and reused until it expires.
 #[derive(Debug, Clone)]
 pub struct Authorized {
     client: reqwest::Client,
@@ -62,36 +63,45 @@ pub struct Answered {
 }
 
 impl Authorized {
-    /// A client of the discipline of `cfg` that follows no redirect, with an empty token cache.
+    /// A client of the discipline of `cfg`, with an empty token cache.
     ///
     /// # Errors
     /// [`FetchError::Request`] when the TLS stack cannot be initialised.
     pub fn new(cfg: &HttpConfig) -> Result<Self, FetchError> {
-        let client = client(cfg, Redirects::None)?;
+        let client = client(cfg)?;
         Ok(Self { tokens: Arc::new(TokenCache::new(client.clone())), client })
     }
 
-    /// Sends the request `build` makes on this client with the credentials of `auth`. When a
-    /// request carrying an OAuth 2.0 token is answered 401, the token is forgotten and the
+    /// Sends the request `build` makes on this client with the credentials of `auth`, following
+    /// its redirects as `policy` says; `sensitive` names further headers that never leave the
+    /// configured host (the credential's own header never does). When a request carrying an
+    /// OAuth 2.0 token is answered 401 by the configured host, the token is forgotten and the
     /// request sent once more with a new one.
     ///
     /// # Errors
     /// [`FetchError::Auth`] when no token can be had (the token endpoint failed: its message
-    /// names the endpoint, never the secret); the transport's failure classified (`timeout`
-    /// names the limit in its message).
+    /// names the endpoint, never the secret); [`FetchError::RedirectRefused`] for a redirect
+    /// `policy` refuses; the transport's failure classified (`timeout` names the limit in its
+    /// message).
     pub async fn send(
         &self,
         auth: &AuthConfig,
         timeout: Duration,
+        policy: &Policy,
+        sensitive: &[HeaderName],
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<Answered, FetchError> {
         let oauth = matches!(auth, AuthConfig::Oauth2ClientCredentials { .. });
+        let mut sensitive = sensitive.to_vec();
+        sensitive.extend(HeaderName::from_bytes(auth.header().as_bytes()).ok());
         let mut refreshed = false;
         loop {
-            let request = self.tokens.authorize(auth, build(&self.client)).await?;
+            let request = self.tokens.authorize(auth, build(&self.client)).await?.build().map_err(|e| classify(&e, timeout))?;
+            let configured = request.url().clone();
             let sent_at = Instant::now();
-            let response = request.send().await.map_err(|e| classify(&e, timeout))?;
-            if response.status() == StatusCode::UNAUTHORIZED && oauth && !refreshed {
+            let response = redirect::send(&self.client, request, policy, &sensitive, timeout).await?;
+            let carried_token = same_host(&configured, response.url());
+            if response.status() == StatusCode::UNAUTHORIZED && oauth && carried_token && !refreshed {
                 tracing::debug!("answered 401 with a cached token: fetching a new one");
                 self.tokens.invalidate(auth);
                 refreshed = true;
@@ -141,8 +151,8 @@ impl fmt::Debug for TokenCache {
 }
 
 impl TokenCache {
-    /// A cache fetching tokens with `client` (one that follows no redirect: the client secret
-    /// goes to the token endpoint only).
+    /// A cache fetching tokens with `client` (one of the discipline, following no redirect: the
+    /// client secret goes to the token endpoint only).
     pub fn new(client: reqwest::Client) -> Self {
         Self { client, slots: Mutex::new(HashMap::new()) }
     }
@@ -214,19 +224,34 @@ impl TokenCache {
         let read = async {
             let mut response = request.send().await?;
             let status = response.status();
+            if status.is_redirection() {
+                let to = response.headers().get(LOCATION).and_then(|l| l.to_str().ok()).and_then(|l| response.url().join(l).ok());
+                return Ok((status, Err(to)));
+            }
             let mut body = Vec::new();
             while let Some(chunk) = response.chunk().await? {
                 if body.len() + chunk.len() > MAX_TOKEN_RESPONSE {
-                    return Ok((status, None));
+                    return Ok((status, Ok(None)));
                 }
                 body.extend_from_slice(&chunk);
             }
-            Ok::<_, reqwest::Error>((status, Some(body)))
+            Ok::<_, reqwest::Error>((status, Ok(Some(body))))
         };
         let (status, body) = match tokio::time::timeout(TOKEN_TIMEOUT, read).await {
             Ok(Ok(answer)) => answer,
             Ok(Err(e)) => return Err(AuthError(format!("token endpoint {token_url} could not be reached: {}", causes(&e.without_url())))),
             Err(_) => return Err(AuthError(format!("token endpoint {token_url} did not answer within {}s", TOKEN_TIMEOUT.as_secs()))),
+        };
+        let body = match body {
+            Ok(body) => body,
+            Err(to) => {
+                let to = to.map_or_else(|| "an address it does not give".to_owned(), |t| without_query(&t));
+                return Err(AuthError(format!(
+                    "token endpoint {token_url} answered {}: redirect from {} to {to} not followed: the client secret is never sent across a redirect; set token_url to the final URL",
+                    status.as_u16(),
+                    origin(token_url.url())
+                )));
+            }
         };
         let Some(body) = body else {
             return Err(AuthError(format!(
@@ -344,247 +369,4 @@ fn causes(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use wiremock::matchers::{body_string_contains, method, path};
-    use wiremock::{Mock, MockServer, ResponseTemplate};
-
-    use super::*;
-
-    const SECRET: &str = "s3cr3t-value";
-
-    fn client() -> reqwest::Client {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        reqwest::Client::new()
-    }
-
-    fn authorized() -> Authorized {
-        let _ = client(); // the crypto provider
-        Authorized::new(&HttpConfig::default()).unwrap()
-    }
-
-    fn auth(toml: &str) -> AuthConfig {
-        toml::from_str(toml).unwrap()
-    }
-
-    fn oauth(server: &MockServer, extra: &str) -> AuthConfig {
-        auth(&format!(
-            "kind = \"oauth2_client_credentials\"\ntoken_url = \"{}/token\"\nclient_id = \"app 1\"\nclient_secret = \"{SECRET}\"\n{extra}",
-            server.uri()
-        ))
-    }
-
-    async fn token_mock(server: &MockServer, answer: serde_json::Value) {
-        Mock::given(method("POST")).and(path("/token")).respond_with(ResponseTemplate::new(200).set_body_json(answer)).mount(server).await;
-    }
-
-    /// Sends an authorised GET to `server` and gives the request the API received.
-    async fn applied(cache: &TokenCache, auth: &AuthConfig, server: &MockServer) -> Result<wiremock::Request, AuthError> {
-        let request = cache.authorize(auth, cache.client.get(format!("{}/api", server.uri()))).await?;
-        request.send().await.unwrap();
-        let received = server.received_requests().await.unwrap();
-        Ok(received.into_iter().rev().find(|r| r.url.path() == "/api").unwrap())
-    }
-
-    /// Authorises a request that is never sent.
-    async fn go(cache: &TokenCache, auth: &AuthConfig) -> Result<(), AuthError> {
-        cache.authorize(auth, cache.client.get("http://localhost/")).await.map(|_| ())
-    }
-
-    async fn token_requests(server: &MockServer) -> Vec<wiremock::Request> {
-        server.received_requests().await.unwrap().into_iter().filter(|r| r.url.path() == "/token").collect()
-    }
-
-    fn header_of(r: &wiremock::Request, name: &str) -> String {
-        r.headers.get(name).unwrap().to_str().unwrap().to_owned()
-    }
-
-    #[tokio::test]
-    async fn bearer_basic_and_api_key_set_their_headers() {
-        let server = MockServer::start().await;
-        let cache = TokenCache::new(client());
-        let r = applied(&cache, &auth("kind = \"bearer\"\ntoken = \"tok\""), &server).await.unwrap();
-        assert_eq!(header_of(&r, "authorization"), "Bearer tok");
-        let r = applied(&cache, &auth("kind = \"basic\"\nusername = \"admin\"\npassword = \"pw\""), &server).await.unwrap();
-        assert_eq!(header_of(&r, "authorization"), "Basic YWRtaW46cHc=");
-        let r = applied(&cache, &auth("kind = \"api_key\"\nheader = \"Authorization\"\nvalue = \"k\"\nprefix = \"SSWS \""), &server)
-            .await
-            .unwrap();
-        assert_eq!(header_of(&r, "authorization"), "SSWS k");
-        let r = applied(&cache, &auth("kind = \"api_key\"\nheader = \"X-Api-Key\"\nvalue = \"k2\""), &server).await.unwrap();
-        assert_eq!(header_of(&r, "x-api-key"), "k2");
-        let bad = go(&cache, &auth("kind = \"api_key\"\nheader = \"bad header\"\nvalue = \"k\"")).await;
-        assert!(bad.is_err());
-    }
-
-    #[tokio::test]
-    async fn oauth2_token_is_fetched_once_and_reused() {
-        let server = MockServer::start().await;
-        token_mock(&server, serde_json::json!({"access_token": "at-1", "token_type": "Bearer", "expires_in": 3599})).await;
-        let cache = TokenCache::new(client());
-        let auth = oauth(&server, "scope = \"https://graph.microsoft.com/.default\"\naudience = \"api://x\"");
-        for _ in 0..3 {
-            let r = applied(&cache, &auth, &server).await.unwrap();
-            assert_eq!(header_of(&r, "authorization"), "Bearer at-1");
-        }
-        let tokens = token_requests(&server).await;
-        assert_eq!(tokens.len(), 1);
-        assert_eq!(header_of(&tokens[0], "content-type"), "application/x-www-form-urlencoded");
-        let form: HashMap<String, String> = url::form_urlencoded::parse(&tokens[0].body).into_owned().collect();
-        let want = [
-            ("grant_type", "client_credentials"),
-            ("client_id", "app 1"),
-            ("client_secret", SECRET),
-            ("scope", "https://graph.microsoft.com/.default"),
-            ("audience", "api://x"),
-        ];
-        assert_eq!(form, want.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect());
-    }
-
-    #[tokio::test]
-    async fn short_lived_tokens_are_refetched() {
-        let server = MockServer::start().await;
-        // A numeric string; 0 s is stale at once.
-        token_mock(&server, serde_json::json!({"access_token": "at", "expires_in": "0"})).await;
-        let cache = TokenCache::new(client());
-        let auth = oauth(&server, "");
-        go(&cache, &auth).await.unwrap();
-        go(&cache, &auth).await.unwrap();
-        assert_eq!(token_requests(&server).await.len(), 2);
-
-        let server = MockServer::start().await;
-        token_mock(&server, serde_json::json!({"access_token": "at", "expires_in": 1})).await;
-        let auth = oauth(&server, "");
-        go(&cache, &auth).await.unwrap();
-        go(&cache, &auth).await.unwrap();
-        assert_eq!(token_requests(&server).await.len(), 1);
-        // Renewed 10 % of its 1 s lifetime before it expires.
-        tokio::time::sleep(Duration::from_millis(950)).await;
-        go(&cache, &auth).await.unwrap();
-        assert_eq!(token_requests(&server).await.len(), 2);
-    }
-
-    #[tokio::test]
-    async fn invalidate_forces_a_new_token() {
-        let server = MockServer::start().await;
-        token_mock(&server, serde_json::json!({"access_token": "at"})).await;
-        let cache = TokenCache::new(client());
-        let auth = oauth(&server, "");
-        go(&cache, &auth).await.unwrap();
-        cache.invalidate(&auth);
-        go(&cache, &auth).await.unwrap();
-        go(&cache, &auth).await.unwrap();
-        assert_eq!(token_requests(&server).await.len(), 2);
-        // Other kinds have nothing to forget.
-        cache.invalidate(&super::tests::auth("kind = \"bearer\"\ntoken = \"t\""));
-    }
-
-    #[tokio::test]
-    async fn token_endpoint_errors_name_the_endpoint_not_the_secret() {
-        let server = MockServer::start().await;
-        let answer = serde_json::json!({"error": "invalid_client", "error_description": format!("bad secret {SECRET}")});
-        Mock::given(method("POST"))
-            .and(path("/token"))
-            .and(body_string_contains("grant_type=client_credentials"))
-            .respond_with(ResponseTemplate::new(401).set_body_json(answer))
-            .mount(&server)
-            .await;
-        let cache = TokenCache::new(client());
-        let auth = oauth(&server, "");
-        let err = go(&cache, &auth).await.unwrap_err();
-        assert_eq!(err.0, format!("token endpoint {}/token answered 401: invalid_client", server.uri()));
-        assert!(!format!("{err:?} {cache:?} {auth:?}").contains(SECRET));
-
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let closed = super::tests::auth(&format!(
-            "kind = \"oauth2_client_credentials\"\ntoken_url = \"http://127.0.0.1:{port}/token\"\nclient_id = \"a\"\nclient_secret = \"{SECRET}\""
-        ));
-        let err = go(&cache, &closed).await.unwrap_err();
-        assert!(err.0.contains("could not be reached"), "{err}");
-        assert!(!err.0.contains(SECRET));
-    }
-
-    #[tokio::test]
-    async fn token_answers_without_a_token_or_too_big_fail() {
-        let server = MockServer::start().await;
-        token_mock(&server, serde_json::json!({"token_type": "Bearer"})).await;
-        let cache = TokenCache::new(client());
-        let err = go(&cache, &oauth(&server, "")).await.unwrap_err();
-        assert!(err.0.contains("without a JSON access_token"), "{err}");
-
-        let server = MockServer::start().await;
-        let huge = "x".repeat(MAX_TOKEN_RESPONSE + 1);
-        Mock::given(method("POST")).respond_with(ResponseTemplate::new(200).set_body_string(huge)).mount(&server).await;
-        let err = go(&cache, &oauth(&server, "")).await.unwrap_err();
-        assert!(err.0.contains("more than 64 KiB"), "{err}");
-    }
-
-    #[tokio::test]
-    async fn concurrent_callers_share_one_fetch() {
-        let server = MockServer::start().await;
-        let answer = serde_json::json!({"access_token": "at", "expires_in": 3600});
-        Mock::given(method("POST"))
-            .and(path("/token"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(answer).set_delay(Duration::from_millis(200)))
-            .mount(&server)
-            .await;
-        let cache = Arc::new(TokenCache::new(client()));
-        let auth = Arc::new(oauth(&server, ""));
-        let tasks = (0..10).map(|_| {
-            let (cache, auth) = (Arc::clone(&cache), Arc::clone(&auth));
-            tokio::spawn(async move { go(&cache, &auth).await })
-        });
-        for done in futures::future::join_all(tasks).await {
-            done.unwrap().unwrap();
-        }
-        assert_eq!(token_requests(&server).await.len(), 1);
-    }
-
-    #[tokio::test]
-    async fn a_401_with_an_oauth_token_refreshes_it_once_and_other_kinds_are_answered_as_is() {
-        let server = MockServer::start().await;
-        token_mock(&server, serde_json::json!({"access_token": "at", "expires_in": 3600})).await;
-        Mock::given(path("/api")).respond_with(ResponseTemplate::new(401)).up_to_n_times(1).with_priority(1).mount(&server).await;
-        Mock::given(path("/api")).respond_with(ResponseTemplate::new(200)).with_priority(2).mount(&server).await;
-        let authorized = authorized();
-        let api = format!("{}/api", server.uri());
-        let timeout = Duration::from_secs(5);
-        let answered = authorized.send(&oauth(&server, ""), timeout, |c| c.get(&api)).await.unwrap();
-        assert_eq!(answered.response.status(), 200, "refreshed once, then answered");
-        assert_eq!(token_requests(&server).await.len(), 2);
-
-        Mock::given(path("/refuses")).respond_with(ResponseTemplate::new(401)).mount(&server).await;
-        let refuses = format!("{}/refuses", server.uri());
-        let answered = authorized.send(&oauth(&server, ""), timeout, |c| c.get(&refuses)).await.unwrap();
-        assert_eq!(answered.response.status(), 401, "a second 401 is the answer");
-        assert_eq!(token_requests(&server).await.len(), 3, "one refresh, not a loop");
-        let answered = authorized.send(&auth("kind = \"bearer\"\ntoken = \"t\""), timeout, |c| c.get(&refuses)).await.unwrap();
-        assert_eq!(answered.response.status(), 401, "nothing to refresh for a fixed token");
-    }
-
-    #[tokio::test]
-    async fn requests_with_credentials_follow_no_redirect() {
-        let server = MockServer::start().await;
-        let elsewhere = MockServer::start().await;
-        let to = format!("{}/landing", elsewhere.uri());
-        Mock::given(path("/moved")).respond_with(ResponseTemplate::new(307).insert_header("Location", to.as_str())).mount(&server).await;
-        let authorized = authorized();
-        let moved = format!("{}/moved", server.uri());
-        let key = auth("kind = \"api_key\"\nheader = \"X-Api-Key\"\nvalue = \"k\"");
-        let answered = authorized.send(&key, Duration::from_secs(5), |c| c.get(&moved)).await.unwrap();
-        assert_eq!(answered.response.status(), 307);
-        assert!(elsewhere.received_requests().await.unwrap().is_empty(), "the key went nowhere else");
-    }
-
-    #[test]
-    fn expires_in_forms() {
-        assert_eq!(lifetime(&serde_json::json!(3600)), Some(Duration::from_secs(3600)));
-        assert_eq!(lifetime(&serde_json::json!("86399")), Some(Duration::from_secs(86399)));
-        assert_eq!(lifetime(&serde_json::json!(-5)), Some(Duration::ZERO));
-        assert_eq!(lifetime(&serde_json::json!(null)), Some(DEFAULT_LIFETIME));
-        assert_eq!(lifetime(&serde_json::json!("soon")), None);
-        fn send_sync<T: Send + Sync>() {}
-        send_sync::<TokenCache>();
-    }
-}
+mod tests;

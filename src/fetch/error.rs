@@ -40,17 +40,21 @@ pub enum FetchError {
         /// The cap, in bytes.
         limit: u64,
     },
-    /// More redirects than allowed.
-    #[error("too many redirects")]
+    /// More redirects than allowed (`[http] max_redirects`).
+    #[error("too many redirects (more than [http] max_redirects)")]
     Redirects,
-    /// A redirect answered a request with credentials: not followed, so the credentials never
-    /// go to another address.
-    #[error("HTTP {status}: a redirect{}, not followed: credentials are never sent across a redirect; configure the address it leads to", location.as_deref().map(|l| format!(" to {l}")).unwrap_or_default())]
-    CredentialRedirect {
+    /// A redirect that was not followed ([`super::redirect`]): a request other than GET or
+    /// HEAD, or one to another host that its rule refuses. Names both ends and the fix.
+    #[error("HTTP {status}: redirect from {from} to {to} not followed: {refusal}")]
+    RedirectRefused {
         /// The status code.
         status: u16,
-        /// Its `Location`, when given.
-        location: Option<String>,
+        /// Where the redirect came from (`scheme://host:port`).
+        from: String,
+        /// Where it leads (without query).
+        to: String,
+        /// Why it was refused, and what to do.
+        refusal: super::redirect::Refusal,
     },
     /// Credentials could not be obtained (the token endpoint failed); never holds a secret.
     #[error("{0}")]
@@ -78,7 +82,7 @@ impl FetchError {
             Self::Timeout(_) => ErrorKind::Timeout,
             Self::Status { .. } => ErrorKind::Http,
             Self::TooLarge { .. } => ErrorKind::TooLarge,
-            Self::Redirects | Self::CredentialRedirect { .. } => ErrorKind::Redirect,
+            Self::Redirects | Self::RedirectRefused { .. } => ErrorKind::Redirect,
             Self::Auth(_) | Self::Refused { .. } => ErrorKind::Auth,
             Self::Body(_) => ErrorKind::Body,
         }
@@ -218,7 +222,7 @@ mod tests {
     #[tokio::test]
     async fn failures_are_classified_by_type() {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = super::super::client(&crate::config::HttpConfig::default(), super::super::Redirects::None).unwrap();
+        let client = super::super::client(&crate::config::HttpConfig::default()).unwrap();
         let kind = |url: String| {
             let client = client.clone();
             async move { classify(&client.get(url).send().await.unwrap_err(), Duration::from_secs(5)).kind() }

@@ -1,7 +1,9 @@
 //! The sources' GET (feeds, status pages): a client of the discipline with `[http]`'s limits,
 //! `ETag`/`Last-Modified` conditional requests, and retries with exponential backoff and jitter
-//! that honour `Retry-After`; with credentials (`[status_page.auth]`) through [`Authorized`]: no
-//! redirect followed, the OAuth 2.0 token cached and refreshed once on a 401.
+//! that honour `Retry-After`. Redirects are followed to any host up to `[http] max_redirects` (a
+//! feed or a public page moves; such a request carries no credential); with credentials
+//! (`[status_page.auth]`), through [`Authorized`], on the same host only, the OAuth 2.0 token
+//! cached and refreshed once on a 401.
 
 use std::time::Duration;
 
@@ -10,7 +12,8 @@ use bytes::Bytes;
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap};
 
-use super::{Authorized, FetchError, Redirects, classify, client, parse_retry_after, read_capped};
+use super::redirect::{self, Policy};
+use super::{Authorized, FetchError, classify, client, parse_retry_after, read_capped};
 use crate::config::{AuthConfig, HttpConfig};
 
 /// `ETag` / `Last-Modified` of the last answer, sent back to get a 304.
@@ -57,19 +60,21 @@ pub struct Fetcher {
     retries: usize,
     retry_backoff: Duration,
     max_retry_after: Duration,
+    max_redirects: usize,
 }
 
 impl Fetcher {
     /// Builds the client. Fails only when the TLS stack cannot be initialised.
     pub fn new(cfg: &HttpConfig) -> Result<Self, FetchError> {
         Ok(Self {
-            client: client(cfg, Redirects::Limited(cfg.max_redirects))?,
+            client: client(cfg)?,
             authorized: Authorized::new(cfg)?,
             timeout: cfg.timeout.get(),
             max_body: cfg.max_body.0,
             retries: cfg.retries,
             retry_backoff: cfg.retry_backoff.get(),
             max_retry_after: cfg.max_retry_after.get(),
+            max_redirects: cfg.max_redirects,
         })
     }
 
@@ -87,8 +92,9 @@ impl Fetcher {
         self.get_with(url, validators, None).await
     }
 
-    /// [`Fetcher::get`] with the credentials of `auth`, when given: then no redirect is followed
-    /// ([`FetchError::CredentialRedirect`]), and a 401 (after one new OAuth 2.0 token) or 403 is
+    /// [`Fetcher::get`] with the credentials of `auth`, when given: then only redirects on the
+    /// same host are followed (one to another host is [`FetchError::RedirectRefused`]: the
+    /// credentials never go there), and a 401 (after one new OAuth 2.0 token) or 403 is
     /// [`FetchError::Refused`], not retried.
     pub async fn get_with(&self, url: &url::Url, validators: &Validators, auth: Option<&AuthConfig>) -> Result<Fetched, FetchError> {
         let backoff = ExponentialBuilder::default().with_min_delay(self.retry_backoff).with_max_times(self.retries).with_jitter();
@@ -117,8 +123,11 @@ impl Fetcher {
             request
         };
         let response = match auth {
-            None => build(&self.client).send().await.map_err(|e| classify(&e, self.timeout))?,
-            Some(auth) => self.authorized.send(auth, self.timeout, build).await?.response,
+            None => {
+                let request = build(&self.client).build().map_err(|e| classify(&e, self.timeout))?;
+                redirect::send(&self.client, request, &Policy::any(self.max_redirects), &[], self.timeout).await?
+            }
+            Some(auth) => self.authorized.send(auth, self.timeout, &Policy::same_host(self.max_redirects), &[], build).await?.response,
         };
         let status = response.status();
         if status == StatusCode::NOT_MODIFIED {
@@ -143,14 +152,9 @@ impl Fetcher {
     }
 }
 
-/// The answers to a request with credentials that are not its answer: a redirect (not
-/// followed) and a refusal of the credentials.
+/// The answer to a request with credentials that refuses them.
 fn refused(response: &reqwest::Response) -> Result<(), FetchError> {
     let status = response.status();
-    if status.is_redirection() {
-        let location = header_str(response.headers(), header::LOCATION);
-        return Err(FetchError::CredentialRedirect { status: status.as_u16(), location });
-    }
     if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
         return Err(FetchError::Refused { status: status.as_u16() });
     }

@@ -1,18 +1,20 @@
 //! The one outbound HTTP discipline: every call Sparky makes (feeds, status pages, synthetic
 //! checks, token requests, canaries, sinks, Slack) goes through a client from [`client`], with
 //! the same connect timeout, `User-Agent`, proxy handling (the system's `HTTP(S)_PROXY`, as
-//! reqwest reads them), gzip, DNS resolution, and a redirect policy chosen per use; every answer
-//! is read with a size cap ([`read_capped`]) and every failure classified from typed errors into
-//! one [`ErrorKind`](crate::model::ErrorKind) ([`FetchError::kind`]).
+//! reqwest reads them), gzip, DNS resolution, and no redirect followed by the client itself
+//! ([`redirect`] follows them by hand, per request: none for a write, same host or any host for a
+//! read, credentials never to another host); every answer is read with a size cap
+//! ([`read_capped`]) and every failure classified from typed errors into one
+//! [`ErrorKind`](crate::model::ErrorKind) ([`FetchError::kind`]).
 //!
 //! On top, [`Fetcher`] is the sources' GET: conditional requests (`ETag`/`Last-Modified`) and
 //! retries with backoff and jitter that honour `Retry-After`; [`auth`] sends requests with
-//! credentials (checks' `[auth]`, `[status_page.auth]`), following no redirect, with the one
-//! OAuth 2.0 token cache.
+//! credentials (checks' `[auth]`, `[status_page.auth]`), with the one OAuth 2.0 token cache.
 
 pub mod auth;
 mod error;
 mod get;
+pub mod redirect;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,32 +27,21 @@ use crate::config::HttpConfig;
 pub use auth::Authorized;
 pub use error::{DnsError, FetchError, classify};
 pub use get::{Body, Fetched, Fetcher, Validators};
-
-/// Which redirects a client follows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Redirects {
-    /// None: a 3xx is the answer (writes, requests with credentials, canaries).
-    None,
-    /// Up to this many (reads of feeds and status pages).
-    Limited(usize),
-}
+pub use redirect::{Policy, Refusal};
 
 /// Builds a client of the discipline: `[http] connect_timeout` and `user_agent`, the typed DNS
-/// resolver, gzip, and `redirects`. Timeouts of whole requests are set per request by the
-/// caller (each use has its own).
+/// resolver, gzip, and no redirect followed by itself: a use that follows redirects does so by
+/// hand, per request ([`redirect::send`]), so that no write and no credential crosses one.
+/// Timeouts of whole requests are set per request by the caller (each use has its own).
 ///
 /// # Errors
 /// [`FetchError::Request`] when the TLS stack cannot be initialised.
-pub fn client(cfg: &HttpConfig, redirects: Redirects) -> Result<reqwest::Client, FetchError> {
-    let policy = match redirects {
-        Redirects::None => reqwest::redirect::Policy::none(),
-        Redirects::Limited(n) => reqwest::redirect::Policy::limited(n),
-    };
+pub fn client(cfg: &HttpConfig) -> Result<reqwest::Client, FetchError> {
     reqwest::Client::builder()
         .user_agent(&cfg.user_agent)
         .connect_timeout(cfg.connect_timeout.get())
         .dns_resolver(Arc::new(error::Resolver))
-        .redirect(policy)
+        .redirect(reqwest::redirect::Policy::none())
         .gzip(true)
         .pool_idle_timeout(Duration::from_secs(90))
         .build()

@@ -4,7 +4,7 @@
 //! Kit), before a real digest, notice or incident needs it.
 
 use crate::config::{Partner, Problem};
-use crate::digest::{DigestError, PartnerGroup, render_digest};
+use crate::digest::{DigestError, PartnerGroup, partner_groups, render_digest};
 use crate::model::statuspage::Summary;
 use crate::model::{
     Cause, CheckId, ComponentStatus, EventDetail, EventKind, Evidence, Incident, Indicator, Priority, StatusEvent, Timestamp, WarnChange,
@@ -63,9 +63,18 @@ fn digest(templates: &Templates) -> Result<(), Problem> {
         summary: "The v2 API enters beta & brings *webhooks*.".into(),
         tags: vec!["beta".into()],
     };
-    let group =
-        PartnerGroup { id: "acme".into(), name: "Acme Cloud".into(), entries: vec![ClaimedEntry { partner_id: "acme".into(), entry }] };
-    match render_digest(templates, "#ecosystem-updates", &[group]) {
+    let claimed = |entry: EntryRecord, flood: Option<usize>| ClaimedEntry {
+        partner_id: "acme".into(),
+        feed_url: "https://acme.test/changelog.xml".into(),
+        flood,
+        entry,
+    };
+    let group = PartnerGroup { id: "acme".into(), name: "Acme Cloud".into(), entries: vec![claimed(entry.clone(), None)], flood: None };
+    // A flood section too: a feed that brought more than max_new entries at once.
+    let flooded = (0..7).map(|i| claimed(EntryRecord { key: format!("{}#{i}", entry.key), ..entry.clone() }, Some(5))).collect();
+    let mut groups = vec![group];
+    groups.extend(partner_groups("acme", "Acme Cloud", flooded));
+    match render_digest(templates, "#ecosystem-updates", &groups) {
         Ok(_) => Ok(()),
         Err(DigestError::Render(e)) => Err(render_problem(&e)),
         Err(DigestError::Store(_)) => Ok(()),

@@ -1,5 +1,6 @@
 //! The sinks' use of the one HTTP discipline: a client that follows no redirect (no write and no
-//! credential crosses one), a total timeout per request, a bounded response size, and the
+//! credential crosses one: a 3xx is a permanent error naming where it leads and the setting to
+//! fix, [`redirect_error`]), a total timeout per request, a bounded response size, and the
 //! mapping of answers to delivery outcomes (retry 408/429/5xx and transport errors, honouring
 //! `Retry-After`; a 4xx is permanent: retrying the same request cannot help).
 
@@ -9,7 +10,8 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::config::HttpConfig;
-use crate::fetch::{Redirects, classify, client, parse_retry_after, read_capped};
+use crate::fetch::redirect::{origin, without_query};
+use crate::fetch::{classify, client, parse_retry_after, read_capped};
 use crate::outbox::DeliveryError;
 
 /// Largest answer a sink reads.
@@ -36,8 +38,7 @@ pub struct Answer {
 impl SinkHttp {
     /// A client for `service` with the discipline of `http` and a total `timeout` per request.
     pub fn new(service: &'static str, http: &HttpConfig, timeout: Duration) -> Result<Self, DeliveryError> {
-        let client =
-            client(http, Redirects::None).map_err(|e| DeliveryError::permanent(format!("cannot build the {service} client: {e}")))?;
+        let client = client(http).map_err(|e| DeliveryError::permanent(format!("cannot build the {service} client: {e}")))?;
         Ok(Self { client, timeout, service })
     }
 
@@ -55,6 +56,9 @@ impl SinkHttp {
             .await
             .map_err(|e| DeliveryError::retry(format!("{service}: {}", classify(&e, self.timeout))))?;
         let status = response.status();
+        if status.is_redirection() {
+            return Err(redirect_error(service, &response));
+        }
         let retry_after = parse_retry_after(response.headers());
         let body = read_capped(response, MAX_ANSWER, self.timeout).await.map_err(|e| DeliveryError::retry(format!("{service}: {e}")))?;
         let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
@@ -71,6 +75,34 @@ impl SinkHttp {
         }
         let fix = fix(service, status.as_u16()).map(|f| format!(" ({f})")).unwrap_or_default();
         Err(DeliveryError::Permanent { reason: format!("{reason}{fix}") })
+    }
+}
+
+/// The permanent error of a sink call answered with a redirect, which is never followed (its
+/// body is a write and its headers hold the credentials): names both ends and the setting to fix.
+pub fn redirect_error(service: &str, response: &reqwest::Response) -> DeliveryError {
+    let to = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .and_then(|l| response.url().join(l).ok())
+        .map_or_else(|| "an address it does not give".to_owned(), |t| without_query(&t));
+    DeliveryError::permanent(format!(
+        "{service} answered HTTP {}: redirect from {} to {to} not followed: a sink call never follows a redirect (no write and no credential crosses one); the sink URL redirects: configure the final URL ({})",
+        response.status().as_u16(),
+        origin(response.url()),
+        url_setting(service)
+    ))
+}
+
+/// The setting that holds `service`'s base URL.
+fn url_setting(service: &str) -> &'static str {
+    match service {
+        "Slack" => "SLACK_API_URL or [slack] api_url",
+        "Jira" => "JIRA_BASE_URL or [jira] base_url",
+        "PagerDuty" => "PAGERDUTY_EVENTS_URL or [pagerduty] events_url",
+        "Statuspage" => "STATUSPAGE_API_URL or [statuspage] api_url",
+        _ => "its base URL",
     }
 }
 

@@ -8,7 +8,7 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 
 use crate::config::{ConnectivityConfig, HttpConfig, HttpUrl};
-use crate::fetch::{FetchError, Redirects, classify, client};
+use crate::fetch::{FetchError, classify, client};
 
 /// What the canaries say.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +33,7 @@ impl Connectivity {
     /// A probe of `cfg.canaries` with `cfg.timeout` each, with the discipline of `http` (no
     /// redirects: any answer proves the network).
     pub fn new(cfg: &ConnectivityConfig, http: &HttpConfig) -> Result<Self, FetchError> {
-        Ok(Self { client: client(http, Redirects::None)?, canaries: cfg.canaries.clone(), timeout: cfg.timeout.get() })
+        Ok(Self { client: client(http)?, canaries: cfg.canaries.clone(), timeout: cfg.timeout.get() })
     }
 
     /// Probes every canary at once and answers as soon as a majority has decided.

@@ -45,8 +45,29 @@ pub struct EntryRecord {
 pub struct ClaimedEntry {
     /// The partner.
     pub partner_id: String,
+    /// The feed it came from.
+    pub feed_url: String,
+    /// Set when the poll that found it found more than `max_new` unseen entries (then this
+    /// `max_new`): the digest shows the poll's entries as one section, the newest few listed.
+    pub flood: Option<usize>,
     /// The entry.
     pub entry: EntryRecord,
+}
+
+/// What [`record_success`] stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recorded {
+    /// Keys of the entries stored for the first time, in feed order.
+    pub new: Vec<String>,
+    /// Of those, the ones left `pending` for the digest.
+    pub pending: Vec<String>,
+    /// Of those, the ones recorded as `seen`, never posted, because an entry of the partner
+    /// already stored has the same link (or, without a link, the same title and date): a feed
+    /// that rewrote its ids.
+    pub duplicates: Vec<String>,
+    /// Set when more than `max_new` entries were left pending (then that `max_new`): they are
+    /// marked for one digest section ([`ClaimedEntry::flood`]).
+    pub flood: Option<usize>,
 }
 
 /// Reads the stored state of a feed (default when never polled).
@@ -107,8 +128,12 @@ pub async fn record_not_modified(store: &Store, partner: &str, url: &str) -> Res
 ///
 /// Entries already stored (by an earlier poll, another feed of the partner or another process),
 /// or stored once and pruned by retention since (`changelog_marks`), are left as they are; new
-/// ones are stored as `pending` when `pending(entry)` says so, else `seen`. Returns the keys of
-/// the entries this call stored.
+/// ones are stored as `pending` when `pending(entry)` says so, else `seen`. A new entry whose
+/// link (or, without one, title and date) is that of an entry of the partner already stored is a
+/// duplicate under a new id: stored as `seen`. When more than `max_new` entries are left pending
+/// (`None`: no limit, a first poll bounded by its backfill), each is marked with `max_new` for
+/// the digest's flood section. Every entry is recorded either way, so the next poll finds it
+/// known.
 pub async fn record_success(
     store: &Store,
     partner: &str,
@@ -116,7 +141,8 @@ pub async fn record_success(
     validators: (Option<&str>, Option<&str>),
     entries: &[EntryRecord],
     pending: impl Fn(&EntryRecord) -> bool,
-) -> Result<Vec<String>, StoreError> {
+    max_new: Option<usize>,
+) -> Result<Recorded, StoreError> {
     let now = Timestamp::now().as_millis();
     let mut tx = store.pool().begin().await?;
     // The feed row is written first so SQLite takes its write lock before any read.
@@ -134,15 +160,73 @@ pub async fn record_success(
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    let mut stored = Vec::new();
+    let mut recorded = Recorded::default();
     for entry in entries {
         let state = if pending(entry) { EntryState::Pending } else { EntryState::Seen };
-        if insert_entry(&mut tx, partner, url, entry, state, now).await? {
-            stored.push(entry.key.clone());
+        if !insert_entry(&mut tx, partner, url, entry, state, now).await? {
+            continue;
+        }
+        recorded.new.push(entry.key.clone());
+        if state != EntryState::Pending {
+            continue;
+        }
+        if is_duplicate(&mut tx, partner, entry).await? {
+            set_state(&mut tx, partner, &entry.key, EntryState::Seen).await?;
+            recorded.duplicates.push(entry.key.clone());
+        } else {
+            recorded.pending.push(entry.key.clone());
         }
     }
+    if let Some(max) = max_new.filter(|max| recorded.pending.len() > *max) {
+        for key in &recorded.pending {
+            sqlx::query("UPDATE changelog_entries SET flood_max_new = $3 WHERE partner_id = $1 AND entry_key = $2")
+                .bind(partner)
+                .bind(key)
+                .bind(i64::try_from(max).unwrap_or(i64::MAX))
+                .execute(&mut *tx)
+                .await?;
+        }
+        recorded.flood = Some(max);
+    }
     tx.commit().await?;
-    Ok(stored)
+    Ok(recorded)
+}
+
+/// Whether another entry of `partner` has the link of `e` or, when `e` has none, its title and
+/// date (an entry with neither link nor date has nothing to compare by).
+async fn is_duplicate(conn: &mut AnyConnection, partner: &str, e: &EntryRecord) -> Result<bool, StoreError> {
+    let found =
+        match (e.link.as_deref(), e.published_at) {
+            (Some(link), _) => {
+                sqlx::query("SELECT 1 FROM changelog_entries WHERE partner_id = $1 AND link = $2 AND entry_key <> $3 LIMIT 1")
+                    .bind(partner)
+                    .bind(link)
+                    .bind(&e.key)
+                    .fetch_optional(conn)
+                    .await?
+            }
+            (None, Some(at)) => sqlx::query(
+                "SELECT 1 FROM changelog_entries WHERE partner_id = $1 AND title = $2 AND published_at = $3 AND entry_key <> $4 LIMIT 1",
+            )
+            .bind(partner)
+            .bind(&e.title)
+            .bind(at.as_millis())
+            .bind(&e.key)
+            .fetch_optional(conn)
+            .await?,
+            (None, None) => None,
+        };
+    Ok(found.is_some())
+}
+
+async fn set_state(conn: &mut AnyConnection, partner: &str, key: &str, state: EntryState) -> Result<(), StoreError> {
+    sqlx::query("UPDATE changelog_entries SET state = $3 WHERE partner_id = $1 AND entry_key = $2")
+        .bind(partner)
+        .bind(key)
+        .bind(state.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 async fn insert_entry(
@@ -182,7 +266,7 @@ async fn insert_entry(
 pub async fn claim_pending(conn: &mut AnyConnection) -> Result<Vec<ClaimedEntry>, StoreError> {
     let rows = sqlx::query(
         "UPDATE changelog_entries SET state = $1 WHERE state = $2 \
-         RETURNING partner_id, entry_key, title, link, published_at, summary, tags",
+         RETURNING partner_id, entry_key, title, link, published_at, summary, tags, feed_url, flood_max_new",
     )
     .bind(EntryState::Queued.as_str())
     .bind(EntryState::Pending.as_str())
@@ -199,7 +283,13 @@ pub async fn claim_pending(conn: &mut AnyConnection) -> Result<Vec<ClaimedEntry>
                 summary: row.try_get(5)?,
                 tags: tags.split(',').filter(|t| !t.is_empty()).map(str::to_owned).collect(),
             };
-            Ok(ClaimedEntry { partner_id: row.try_get(0)?, entry })
+            let flood: Option<i64> = row.try_get(8)?;
+            Ok(ClaimedEntry {
+                partner_id: row.try_get(0)?,
+                feed_url: row.try_get(7)?,
+                flood: flood.and_then(|m| usize::try_from(m).ok()),
+                entry,
+            })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()
         .map_err(StoreError::from)

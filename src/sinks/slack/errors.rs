@@ -49,7 +49,7 @@ const PERMANENT: &[(&[&str], &str)] = &[
         ],
         "the Slack token is refused: set SLACK_BOT_TOKEN to the bot token (xoxb-...) of an installed Sparky app",
     ),
-    (&["missing_scope"], "the Sparky app lacks the scope {needed}: add it (README, \"Slack scopes\") and reinstall the app"),
+    (&["missing_scope"], "the Sparky app lacks the scope {needed}: add it (README, \"Slack app scopes\") and reinstall the app"),
     (
         &[
             "invalid_blocks",

@@ -1,5 +1,5 @@
 //! The Slack sink: slack-morphism's request and Block Kit types, sent through Sparky's own HTTP
-//! client (the one discipline: timeout, size cap, no redirect), answers read leniently (`ok`,
+//! client (the one discipline: timeout, size cap, no redirect followed: a 3xx is permanent), answers read leniently (`ok`,
 //! `error`, `ts`, `channel`: a success is a success even when other fields are missing).
 //!
 //! Follows the Slack Web API: chat.postMessage (`channel`, `text`, `blocks`, `metadata` with
@@ -15,7 +15,7 @@ use serde_json::Value;
 use slack_morphism::prelude::*;
 
 use crate::config::{HttpConfig, Secret, SlackConfig};
-use crate::fetch::{Redirects, classify, client, parse_retry_after, read_capped};
+use crate::fetch::{classify, client, parse_retry_after, read_capped};
 use crate::outbox::slack::{SlackPost, SlackUpdate};
 use crate::outbox::{Action, Attempt, Delivered, DeliveryError, Sink};
 use crate::store::{Store, remote_ids, slack as channels};
@@ -46,7 +46,7 @@ impl SlackSink {
     /// A sink posting with `token` to `cfg.api_url`, with the discipline of `http`; `store`
     /// keeps channel ids and message `ts`.
     pub fn new(cfg: &SlackConfig, token: &Secret, http: &HttpConfig, store: Store) -> Result<Self, DeliveryError> {
-        let http = client(http, Redirects::None).map_err(|e| DeliveryError::permanent(format!("cannot build the Slack client: {e}")))?;
+        let http = client(http).map_err(|e| DeliveryError::permanent(format!("cannot build the Slack client: {e}")))?;
         Ok(Self {
             http,
             api: cfg.api_url.as_str().trim_end_matches('/').to_owned(),
@@ -172,6 +172,9 @@ impl SlackSink {
         let request = request.bearer_auth(self.token.expose()).timeout(self.timeout);
         let response = request.send().await.map_err(|e| DeliveryError::retry(format!("Slack {method}: {}", classify(&e, self.timeout))))?;
         let status = response.status();
+        if status.is_redirection() {
+            return Err(crate::sinks::http::redirect_error("Slack", &response));
+        }
         let retry_after = parse_retry_after(response.headers());
         let body =
             read_capped(response, MAX_ANSWER, self.timeout).await.map_err(|e| DeliveryError::retry(format!("Slack {method}: {e}")))?;

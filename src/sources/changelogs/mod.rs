@@ -32,8 +32,15 @@ pub enum FeedOutcome {
         entries: usize,
         /// Entries stored for the first time.
         new: usize,
-        /// Of those, how many await the digest (all, except beyond the backfill of a first poll).
+        /// Of those, how many await the digest (all, except beyond the backfill of a first poll
+        /// and the duplicates).
         to_post: usize,
+        /// Of the new ones, how many are recorded, not posted, because an entry already seen
+        /// has the same link (or, without one, title and date): the feed rewrote their ids.
+        duplicates: usize,
+        /// Set when more than this many (`max_new`) were to post: the digest shows them as one
+        /// section listing the newest few.
+        flood: Option<usize>,
     },
     /// 304: unchanged since the last poll.
     NotModified,
@@ -166,16 +173,21 @@ async fn poll(
     };
     let rules = TagRules::with_partner(&partner.tags);
     let records: Vec<EntryRecord> = parsed.iter().map(|e| summarise(e, &rules, settings.summary_chars)).collect();
-    let to_post = posting_set(&records, state.first_polled_at.is_none(), feed.backfill.unwrap_or(settings.backfill));
-    let stored = table::record_success(store, id, url, (validators.etag.as_deref(), validators.last_modified.as_deref()), &records, |e| {
-        to_post.contains(&e.key)
-    })
-    .await
-    .map_err(|e| FeedError::store(&e))?;
-    let posted = stored.iter().filter(|k| to_post.contains(*k)).count();
-    METRICS.changelog_entries_new.with_label_values(&[id]).inc_by(stored.len() as u64);
-    tracing::info!(partner = id, url, entries = records.len(), new = stored.len(), to_post = posted, "feed polled");
-    Ok(FeedOutcome::Ok { entries: records.len(), new: stored.len(), to_post: posted })
+    let first_poll = state.first_polled_at.is_none();
+    let to_post = posting_set(&records, first_poll, feed.backfill.unwrap_or(settings.backfill));
+    // A first poll is bounded by its backfill; a later one by max_new.
+    let max_new = (!first_poll).then(|| feed.max_new.unwrap_or(settings.max_new));
+    let validators = (validators.etag.as_deref(), validators.last_modified.as_deref());
+    let recorded = table::record_success(store, id, url, validators, &records, |e| to_post.contains(&e.key), max_new)
+        .await
+        .map_err(|e| FeedError::store(&e))?;
+    let (new, posted, duplicates) = (recorded.new.len(), recorded.pending.len(), recorded.duplicates.len());
+    METRICS.changelog_entries_new.with_label_values(&[id]).inc_by(new as u64);
+    tracing::info!(partner = id, url, entries = records.len(), new, to_post = posted, duplicates, flood = ?recorded.flood, "feed polled");
+    if let Some(max) = recorded.flood {
+        tracing::warn!(partner = id, url, new = posted, max_new = max, "more new entries than max_new at once: one digest section");
+    }
+    Ok(FeedOutcome::Ok { entries: records.len(), new, to_post: posted, duplicates, flood: recorded.flood })
 }
 
 async fn record_failure(store: &Store, partner: &Partner, feed: &FeedConfig, FeedError { kind, message: error }: FeedError) -> FeedOutcome {

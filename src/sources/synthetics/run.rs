@@ -1,6 +1,11 @@
 //! Running a check once: the request (or the steps of a sandbox check), its timing, the error
 //! kind of a failure, and every assertion's outcome. No retries: a failure is confirmed by the
 //! engine's re-run, not hidden here.
+//!
+//! Redirects follow the check's `follow_redirects` (GET and HEAD only; never to another host with
+//! the credentials: [`crate::fetch::redirect`]). Every secret the check sends (its `[auth]`'s, the
+//! `${VAR}` values of its headers) is replaced by `***` in what the answer shows and in the
+//! result, so no secret is stored, printed or logged even when an API echoes it back.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -10,8 +15,8 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::assert::{Observed, evaluate};
-use crate::config::{Assertion, AuthConfig, CheckConfig, HttpConfig, Method, StepConfig};
-use crate::fetch::{Authorized, FetchError, Redirects, classify, client, read_capped};
+use crate::config::{Assertion, CheckConfig, HeaderText, HttpConfig, Method, StepConfig, redact};
+use crate::fetch::{Authorized, FetchError, Policy, classify, client, read_capped, redirect};
 use crate::model::{AssertionResult, ErrorKind, Outcome, Timestamp, worst};
 
 /// A check's own latency history, for `latency_p95` assertions.
@@ -71,13 +76,14 @@ pub struct Runner {
     client: reqwest::Client,
     authorized: Authorized,
     max_body: u64,
+    max_redirects: usize,
 }
 
 impl Runner {
-    /// A runner with the discipline of `http` (following up to 5 redirects; none with
-    /// credentials), reading at most `max_body` bytes of a body.
+    /// A runner with the discipline of `http` (following at most `[http] max_redirects`, as
+    /// each check's `follow_redirects` says), reading at most `max_body` bytes of a body.
     pub fn new(http: &HttpConfig, max_body: u64) -> Result<Self, FetchError> {
-        Ok(Self { client: client(http, Redirects::Limited(5))?, authorized: Authorized::new(http)?, max_body })
+        Ok(Self { client: client(http)?, authorized: Authorized::new(http)?, max_body, max_redirects: http.max_redirects })
     }
 
     /// Runs `check` once.
@@ -93,6 +99,12 @@ impl Runner {
         let error_kind =
             failure.as_ref().map(|f| f.kind).or_else(|| (outcome == Outcome::Fail).then(|| failure_kind(status, &check.assertions)));
         let message = failure.map(|f| f.message).or_else(|| first_problem(&assertions));
+        let secrets = check.secrets();
+        let message = message.map(|m| redact(&m, &secrets));
+        let assertions = assertions
+            .into_iter()
+            .map(|a| AssertionResult { assertion: redact(&a.assertion, &secrets), detail: redact(&a.detail, &secrets), ..a })
+            .collect();
         RunOutput { started_at, duration: started.elapsed(), http_status: status, outcome, error_kind, message, assertions }
     }
 
@@ -101,9 +113,9 @@ impl Runner {
             return (None, Vec::new(), Some(Failure { kind: ErrorKind::Connect, message: "no url".to_owned() }));
         };
         let headers = headers(&check.headers, &HashMap::new());
-        match self.send(check.method, url.as_str(), headers, check.body.clone(), check.auth.as_ref(), check.timeout.get()).await {
+        match self.send(check, check.method, url.as_str(), headers, check.body.clone()).await {
             Err(f) => (None, Vec::new(), Some(f)),
-            Ok(answer) => (Some(answer.status), assess(&check.assertions, &answer, history), None),
+            Ok(answer) => (Some(answer.status), assess(&check.assertions, &answer.redacted(&check.secrets()), history), None),
         }
     }
 
@@ -170,28 +182,32 @@ impl Runner {
             .map(|b| substitute(b, captures))
             .transpose()
             .map_err(|v| missing(format!("no captured value for ${{{v}}}")))?;
-        let answer = self.send(step.method, &url, headers(&step.headers, captures), body, check.auth.as_ref(), check.timeout.get()).await?;
-        let mut results = assess(&step.assertions, &answer, history);
+        let answer = self.send(check, step.method, &url, headers(&step.headers, captures), body).await?;
+        let (status, raw_body) = (answer.status, answer.body.clone());
+        let mut results = assess(&step.assertions, &answer.redacted(&check.secrets()), history);
         for r in &mut results {
             r.assertion = format!("{name}: {}", r.assertion);
         }
         if !step.capture.is_empty() {
-            results.extend(capture(step, name, &answer.body, captures));
+            // Captured from the answer as it came: a later step sends what the API gave.
+            results.extend(capture(step, name, &raw_body, captures));
         }
-        Ok((answer.status, results))
+        Ok((status, results))
     }
 
-    /// Sends one request, with credentials when `auth` is given (no redirect followed; on a 401
-    /// with OAuth 2.0 the token is refreshed once).
+    /// Sends one request of `check`, with its credentials when it has `[auth]` (on a 401 with
+    /// OAuth 2.0 the token is refreshed once), following redirects as its `follow_redirects`
+    /// says; `headers` are sent with the secret ones named so they never leave the host.
     async fn send(
         &self,
+        check: &CheckConfig,
         method: Method,
         url: &str,
-        headers: HeaderMap,
+        headers: Headers,
         body: Option<String>,
-        auth: Option<&AuthConfig>,
-        timeout: Duration,
     ) -> Result<Answer, Failure> {
+        let timeout = check.timeout.get();
+        let Headers { map: headers, secret } = headers;
         let build = |client: &reqwest::Client| {
             let request = client.request(method.as_reqwest(), url).headers(headers.clone()).timeout(timeout);
             match &body {
@@ -199,11 +215,15 @@ impl Runner {
                 None => request,
             }
         };
-        let (response, started) = match auth {
-            Some(auth) => self.authorized.send(auth, timeout, build).await.map(|a| (a.response, a.sent_at)),
+        let policy = Policy::check(check.follow_redirects, self.max_redirects);
+        let (response, started) = match &check.auth {
+            Some(auth) => self.authorized.send(auth, timeout, &policy, &secret, build).await.map(|a| (a.response, a.sent_at)),
             None => {
                 let started = Instant::now();
-                build(&self.client).send().await.map(|r| (r, started)).map_err(|e| classify(&e, timeout))
+                match build(&self.client).build() {
+                    Ok(request) => redirect::send(&self.client, request, &policy, &secret, timeout).await.map(|r| (r, started)),
+                    Err(e) => Err(classify(&e, timeout)),
+                }
             }
         }
         .map_err(|e| transport(&e))?;
@@ -211,6 +231,29 @@ impl Runner {
         let headers = response.headers().clone();
         let body = read_capped(response, self.max_body, timeout).await.map_err(|e| transport(&e))?;
         Ok(Answer { status, headers, body, latency: started.elapsed() })
+    }
+}
+
+impl Answer {
+    /// The answer as assertions see it: every secret in its body and headers replaced by `***`
+    /// (an API that echoes a header back must not get it stored in a result).
+    fn redacted(self, secrets: &[&str]) -> Self {
+        if secrets.is_empty() {
+            return self;
+        }
+        let text = String::from_utf8_lossy(&self.body);
+        let body = if secrets.iter().any(|s| text.contains(s)) { bytes::Bytes::from(redact(&text, secrets)) } else { self.body };
+        let headers = self
+            .headers
+            .iter()
+            .map(|(name, value)| match value.to_str() {
+                Ok(v) if secrets.iter().any(|s| v.contains(s)) => {
+                    (name.clone(), HeaderValue::from_str(&redact(v, secrets)).unwrap_or_else(|_| HeaderValue::from_static("***")))
+                }
+                _ => (name.clone(), value.clone()),
+            })
+            .collect();
+        Self { body, headers, ..self }
     }
 }
 
@@ -249,14 +292,24 @@ fn first_problem(results: &[AssertionResult]) -> Option<String> {
         .flatten()
 }
 
-fn headers(configured: &std::collections::BTreeMap<String, String>, captures: &HashMap<String, String>) -> HeaderMap {
-    configured
-        .iter()
-        .filter_map(|(k, v)| {
-            let value = substitute(v, captures).unwrap_or_else(|_| v.clone());
-            Some((HeaderName::from_bytes(k.as_bytes()).ok()?, HeaderValue::from_str(&value).ok()?))
-        })
-        .collect()
+/// Request headers, and the names of those whose value is a secret.
+struct Headers {
+    map: HeaderMap,
+    secret: Vec<HeaderName>,
+}
+
+fn headers(configured: &std::collections::BTreeMap<String, HeaderText>, captures: &HashMap<String, String>) -> Headers {
+    let mut out = Headers { map: HeaderMap::new(), secret: Vec::new() };
+    for (k, v) in configured {
+        let value = substitute(v.expose(), captures).unwrap_or_else(|_| v.expose().to_owned());
+        let (Ok(name), Ok(mut value)) = (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(&value)) else { continue };
+        if v.is_secret() {
+            value.set_sensitive(true);
+            out.secret.push(name.clone());
+        }
+        out.map.insert(name, value);
+    }
+    out
 }
 
 /// Replaces `${name}` with captured values; `Err(name)` for one not captured.
