@@ -186,6 +186,8 @@ async fn the_sink_speaks_the_description_and_creates_once() {
         api_token: Some(Secret::new("t0ken")),
         project_key: Some("OPS".to_owned()),
         timeout: ConfigDuration::from_millis(500),
+        // Looks the issue up at once (the search lag has its own test in delivery_edges.rs).
+        search_lag: ConfigDuration::from_secs(0),
         ..JiraConfig::default()
     };
     let sink = JiraSink::new(&cfg, &HttpConfig::default(), store.clone()).unwrap();

@@ -102,7 +102,8 @@ async fn two_checks_of_one_partner_make_one_incident() {
 
 #[tokio::test]
 async fn jira_failing_three_times_then_answering_makes_exactly_one_issue() {
-    let w = World::new(&["acme-api"], "attempts_per_run = 5\n").await;
+    // Searched at once after each 500 (the search lag has its own test in delivery_edges.rs).
+    let w = World::new(&["acme-api"], "attempts_per_run = 5\n[jira]\nsearch_lag = \"0s\"\n").await;
     w.jira.fail_creates(3, 500);
     w.partner_api(500);
     w.once("synthetics").await;
@@ -114,7 +115,7 @@ async fn jira_failing_three_times_then_answering_makes_exactly_one_issue() {
 
 #[tokio::test]
 async fn a_process_killed_between_jiras_201_and_the_database_update_still_makes_one_issue() {
-    let w = World::new(&["acme-api"], "lease = \"3s\"\n[slack]\ntimeout = \"2s\"\n[jira]\ntimeout = \"1s\"\n").await;
+    let w = World::new(&["acme-api"], "lease = \"3s\"\n[slack]\ntimeout = \"2s\"\n[jira]\ntimeout = \"1s\"\nsearch_lag = \"0s\"\n").await;
     w.jira.hold_next_create(Duration::from_secs(30));
     w.partner_api(500);
     let app = w.sparky.app().await;

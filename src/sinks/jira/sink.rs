@@ -138,12 +138,14 @@ impl JiraSink {
 
     /// The issue an earlier create of `incident` may have made, looked up by `fingerprint`
     /// once Jira's search has caught up with that attempt (`[jira] search_lag` after it; until
-    /// then a retry at that time), and once more [`LOOK_AGAIN`] later before giving up.
+    /// then a retry at that time), and once more [`LOOK_AGAIN`] (at most `search_lag`) later
+    /// before giving up.
     async fn find_created(&self, incident: &str, fingerprint: &str) -> Result<Option<String>, DeliveryError> {
         let mark = remote_ids::get(&self.store, SINK, &attempt_mark(incident))
             .await
             .map_err(|e| DeliveryError::retry(format!("cannot read when the Jira issue of {incident} was last created: {e}")))?;
-        let Some(attempted) = mark.and_then(|m| m.parse::<i64>().ok()).map(Timestamp::from_millis) else { return Ok(None) };
+        // Without a recorded attempt (an action written before the mark was), search at once.
+        let attempted = mark.and_then(|m| m.parse::<i64>().ok()).map_or(Timestamp::EPOCH, Timestamp::from_millis);
         let searchable = attempted + self.cfg.search_lag.get();
         let now = Timestamp::now();
         if now < searchable {
@@ -158,7 +160,7 @@ impl JiraSink {
         if let Some(key) = self.find_by_label(fingerprint).await? {
             return Ok(Some(key));
         }
-        tokio::time::sleep(LOOK_AGAIN).await;
+        tokio::time::sleep(LOOK_AGAIN.min(self.cfg.search_lag.get())).await;
         self.find_by_label(fingerprint).await
     }
 

@@ -228,8 +228,10 @@ async fn updates_and_resolution_patch_the_remembered_incident() {
     let resolve = StatuspageAction::ResolveIncident { incident: "incident:42".to_owned(), body: "Recovered after 23m.".to_owned() };
     deliver(&sink, &resolve, &row(1)).await.unwrap();
     let requests = server.received_requests().await.unwrap();
-    assert_eq!(body(&requests[0]), json!({"incident": {"status": "monitoring", "body": "Okta posted a fix."}}));
-    assert_eq!(body(&requests[1]), json!({"incident": {"status": "resolved", "body": "Recovered after 23m."}}));
+    // Each update carries its marker, for the look-up after an uncertain attempt.
+    let marked = |status: &str, text: &str| json!({"incident": {"status": status, "body": text, "metadata": {"sparky": {"incident": "incident:42", "update": "statuspage:incident:42:open"}}}});
+    assert_eq!(body(&requests[0]), marked("monitoring", "Okta posted a fix."));
+    assert_eq!(body(&requests[1]), marked("resolved", "Recovered after 23m."));
 }
 
 #[tokio::test]
