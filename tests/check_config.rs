@@ -260,3 +260,57 @@ async fn online_reads_every_feed_and_page_once_and_stores_nothing() {
     run.expect_code(2);
     assert!(!run.stdout.contains("online:"), "a bad config fetches nothing: {}", run.stdout);
 }
+
+#[tokio::test]
+async fn a_sink_configured_by_halves_is_a_problem_naming_the_missing_variable() {
+    let halves: [(&[(&str, &str)], &str); 3] = [
+        (
+            &[("JIRA_BASE_URL", "https://acme.atlassian.net"), ("JIRA_USER_EMAIL", "sparky@acme.test"), ("JIRA_PROJECT_KEY", "OPS")],
+            "JIRA_API_TOKEN",
+        ),
+        (&[("STATUSPAGE_API_KEY", "statuspage-key")], "STATUSPAGE_PAGE_ID"),
+        (&[("PAGERDUTY_ROUTING_KEY", "R0UTINGKEY012345678901234567890")], "PAGERDUTY_ROUTING_KEY"),
+    ];
+    for (set, missing) in halves {
+        let sparky = set.iter().fold(Sparky::new(Db::Sqlite), |s, (k, v)| s.env(k, v));
+        let run = sparky.cli(&["check-config"]).await;
+        run.expect_code(2);
+        assert!(run.stdout.contains(&format!("environment: {missing}: ")), "{missing}: {}", run.stdout);
+        assert!(!run.stdout.contains("R0UTINGKEY") && !run.stdout.contains("statuspage-key"), "no secret shown: {}", run.stdout);
+    }
+}
+
+#[tokio::test]
+async fn check_config_says_what_each_sink_will_do() {
+    let none = Sparky::new(Db::Sqlite).cli(&["check-config"]).await;
+    none.expect_code(0);
+    for line in [
+        "slack: printing only, nothing posted to #ecosystem-updates (SLACK_BOT_TOKEN not set)",
+        "jira: printing only (",
+        "pagerduty: printing only (PAGERDUTY_ROUTING_KEY not set)",
+        "statuspage: the built-in page at /status",
+    ] {
+        assert!(none.stdout.contains(line), "{line}: {}", none.stdout);
+    }
+    let full = Sparky::new(Db::Sqlite)
+        .env("SLACK_BOT_TOKEN", "xoxb-test-secret-token")
+        .env("JIRA_BASE_URL", "https://acme.atlassian.net")
+        .env("JIRA_USER_EMAIL", "sparky@acme.test")
+        .env("JIRA_API_TOKEN", "jira-token")
+        .env("JIRA_PROJECT_KEY", "OPS")
+        .env("PAGERDUTY_ROUTING_KEY", "R0UTINGKEY0123456789012345678901")
+        .env("STATUSPAGE_API_KEY", "statuspage-key")
+        .env("STATUSPAGE_PAGE_ID", "pg1")
+        .cli(&["check-config"])
+        .await;
+    full.expect_code(0);
+    for line in [
+        "slack: posting to #ecosystem-updates as the token's bot",
+        "jira: filing issues in project OPS at https://acme.atlassian.net",
+        "pagerduty: paging through Events API v2 at https://events.pagerduty.com",
+        "statuspage: updating Atlassian Statuspage page pg1",
+    ] {
+        assert!(full.stdout.contains(line), "{line}: {}", full.stdout);
+    }
+    assert!(!full.stdout.contains("jira-token") && !full.stdout.contains("xoxb-test"), "{}", full.stdout);
+}

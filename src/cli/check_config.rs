@@ -1,5 +1,6 @@
-//! `sparky check-config [--online]`: every problem as `FILE: key: reason` (exit 2); then what is
-//! configured but left unread (a status page not configured, one line each), and the component
+//! `sparky check-config [--online]`: every problem as `FILE: key: reason` (exit 2; a sink
+//! configured by halves is one, naming the missing variable); then what each sink will do (one
+//! line each: posting, printing only and why), what is configured but left unread (a status page not configured, one line each), and the component
 //! names a partner file depends on that its page did not list when last read (warnings, exit
 //! code unchanged); with `--online`, one read of every source ([`super::online`]). Under
 //! `--json` standard output carries only the JSON of `--online`; these lines go to standard error.
@@ -40,6 +41,9 @@ pub(super) async fn run(dir: &Path, online: bool, json: bool) -> ExitCode {
         config.partners.len(),
         config.checks.len()
     ));
+    for line in config.global.sink_modes() {
+        say(&line);
+    }
     for partner in &config.partners {
         if let Some(why) = &partner.status_page_not_configured {
             say(&format!("{}: status_page: {why}", partner.file.display()));

@@ -306,5 +306,17 @@ impl GlobalConfig {
         }
         self.triage.check(file, problems);
         self.retention.check(file, problems);
+        self.jira.check_halves(problems);
+        self.statuspage.check_halves(problems);
+        self.pagerduty.check_key(problems);
+    }
+
+    /// What each sink will do with this configuration, one line each (`check-config`).
+    pub fn sink_modes(&self) -> Vec<String> {
+        let slack = match &self.slack.token {
+            Some(_) => format!("slack: posting to {} as the token's bot (SLACK_BOT_TOKEN)", self.slack.channel),
+            None => format!("slack: printing only, nothing posted to {} (SLACK_BOT_TOKEN not set)", self.slack.channel),
+        };
+        vec![slack, self.jira.mode(), self.pagerduty.mode(), self.statuspage.mode()]
     }
 }

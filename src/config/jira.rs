@@ -77,7 +77,42 @@ impl JiraConfig {
 
     /// True when every credential is there (else the log sink stands in).
     pub fn is_configured(&self) -> bool {
-        self.base_url.is_some() && self.user_email.is_some() && self.api_token.is_some() && self.project_key.is_some()
+        self.missing().is_empty()
+    }
+
+    /// The variables of the four that are not set.
+    fn missing(&self) -> Vec<&'static str> {
+        let set = [
+            ("JIRA_BASE_URL", self.base_url.is_some()),
+            ("JIRA_USER_EMAIL", self.user_email.is_some()),
+            ("JIRA_API_TOKEN", self.api_token.is_some()),
+            ("JIRA_PROJECT_KEY", self.project_key.is_some()),
+        ];
+        set.iter().filter(|(_, is)| !is).map(|(name, _)| *name).collect()
+    }
+
+    /// A Jira configured by halves (some of its four settings, not all) is a problem naming
+    /// each missing variable: half a configuration would silently print instead of filing.
+    pub fn check_halves(&self, problems: &mut Vec<Problem>) {
+        let missing = self.missing();
+        if missing.is_empty() || missing.len() == 4 {
+            return;
+        }
+        for name in &missing {
+            problems.push(Problem::new(
+                "environment",
+                *name,
+                format!("Jira is configured by halves: {name} is not set while the others are; set it (or the [jira] key), or unset the others to print Jira actions instead"),
+            ));
+        }
+    }
+
+    /// What the Jira sink will do, for `check-config`.
+    pub fn mode(&self) -> String {
+        match (&self.base_url, &self.project_key) {
+            (Some(url), Some(project)) if self.is_configured() => format!("jira: filing issues in project {project} at {url}"),
+            _ => "jira: printing only (JIRA_BASE_URL, JIRA_USER_EMAIL, JIRA_API_TOKEN, JIRA_PROJECT_KEY not set)".to_owned(),
+        }
     }
 
     /// The site's name of `priority`.

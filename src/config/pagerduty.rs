@@ -41,4 +41,32 @@ impl PagerDutyConfig {
             }
         }
     }
+
+    /// An integration key is 32 letters and digits (PagerDuty, "Events API v2 integration
+    /// key"); anything else is a typo that would send every page to the dead letter.
+    pub fn check_key(&self, problems: &mut Vec<Problem>) {
+        let Some(key) = &self.routing_key else { return };
+        let key = key.expose();
+        if key.len() != ROUTING_KEY_LEN || !key.chars().all(|c| c.is_ascii_alphanumeric()) {
+            problems.push(Problem::new(
+                "environment",
+                "PAGERDUTY_ROUTING_KEY",
+                format!(
+                    "not an Events API v2 integration key ({} characters; a key is {ROUTING_KEY_LEN} letters and digits): copy it again from the service's Events API v2 integration",
+                    key.chars().count()
+                ),
+            ));
+        }
+    }
+
+    /// What the PagerDuty sink will do, for `check-config`.
+    pub fn mode(&self) -> String {
+        match &self.routing_key {
+            Some(_) => format!("pagerduty: paging through Events API v2 at {}", self.events_url),
+            None => "pagerduty: printing only (PAGERDUTY_ROUTING_KEY not set)".to_owned(),
+        }
+    }
 }
+
+/// Length of an Events API v2 routing (integration) key.
+const ROUTING_KEY_LEN: usize = 32;

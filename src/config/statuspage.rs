@@ -56,4 +56,27 @@ impl StatuspageConfig {
     pub fn is_configured(&self) -> bool {
         self.api_key.is_some() && self.page_id.is_some()
     }
+
+    /// A key without a page, or a page without a key, is a problem naming the missing variable.
+    pub fn check_halves(&self, problems: &mut Vec<Problem>) {
+        let missing = match (self.api_key.is_some(), self.page_id.is_some()) {
+            (true, false) => "STATUSPAGE_PAGE_ID",
+            (false, true) => "STATUSPAGE_API_KEY",
+            _ => return,
+        };
+        problems.push(Problem::new(
+            "environment",
+            missing,
+            format!("Statuspage is configured by halves: {missing} is not set; set it, or unset the other to use the built-in status page"),
+        ));
+    }
+
+    /// What the status page sink will do, for `check-config`.
+    pub fn mode(&self) -> String {
+        match &self.page_id {
+            Some(page) if self.is_configured() => format!("statuspage: updating Atlassian Statuspage page {page}"),
+            _ => "statuspage: the built-in page at /status and /api/v2/summary.json (STATUSPAGE_API_KEY, STATUSPAGE_PAGE_ID not set)"
+                .to_owned(),
+        }
+    }
 }
