@@ -33,6 +33,8 @@ struct State {
     received: Vec<Received>,
     violations: Vec<String>,
     next_key: usize,
+    /// The next accepted event is processed at once but answered only after this long.
+    hold_next: Option<std::time::Duration>,
 }
 
 /// The fake PagerDuty.
@@ -76,7 +78,14 @@ impl Respond for Enqueue {
         };
         state.received.push(Received { body: body.unwrap_or(Value::Null), status });
         let template = ResponseTemplate::new(status).set_body_json(answer);
-        if status == 429 { template.insert_header("Retry-After", "1") } else { template }
+        match status {
+            429 => template.insert_header("Retry-After", "1"),
+            200..=299 => match state.hold_next.take() {
+                Some(delay) => template.set_delay(delay),
+                None => template,
+            },
+            _ => template,
+        }
     }
 }
 
@@ -147,6 +156,12 @@ impl FakePagerDuty {
     /// `Retry-After: 1`; 400; anything else an error body).
     pub fn script(&self, statuses: impl IntoIterator<Item = u16>) {
         self.state.lock().unwrap().script.extend(statuses);
+    }
+
+    /// The next event accepted is processed at once (counted as accepted) but answered only
+    /// after `delay`: a sender killed meanwhile never learns it was accepted.
+    pub fn hold_next_event(&self, delay: std::time::Duration) {
+        self.state.lock().unwrap().hold_next = Some(delay);
     }
 
     /// Every event body received, accepted or not, in order.

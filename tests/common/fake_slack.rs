@@ -81,6 +81,8 @@ struct State {
     channels: Vec<(String, String)>,
     /// The `chat.update` requests that edited a message.
     updates: Vec<Value>,
+    /// The next post that would answer `ok` is posted and answered only after this long.
+    hold_next: Option<Duration>,
 }
 
 impl State {
@@ -117,7 +119,10 @@ struct History(Arc<Mutex<State>>);
 impl Respond for PostMessage {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let mut state = self.0.lock().unwrap();
-        let reply = state.script.pop_front().unwrap_or(Reply::Ok);
+        let reply = match state.script.pop_front().unwrap_or(Reply::Ok) {
+            Reply::Ok => state.hold_next.take().filter(|d| !d.is_zero()).map_or(Reply::Ok, Reply::Hold),
+            other => other,
+        };
         let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
         state.check(request, Some(&body));
         let key = body["metadata"]["event_payload"]["idempotency_key"].as_str().map(str::to_owned);
@@ -228,6 +233,13 @@ impl FakeSlack {
     /// Answers the next posts with `replies`, in order.
     pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
         self.state.lock().unwrap().script.extend(replies);
+    }
+
+    /// The next post that would be answered `ok` is posted at once (visible in history) but
+    /// answered only after `delay` (zero: no hold): a deliverer killed meanwhile never learns
+    /// its `ts`.
+    pub fn hold_next_post(&self, delay: Duration) {
+        self.state.lock().unwrap().hold_next = Some(delay);
     }
 
     /// Every `chat.postMessage` received, posted or not.

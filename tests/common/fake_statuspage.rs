@@ -35,6 +35,8 @@ struct State {
     violations: Vec<String>,
     requests: usize,
     ids: usize,
+    /// The next write (POST or PATCH) is made at once but answered only after this long.
+    hold_next: Option<std::time::Duration>,
 }
 
 impl State {
@@ -105,24 +107,33 @@ impl Respond for Api {
             return error(422, &problems.join("; "));
         }
         let body = body.unwrap_or(Value::Null);
-        match (method.as_str(), segments.as_slice()) {
-            ("POST", ["v1", "pages", page, "incidents"]) => create(&mut state, page, &body["incident"]),
-            ("GET", ["v1", "pages", _, "incidents", "unresolved"]) => unresolved(&state, request),
-            ("GET", ["v1", "pages", _, "incidents", id]) => match state.incidents.iter().find(|i| i["id"] == *id) {
-                Some(incident) => ResponseTemplate::new(200).set_body_json(incident.clone()),
-                None => error(404, "The requested resource could not be found."),
-            },
-            ("PATCH" | "PUT", ["v1", "pages", _, "incidents", id]) => {
-                let answer = update(&mut state, id, &body["incident"]);
-                if state.lose_patch_answers == 0 {
-                    return answer;
-                }
-                state.lose_patch_answers -= 1;
-                error(502, "the update was made; this answer is lost on the way back")
-            }
-            (_, ["v1", "pages", page, "components", id]) => component(&mut state, page, id, &body["component"]),
-            _ => error(404, "The requested resource could not be found."),
+        let answer = answer(&mut state, request, &method, &segments, &body);
+        match state.hold_next.take_if(|_| method != "GET") {
+            Some(delay) => answer.set_delay(delay),
+            None => answer,
         }
+    }
+}
+
+/// The answer to a request that passed every check (its change made).
+fn answer(state: &mut State, request: &Request, method: &str, segments: &[&str], body: &Value) -> ResponseTemplate {
+    match (method, segments) {
+        ("POST", ["v1", "pages", page, "incidents"]) => create(state, page, &body["incident"]),
+        ("GET", ["v1", "pages", _, "incidents", "unresolved"]) => unresolved(state, request),
+        ("GET", ["v1", "pages", _, "incidents", id]) => match state.incidents.iter().find(|i| i["id"] == *id) {
+            Some(incident) => ResponseTemplate::new(200).set_body_json(incident.clone()),
+            None => error(404, "The requested resource could not be found."),
+        },
+        ("PATCH" | "PUT", ["v1", "pages", _, "incidents", id]) => {
+            let answer = update(state, id, &body["incident"]);
+            if state.lose_patch_answers == 0 {
+                return answer;
+            }
+            state.lose_patch_answers -= 1;
+            error(502, "the update was made; this answer is lost on the way back")
+        }
+        (_, ["v1", "pages", page, "components", id]) => component(state, page, id, &body["component"]),
+        _ => error(404, "The requested resource could not be found."),
     }
 }
 
@@ -380,6 +391,12 @@ impl FakeStatuspage {
     /// The next `n` incident PATCHes are made, and answered 502 (their answer lost).
     pub fn lose_patch_answers(&self, n: usize) {
         self.state.lock().unwrap().lose_patch_answers += n;
+    }
+
+    /// The next write (POST or PATCH) is made at once but answered only after `delay`: a
+    /// deliverer killed meanwhile never learns it was made.
+    pub fn hold_next_write(&self, delay: std::time::Duration) {
+        self.state.lock().unwrap().hold_next = Some(delay);
     }
 
     /// Every component status set with `PATCH components/{id}`: (component id, status), in order.
