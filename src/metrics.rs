@@ -4,7 +4,10 @@
 
 use std::sync::LazyLock;
 
+use prometheus::core::Collector as _;
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+
+use crate::model::{Cause, Outcome};
 
 /// Every metric Sparky exports.
 pub struct Metrics {
@@ -47,6 +50,12 @@ pub struct Metrics {
     pub check_results_dropped: prometheus::IntCounter,
     /// Live replicas as this one last read them.
     pub replicas: IntGauge,
+    /// Open incidents by partner and cause.
+    pub incidents_open: IntGaugeVec,
+    /// 1 while Sparky's own egress works (the connectivity canaries answer), 0 while it is lost.
+    pub egress_up: IntGauge,
+    /// 1 for each sink's delivery mode (`api`, `log`, `builtin`).
+    pub sink_configured: IntGaugeVec,
     /// 1 while a check is healthy, 0 while failing.
     pub check_up: IntGaugeVec,
     /// How late a check started after its scheduled time.
@@ -161,6 +170,9 @@ impl Metrics {
                 ),
             ),
             replicas: register(&r, IntGauge::new("sparky_replicas", "Live replicas sharing the checks, as this one last read them.")),
+            incidents_open: gauge(&r, "sparky_incidents_open", "Open incidents by partner and cause.", &["partner", "cause"]),
+            egress_up: register(&r, IntGauge::new("sparky_egress_up", "1 while Sparky's own egress works, 0 while it is lost.")),
+            sink_configured: gauge(&r, "sparky_sink_configured", "1 for each sink's delivery mode (api, log, builtin).", &["sink", "mode"]),
             check_up: gauge(&r, "sparky_check_up", "1 while a synthetic check is healthy, 0 while failing.", &["check", "partner"]),
             check_lateness: register(
                 &r,
@@ -204,6 +216,48 @@ impl Metrics {
     /// Counts an error of `stage` with `kind`.
     pub fn error(&self, stage: &str, kind: &str) {
         self.errors.with_label_values(&[stage, kind]).inc();
+    }
+
+    /// Creates at zero the series whose labels are known at start-up (each partner, each check
+    /// and its outcomes, each sink), so a dashboard or an alert sees `0`, not "no data", before
+    /// the first increment. `sinks` are the sinks and their delivery modes.
+    pub fn initialise(&self, partners: &[&str], checks: &[(&str, &str)], sinks: &[(&str, &str)]) {
+        for partner in partners {
+            self.feed_fetches.with_label_values(&[partner, "ok"]);
+            self.changelog_entries_new.with_label_values(&[partner]);
+            self.status_fetches.with_label_values(&[partner, "ok"]);
+            for cause in Cause::ALL {
+                self.incidents.with_label_values(&[partner, cause.as_str()]);
+                self.incidents_open.with_label_values(&[partner, cause.as_str()]);
+            }
+        }
+        for (check, partner) in checks {
+            for outcome in Outcome::ALL {
+                self.check_results.with_label_values(&[check, partner, outcome.as_str()]);
+            }
+        }
+        for (sink, mode) in sinks {
+            self.sink_configured.with_label_values(&[sink, mode]).set(1);
+            self.outbox_deliveries.with_label_values(&[sink, "delivered"]);
+            self.outbox_dead_letters.with_label_values(&[sink]);
+        }
+        self.digests_posted.with_label_values(&["slack"]);
+        // Up until the canaries say otherwise (triage refreshes it from the database).
+        self.egress_up.set(1);
+    }
+
+    /// Sets `sparky_incidents_open` to `open` ((partner, cause, count)); a series not in it
+    /// reads 0.
+    pub fn set_open_incidents(&self, open: &[(String, Cause, i64)]) {
+        for metric in self.incidents_open.collect().iter().flat_map(|f| f.get_metric()) {
+            let label = |name: &str| metric.get_label().iter().find(|l| l.name() == name).map(|l| l.value());
+            if let (Some(partner), Some(cause)) = (label("partner"), label("cause")) {
+                self.incidents_open.with_label_values(&[partner, cause]).set(0);
+            }
+        }
+        for (partner, cause, count) in open {
+            self.incidents_open.with_label_values(&[partner.as_str(), cause.as_str()]).set(*count);
+        }
     }
 }
 

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConfigError};
 use crate::fetch::{FetchError, Fetcher};
+use crate::metrics::METRICS;
 use crate::outbox::worker::Delivery;
 use crate::outbox::{Deliverer, DeliveryError};
 use crate::sources::synthetics::engine::Engine;
@@ -78,6 +79,7 @@ impl App {
         let fetcher = Fetcher::new(&config.global.http)?;
         let sinks = crate::sinks::from_config(&config, &store)?;
         let delivery = Delivery::new(sinks, &config.global.outbox, config.global.slack.messages_per_second);
+        initialise_metrics(&config, &delivery);
         Ok(Self {
             config: Arc::new(config),
             store,
@@ -110,6 +112,15 @@ impl App {
 /// would have sent to standard error.
 pub fn print_log_sink_to_stderr() {
     crate::sinks::log::print_to_stderr();
+}
+
+/// The series known at start-up, at zero (see `Metrics::initialise`).
+fn initialise_metrics(config: &Config, delivery: &Delivery) {
+    let partners: Vec<&str> = config.partners.iter().map(|p| p.id.as_str()).collect();
+    let checks: Vec<(&str, &str)> = config.checks.iter().filter(|c| c.enabled).map(|c| (c.id.as_str(), c.partner.as_str())).collect();
+    let modes = delivery.sinks.describe();
+    let sinks: Vec<(&str, &str)> = modes.iter().map(|(kind, mode)| (kind.as_str(), mode.as_str())).collect();
+    METRICS.initialise(&partners, &checks, &sinks);
 }
 
 fn instance_id() -> String {

@@ -439,6 +439,15 @@ pub async fn latest_message(store: &Store, check: &str, outcome: Outcome) -> Res
     Ok(row.map(|r| r.try_get::<Option<String>, _>(0)).transpose()?.flatten())
 }
 
+/// Open incidents counted by partner and cause (a handful of rows: one per open incident).
+pub async fn open_counts(store: &Store) -> Result<Vec<(String, Cause, i64)>, StoreError> {
+    let rows = sqlx::query("SELECT partner_id, cause, COUNT(*) FROM incidents WHERE state = $1 GROUP BY partner_id, cause")
+        .bind(IncidentState::Open.as_str())
+        .fetch_all(store.pool())
+        .await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, word(r, 1, "incidents.cause")?, r.try_get(2)?))).collect()
+}
+
 /// The egress alert: `Some(since)` while Sparky is offline.
 pub async fn egress_down_since(store: &Store) -> Result<Option<Timestamp>, StoreError> {
     let row = sqlx::query("SELECT down, since FROM egress WHERE id = 1").fetch_optional(store.pool()).await?;

@@ -214,6 +214,9 @@ impl Triage {
             if let Err(e) = self.page_failures().await {
                 tracing::error!(error = %e, "cannot look for pages PagerDuty never accepted");
             }
+            if let Err(e) = self.refresh_gauges().await {
+                tracing::warn!(error = %e, "cannot refresh the open incident and egress gauges");
+            }
             if last_egress.is_none_or(|t| t.elapsed() >= EGRESS_RECHECK) {
                 last_egress = Some(Instant::now());
                 if let Err(e) = self.egress_tick().await {
@@ -226,6 +229,16 @@ impl Triage {
                 () = tokio::time::sleep(POLL) => {}
             }
         }
+    }
+}
+
+impl Triage {
+    /// `sparky_incidents_open` and `sparky_egress_up` as the database has them (every replica
+    /// reports the cluster's figures).
+    async fn refresh_gauges(&self) -> Result<(), StoreError> {
+        METRICS.set_open_incidents(&table::open_counts(&self.store).await?);
+        METRICS.egress_up.set(i64::from(table::egress_down_since(&self.store).await?.is_none()));
+        Ok(())
     }
 }
 
