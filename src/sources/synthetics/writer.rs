@@ -140,8 +140,18 @@ mod tests {
         }
     }
 
+    /// Rows of `table`. A read can meet the writer's attempt on another connection (a schema
+    /// change from the DROP TRIGGER, a busy file): it is read again, at most three times.
     async fn count(store: &Store, table: &str) -> i64 {
-        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"))).fetch_one(store.pool()).await.unwrap()
+        let mut last = None;
+        for _ in 0..3 {
+            match sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"))).fetch_one(store.pool()).await {
+                Ok(n) => return n,
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("cannot count {table}: {last:?}");
     }
 
     #[tokio::test]

@@ -1,0 +1,52 @@
+//! `/metrics` right after start-up: every series whose labels are known is there at zero, and
+//! the text passes `promtool check metrics` (in its own test binary: the metrics are
+//! process-wide, and other daemons' counts would mix in).
+
+#![allow(unreachable_pub, clippy::unwrap_used)] // test and bench code: a failed unwrap is a failed run
+
+mod common;
+
+/// `promtool check metrics` (Debian `prometheus`, installed by `.ci/run`); `None` when it is not
+/// on this machine (a failure under `CI=true`).
+fn promtool(text: &str) -> Option<std::process::Output> {
+    use std::io::Write as _;
+    let spawned = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(e) => {
+            assert!(std::env::var("CI").is_err(), "promtool is needed under CI=true (apt-get install prometheus): {e}");
+            eprintln!("skipped: promtool not found ({e})");
+            return None;
+        }
+    };
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    Some(child.wait_with_output().unwrap())
+}
+
+#[tokio::test]
+async fn metrics_right_after_start_up_pass_promtool_with_every_known_series_at_zero() {
+    let w = common::world::World::new(&["acme-api"], "").await;
+    let daemon = w.sparky.boot().await;
+    let (status, text) = daemon.get("/metrics").await;
+    assert_eq!(status, 200);
+    for series in [
+        r#"sparky_check_results_total{check="acme-api",outcome="fail",partner="acme"} 0"#,
+        r#"sparky_incidents_total{cause="internal",partner="acme"} 0"#,
+        r#"sparky_incidents_open{cause="external",partner="acme"} 0"#,
+        r#"sparky_feed_fetches_total{partner="acme",result="ok"} 0"#,
+        r#"sparky_sink_configured{mode="api",sink="pagerduty"} 1"#,
+        r#"sparky_outbox_dead_letters_total{sink="jira"} 0"#,
+    ] {
+        assert!(text.contains(series), "{series} missing from /metrics:\n{text}");
+    }
+    assert!(text.contains("sparky_egress_up 1"), "egress presumed up until the canaries say otherwise:\n{text}");
+    if let Some(out) = promtool(&text) {
+        assert!(out.status.success(), "promtool: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    }
+    daemon.stop().await;
+}
