@@ -314,3 +314,27 @@ async fn check_config_says_what_each_sink_will_do() {
     }
     assert!(!full.stdout.contains("jira-token") && !full.stdout.contains("xoxb-test"), "{}", full.stdout);
 }
+
+#[tokio::test]
+async fn read_only_commands_need_no_check_secret() {
+    let sparky = Sparky::new(Db::Sqlite);
+    sparky.write("partners/okta.toml", "id = \"okta\"\nname = \"Okta\"\n");
+    sparky.write(
+        "synthetics/okta-users.toml",
+        "id = \"okta-users\"\npartner = \"okta\"\nurl = \"https://acme.okta.com/api/v1/users?limit=1\"\n[auth]\nkind = \"bearer\"\ntoken = \"${SPARKY_TEST_UNSET_OKTA_TOKEN}\"\n",
+    );
+    for args in [&["outbox"][..], &["incidents"]] {
+        let run = sparky.cli(args).await;
+        assert_eq!(run.code, 0, "{args:?} without the check's secret: {}{}", run.stdout, run.stderr);
+    }
+    let check = sparky.cli(&["check-config"]).await;
+    check.expect_code(0);
+    assert!(
+        check.stdout.contains("synthetics/okta-users.toml: SPARKY_TEST_UNSET_OKTA_TOKEN not set: the check cannot run in this environment"),
+        "{}",
+        check.stdout
+    );
+    let once = sparky.cli(&["once", "synthetics"]).await;
+    once.expect_code(2);
+    assert!(once.stderr.contains("SPARKY_TEST_UNSET_OKTA_TOKEN"), "running the check needs it: {}", once.stderr);
+}

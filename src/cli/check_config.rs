@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::config::{Config, ConfigError, Partner, StatusPageConfig};
+use crate::config::{Config, ConfigError, Partner, Secrets, StatusPageConfig};
 use crate::model::{PartnerStatus, Timestamp};
 use crate::store::Store;
 use crate::store::status::snapshot_at;
@@ -44,6 +44,9 @@ pub(super) async fn run(dir: &Path, online: bool, json: bool) -> ExitCode {
     for line in config.global.sink_modes() {
         say(&line);
     }
+    for line in &config.unresolved {
+        say(line);
+    }
     for partner in &config.partners {
         if let Some(why) = &partner.status_page_not_configured {
             say(&format!("{}: status_page: {why}", partner.file.display()));
@@ -58,7 +61,7 @@ pub(super) async fn run(dir: &Path, online: bool, json: bool) -> ExitCode {
 /// The configuration and the template overrides, or every problem (a template is also rendered
 /// through the code that uses it, with sample data, strictly: see `service::samples`).
 fn load(dir: &Path) -> Result<Config, Vec<crate::config::Problem>> {
-    let config = Config::load(dir).map_err(|ConfigError(problems)| problems)?;
+    let config = Config::load_for(dir, Secrets::WhereSet).map_err(|ConfigError(problems)| problems)?;
     let problems = crate::service::samples::template_problems(&Templates::load(dir)?);
     if problems.is_empty() { Ok(config) } else { Err(problems) }
 }

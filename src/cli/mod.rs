@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, Secrets};
 use crate::model::ActionState;
 use crate::service::jobs::{self, Handover};
 use crate::service::retention;
@@ -144,7 +144,12 @@ pub async fn run(cli: Cli) -> ExitCode {
 }
 
 async fn start(cli: &Cli) -> Result<App, ExitCode> {
-    let config = Config::load(&cli.config).map_err(|e| config_failure(&e))?;
+    // Commands that only read what is stored need no check's secrets.
+    let secrets = match cli.command {
+        Command::Outbox { .. } | Command::Incidents { .. } | Command::Status { .. } => Secrets::WhereSet,
+        Command::CheckConfig { .. } | Command::Run | Command::Once { .. } | Command::Check { .. } => Secrets::Required,
+    };
+    let config = Config::load_for(&cli.config, secrets).map_err(|e| config_failure(&e))?;
     App::start(config).await.map_err(|e| match e {
         StartError::Config(e) => config_failure(&e),
         other => {

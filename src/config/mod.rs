@@ -50,6 +50,20 @@ pub struct Config {
     pub partners: Vec<Partner>,
     /// `synthetics/*.toml`, sorted by id (disabled ones included).
     pub checks: Vec<CheckConfig>,
+    /// Loaded with [`Secrets::WhereSet`]: each check whose variables are not all set, as
+    /// `synthetics/FILE.toml: VAR, VAR not set` (such a check cannot run in this environment).
+    pub unresolved: Vec<String>,
+}
+
+/// Whether every `${VAR}` of the check files must be set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secrets {
+    /// Every variable of every enabled check (commands that run checks: `run`, `once`, `check`).
+    Required,
+    /// Only where set: a check with a variable missing loads with it empty and is listed in
+    /// [`Config::unresolved`] (read-only commands: `outbox`, `incidents`, `status`,
+    /// `check-config`), so on-call can look from a plain shell.
+    WhereSet,
 }
 
 /// The config could not be loaded; each problem reads `FILE: key: reason`.
@@ -65,17 +79,28 @@ impl Config {
 
     /// Loads `dir`, reading variables through `env`; every problem found is returned at once.
     pub fn load_with_env(dir: &Path, env: EnvLookup<'_>) -> Result<Self, ConfigError> {
+        Self::load_as(dir, env, Secrets::Required)
+    }
+
+    /// Loads `dir` with the process environment, needing the checks' variables as `secrets` says.
+    pub fn load_for(dir: &Path, secrets: Secrets) -> Result<Self, ConfigError> {
+        Self::load_as(dir, &|name| std::env::var(name).ok(), secrets)
+    }
+
+    /// [`Config::load_with_env`] needing the checks' variables as `secrets` says.
+    pub fn load_as(dir: &Path, env: EnvLookup<'_>, secrets: Secrets) -> Result<Self, ConfigError> {
         let mut problems = Vec::new();
         if !dir.is_dir() {
             return Err(ConfigError(vec![Problem::new(dir, "-", "config directory does not exist")]));
         }
         let global = load_global(dir, env, &mut problems);
         let partners = load_partners(dir, env, &mut problems);
-        let checks = load_checks(dir, env, &partners, &global.retention, &mut problems);
+        let mut unresolved = Vec::new();
+        let checks = load_checks(dir, env, (secrets, &mut unresolved), &partners, &global.retention, &mut problems);
         if !problems.is_empty() {
             return Err(ConfigError(first_per_key(problems)));
         }
-        Ok(Self { dir: dir.to_owned(), global, partners, checks })
+        Ok(Self { dir: dir.to_owned(), global, partners, checks, unresolved })
     }
 
     /// The database URL, a relative SQLite path resolved against the config directory and
@@ -125,6 +150,7 @@ fn load_partners(dir: &Path, env: EnvLookup<'_>, problems: &mut Vec<Problem>) ->
 fn load_checks(
     dir: &Path,
     env: EnvLookup<'_>,
+    (secrets, unresolved): (Secrets, &mut Vec<String>),
     partners: &[Partner],
     retention: &RetentionConfig,
     problems: &mut Vec<Problem>,
@@ -135,12 +161,23 @@ fn load_checks(
         let (enabled, captures) = check_file_shape(&raw);
         // `${name}` of a value captured by a step is the check's own placeholder, not the
         // environment's; a disabled check needs none of its variables.
+        let missing = std::cell::RefCell::new(Vec::new());
         let lookup = |name: &str| match env(name) {
             _ if captures.iter().any(|c| c == name) => Some(format!("${{{name}}}")),
             None if !enabled => Some(String::new()),
+            None if secrets == Secrets::WhereSet => {
+                missing.borrow_mut().push(name.to_owned());
+                Some(String::new())
+            }
             found => found,
         };
         let Some(mut check) = load::parse_parsed::<CheckConfig>(raw.clone(), &rel, &lookup, problems) else { continue };
+        let mut missing = missing.into_inner();
+        missing.sort();
+        missing.dedup();
+        if !missing.is_empty() {
+            unresolved.push(format!("{}: {} not set: the check cannot run in this environment", rel.display(), missing.join(", ")));
+        }
         check.mark_secret_headers(&raw, &captures, env);
         check.check(&rel, partners.iter().find(|p| p.id == check.partner), problems);
         retention.check_windows(&check, &rel, problems);
