@@ -129,13 +129,20 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
-/// A duration in words for messages, to the minute: "23m", "1h 5m", "under a minute".
+/// A duration in words for messages, in its two largest units (humantime's words): "1m 55s",
+/// "23m 20s", "2h 3m", "3days 1h"; "under a minute" below one.
 pub fn human_duration(d: Duration) -> String {
-    let minutes = d.as_secs() / 60;
-    if minutes == 0 {
+    let secs = d.as_secs();
+    if secs < 60 {
         return "under a minute".to_owned();
     }
-    humantime::format_duration(Duration::from_secs(minutes * 60)).to_string()
+    // Cut to a whole number of the unit below the largest one: humantime then prints two units.
+    let below = match secs {
+        86_400.. => 3_600,
+        3_600.. => 60,
+        _ => 1,
+    };
+    humantime::format_duration(Duration::from_secs(secs - secs % below)).to_string()
 }
 
 /// For tests under paused time that also wait on real I/O (a database on its own thread):
@@ -197,8 +204,12 @@ mod tests {
     }
 
     #[test]
-    fn durations_read_to_the_minute() {
-        assert_eq!(human_duration(Duration::from_secs(23 * 60 + 20)), "23m");
+    fn durations_read_in_their_two_largest_units() {
+        assert_eq!(human_duration(Duration::from_secs(23 * 60 + 20)), "23m 20s");
+        assert_eq!(human_duration(Duration::from_secs(115)), "1m 55s");
+        assert_eq!(human_duration(Duration::from_secs(2 * 3600 + 3 * 60 + 10)), "2h 3m");
+        assert_eq!(human_duration(Duration::from_secs(3 * 86_400 + 3600)), "3days 1h");
+        assert_eq!(human_duration(Duration::from_secs(7200)), "2h");
         assert_eq!(human_duration(Duration::from_secs(3900)), "1h 5m");
         assert_eq!(human_duration(Duration::from_secs(30)), "under a minute");
     }

@@ -70,6 +70,6 @@ fn a_notice_names_impact_components_and_link_with_feed_text_escaped() {
 #[test]
 fn a_resolution_says_how_long_it_lasted() {
     let resolved = post(&render(&[event(EventKind::IncidentResolved, Some("identified"), Some("resolved"))])[0]);
-    assert!(resolved.text.ends_with("after 23m"), "{}", resolved.text);
-    assert!(serde_json::to_string(&resolved.blocks).unwrap().contains("*Lasted*\\n23m"));
+    assert!(resolved.text.ends_with("after 23m 30s"), "{}", resolved.text);
+    assert!(serde_json::to_string(&resolved.blocks).unwrap().contains("*Lasted*\\n23m 30s"));
 }

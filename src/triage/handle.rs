@@ -195,7 +195,7 @@ impl Triage {
             return Ok(());
         }
         tx.commit().await.map_err(StoreError::from)?;
-        tracing::info!(partner = %partner.id, incident = incident.id, ?step, cause = %verdict.cause, reason = %verdict.reason, "incident re-decided");
+        tracing::info!(partner = %partner.id, incident = incident.id, %step, cause = %verdict.cause, reason = %verdict.reason, "incident re-decided");
         self.delivery.notify_one();
         Ok(())
     }

@@ -92,6 +92,21 @@ pub enum Decision {
     Nothing,
 }
 
+impl std::fmt::Display for Decision {
+    /// For logs and people: `opened incident 3 (internal: Acme reports API operational)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Opened { incident, cause, reason } => write!(f, "opened incident {incident} ({cause}: {reason})"),
+            Self::Attached { incident } => write!(f, "added to incident {incident}"),
+            Self::Recovered { incident } => write!(f, "recovered; incident {incident} goes on"),
+            Self::Resolved { incident } => write!(f, "resolved incident {incident}"),
+            Self::Suppressed => f.write_str("not blamed: Sparky has no egress"),
+            Self::Warned => f.write_str("warn notice posted"),
+            Self::Nothing => f.write_str("nothing to do"),
+        }
+    }
+}
+
 /// How long a connectivity verdict serves further events (a burst of failing checks costs one
 /// probe of the canaries, not one each).
 const EGRESS_VERDICT_TTL: Duration = Duration::from_secs(10);
@@ -166,7 +181,7 @@ impl Triage {
         for event in events {
             match self.handle_with_retry(&event, &reading).await {
                 Ok(decision) => {
-                    tracing::info!(check = %event.check_id, partner = %event.partner_id, to = event.to.as_str(), ?decision, "triaged");
+                    tracing::info!(check = %event.check_id, partner = %event.partner_id, to = event.to.as_str(), %decision, "triaged");
                     // Each decision's actions go out at once, not after the whole backlog.
                     self.delivery.notify_one();
                     done.push((event, decision));

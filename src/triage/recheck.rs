@@ -33,6 +33,18 @@ pub enum Step {
     Change,
 }
 
+impl std::fmt::Display for Step {
+    /// For logs: `kept`, `status unknown since T`, `held (1 of 2 readable polls)`, `changed`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Keep => f.write_str("kept"),
+            Self::Unknown { since } => write!(f, "status unknown since {since}"),
+            Self::Hold { polls, needed } => write!(f, "held ({polls} of {needed} readable polls)"),
+            Self::Change => f.write_str("changed"),
+        }
+    }
+}
+
 /// The step, and the incident's counters after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Next {

@@ -239,7 +239,9 @@ impl Engine {
 
     async fn run_confirmed(&self, rt: &CheckRuntime) -> (RunOutput, Option<RunOutput>) {
         let first = self.run(rt).await;
-        if first.outcome != Outcome::Fail {
+        // A check already failing needs no confirmation: a failure changes nothing, and a
+        // partner that is down is not called twice as often.
+        if first.outcome != Outcome::Fail || rt.state().state == CheckState::Failing {
             return (first, None);
         }
         let confirm = rt.config.confirm_after.get();
@@ -249,7 +251,7 @@ impl Engine {
         (first, Some(confirmation))
     }
 
-    /// Runs a check once now (and its confirmation when it fails), applies the state machine
+    /// Runs a check once now (and its confirmation when it fails while healthy), applies the state machine
     /// and queues the results. `scheduled_at` measures scheduling lateness.
     pub async fn execute(&self, rt: &CheckRuntime, scheduled_at: Option<Timestamp>) -> Executed {
         if let Some(at) = scheduled_at {
@@ -298,7 +300,11 @@ impl Engine {
         }
         if let Some(t) = transition {
             rt.up_metric.set(i64::from(t.to == CheckState::Healthy));
-            tracing::warn!(check = %rt.config.id, partner = %rt.config.partner, from = t.from.as_str(), to = t.to.as_str(), error = out.message.as_deref().unwrap_or_default(), "check state changed");
+            let (check, partner, from, to) = (&rt.config.id, &rt.config.partner, t.from.as_str(), t.to.as_str());
+            match out.message.as_deref() {
+                Some(error) if t.to == CheckState::Failing => tracing::warn!(%check, %partner, from, to, error, "check state changed"),
+                _ => tracing::info!(%check, %partner, from, to, "check state changed"),
+            }
         }
     }
 
