@@ -338,3 +338,24 @@ async fn read_only_commands_need_no_check_secret() {
     once.expect_code(2);
     assert!(once.stderr.contains("SPARKY_TEST_UNSET_OKTA_TOKEN"), "running the check needs it: {}", once.stderr);
 }
+
+#[tokio::test]
+async fn first_run_rough_edges_are_gone() {
+    // A TOML error names its line and column and shows the line.
+    let sparky = Sparky::new(Db::Sqlite);
+    sparky.write("sparky.toml", "[slack]\nchannel = \n");
+    let run = sparky.cli(&["check-config"]).await;
+    run.expect_code(2);
+    assert!(run.stdout.contains("sparky.toml: line 2, column ") && run.stdout.contains("`channel =`"), "{}", run.stdout);
+    // An environment error names the variable as the key; SPARKY_LISTEN takes a host name.
+    let sparky = Sparky::new(Db::Sqlite).env("JIRA_BASE_URL", "not a url").env("SPARKY_LISTEN", "localhost:9750");
+    let run = sparky.cli(&["check-config"]).await;
+    assert!(run.stdout.contains("environment: JIRA_BASE_URL: "), "{}", run.stdout);
+    assert!(!run.stdout.contains("SPARKY_LISTEN"), "localhost:9750 is an address: {}", run.stdout);
+    // No lock file is left beside the database.
+    let sparky = Sparky::new(Db::Sqlite);
+    sparky.cli(&["outbox"]).await.expect_code(0);
+    let left: Vec<String> =
+        std::fs::read_dir(sparky.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(left.iter().all(|name| !name.ends_with(".lock")), "{left:?}");
+}

@@ -244,6 +244,13 @@ impl Default for OutboxConfig {
     }
 }
 
+/// `HOST:PORT` as a socket address: an IP address, or a host name resolved now (`localhost:9750`).
+fn listen_address(listen: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs as _;
+    let mut found = listen.to_socket_addrs().map_err(|e| format!("`{listen}` is not HOST:PORT: {e}"))?;
+    found.next().ok_or_else(|| format!("`{listen}` resolves to no address"))
+}
+
 impl GlobalConfig {
     /// Applies the environment overrides of DESIGN.md, pushing a problem for a malformed value.
     pub fn apply_env(&mut self, env: EnvLookup<'_>, problems: &mut Vec<Problem>) {
@@ -251,9 +258,9 @@ impl GlobalConfig {
             self.database.url = url;
         }
         if let Some(listen) = env("SPARKY_LISTEN").filter(|v| !v.is_empty()) {
-            match listen.parse() {
+            match listen_address(&listen) {
                 Ok(addr) => self.server.listen = addr,
-                Err(e) => problems.push(Problem::new("SPARKY_LISTEN", "-", format!("`{listen}` is not an address: {e}"))),
+                Err(reason) => problems.push(Problem::new("environment", "SPARKY_LISTEN", reason)),
             }
         }
         if let Some(token) = env("SLACK_BOT_TOKEN").filter(|v| !v.is_empty()) {
@@ -267,14 +274,14 @@ impl GlobalConfig {
             for url in canaries.split(',').map(str::trim).filter(|u| !u.is_empty()) {
                 match url.parse() {
                     Ok(u) => self.connectivity.canaries.push(u),
-                    Err(e) => problems.push(Problem::new("SPARKY_CANARY_URLS", "-", e)),
+                    Err(e) => problems.push(Problem::new("environment", "SPARKY_CANARY_URLS", e)),
                 }
             }
         }
         if let Some(url) = env("SLACK_API_URL").filter(|v| !v.is_empty()) {
             match url.parse() {
                 Ok(u) => self.slack.api_url = u,
-                Err(e) => problems.push(Problem::new("SLACK_API_URL", "-", e)),
+                Err(e) => problems.push(Problem::new("environment", "SLACK_API_URL", e)),
             }
         }
     }

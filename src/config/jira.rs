@@ -61,7 +61,7 @@ impl JiraConfig {
         if let Some(url) = env("JIRA_BASE_URL").filter(|v| !v.is_empty()) {
             match url.parse() {
                 Ok(u) => self.base_url = Some(u),
-                Err(e) => problems.push(Problem::new("JIRA_BASE_URL", "-", e)),
+                Err(e) => problems.push(Problem::new("environment", "JIRA_BASE_URL", e)),
             }
         }
         if let Some(v) = env("JIRA_USER_EMAIL").filter(|v| !v.is_empty()) {

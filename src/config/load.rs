@@ -63,7 +63,7 @@ pub(super) fn parse_raw(text: &str, rel: &Path, problems: &mut Vec<Problem>) -> 
     match toml::from_str(text) {
         Ok(v) => Some(v),
         Err(e) => {
-            problems.push(Problem::new(rel, syntax_error_key(&e), format!("invalid TOML: {}", e.message())));
+            problems.push(Problem::new(rel, syntax_error_key(text, &e), syntax_error_reason(text, &e)));
             None
         }
     }
@@ -146,8 +146,30 @@ fn walk_strings(value: &toml::Value, visit: &mut impl FnMut(&str)) {
     }
 }
 
-fn syntax_error_key(e: &toml::de::Error) -> String {
-    e.span().map_or_else(|| "-".to_owned(), |s| format!("byte {}", s.start))
+/// `line L, column C` (both from 1) of the error's start.
+fn syntax_error_key(text: &str, e: &toml::de::Error) -> String {
+    let Some(span) = e.span() else { return "-".to_owned() };
+    let (line, column) = line_column(text, span.start);
+    format!("line {line}, column {column}")
+}
+
+/// The parser's message and the offending line.
+fn syntax_error_reason(text: &str, e: &toml::de::Error) -> String {
+    let message = format!("invalid TOML: {}", e.message());
+    let Some(span) = e.span() else { return message };
+    let (line, _) = line_column(text, span.start);
+    match text.lines().nth(line - 1) {
+        Some(offending) => format!("{message}: `{}`", offending.trim()),
+        None => message,
+    }
+}
+
+/// The 1-based line and column (in characters) of byte `offset` of `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..text.floor_char_boundary(offset.min(text.len()))];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
 }
 
 fn join_key(parent: &str, field: &str) -> String {

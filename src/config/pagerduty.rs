@@ -37,7 +37,7 @@ impl PagerDutyConfig {
         if let Some(url) = env("PAGERDUTY_EVENTS_URL").filter(|v| !v.is_empty()) {
             match url.parse() {
                 Ok(u) => self.events_url = u,
-                Err(e) => problems.push(Problem::new("PAGERDUTY_EVENTS_URL", "-", e)),
+                Err(e) => problems.push(Problem::new("environment", "PAGERDUTY_EVENTS_URL", e)),
             }
         }
     }

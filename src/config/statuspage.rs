@@ -47,7 +47,7 @@ impl StatuspageConfig {
         if let Some(url) = env("STATUSPAGE_API_URL").filter(|v| !v.is_empty()) {
             match url.parse() {
                 Ok(u) => self.api_url = u,
-                Err(e) => problems.push(Problem::new("STATUSPAGE_API_URL", "-", e)),
+                Err(e) => problems.push(Problem::new("environment", "STATUSPAGE_API_URL", e)),
             }
         }
     }

@@ -207,7 +207,10 @@ async fn migration_lock(url: &str) -> std::io::Result<Option<std::fs::File>> {
         return Ok(None);
     }
     tokio::task::spawn_blocking(move || {
-        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(format!("{path}.migrate.lock"))?;
+        // The database file itself (created empty if missing, which SQLite takes for a new
+        // database) carries the lock: no lock file is left beside it. flock(2) and SQLite's own
+        // fcntl(2) locks do not interact on Linux.
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
         file.lock()?;
         Ok(Some(file))
     })
