@@ -14,6 +14,9 @@
 //!   ordering key wait `blocked`, never attempted, while other keys' actions go; requeueing the
 //!   dead one releases the chain, delivered in order.
 //!
+//! The paused clock does not wait for the database (its writes take real time on other
+//! threads), so what needs no time (a claim, a record) is waited for with [`settle`], without
+//! moving the clock, and the lease test moves the clock only as far as the renewed lease allows.
 //! The tests run one at a time ([`SERIAL`]): every deliverer sets the process-wide breaker
 //! gauges when it claims.
 
