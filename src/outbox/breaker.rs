@@ -139,6 +139,14 @@ impl Breakers {
         })
     }
 
+    /// How long until `sink`'s open breaker lets its trial through (`None`: not open).
+    pub fn reopens_in(&self, sink: SinkKind) -> Option<Duration> {
+        self.with(sink, |s| match *s {
+            State::Open { until } => Some(until.saturating_duration_since(Instant::now())),
+            State::Closed { .. } | State::HalfOpen => None,
+        })
+    }
+
     /// The state of `sink`'s breaker.
     pub fn state(&self, sink: SinkKind) -> State {
         self.with(sink, |s| *s)

@@ -122,8 +122,7 @@ impl Deliverer {
             let exclude: Vec<i64> = tries.iter().filter(|(_, (n, _))| *n >= self.cfg.attempts_per_run).map(|(id, _)| *id).collect();
             let claimed = self.claim(&exclude).await?;
             if claimed.is_empty() {
-                let Some(at) = rows::next_due_at(&self.store, &exclude).await? else { break };
-                let wait = at.since(Timestamp::now());
+                let Some(wait) = self.next_wait(&exclude).await? else { break };
                 if wait > self.cfg.max_wait_per_run.get() {
                     break;
                 }
@@ -179,10 +178,25 @@ impl Deliverer {
     }
 
     async fn idle_wait(&self) -> Duration {
-        match rows::next_due_at(&self.store, &[]).await {
-            Ok(Some(at)) => at.since(Timestamp::now()).clamp(Duration::from_millis(10), IDLE_POLL),
+        match self.next_wait(&[]).await {
+            Ok(Some(wait)) => wait.clamp(Duration::from_millis(10), IDLE_POLL),
             _ => IDLE_POLL,
         }
+    }
+
+    /// How long until something can be claimed (`None`: nothing waits): the next due action of
+    /// a sink whose breaker lets it through, or the reopening of a held sink's breaker. A held
+    /// sink's due actions do not count, so an open breaker is waited out, not polled.
+    async fn next_wait(&self, exclude: &[i64]) -> Result<Option<Duration>, StoreError> {
+        let breakers = &self.delivery.breakers;
+        let held: Vec<SinkKind> = SinkKind::ALL.iter().copied().filter(|k| breakers.gate(*k) == Gate::Hold).collect();
+        let reopening = held.iter().filter_map(|k| breakers.reopens_in(*k)).min();
+        let filter = ClaimFilter { exclude, skip_sinks: &held, only_sink: None };
+        let due = rows::next_due_at(&self.store, &filter).await?.map(|at| at.since(Timestamp::now()));
+        Ok(match (due, reopening) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
     }
 
     /// Claims due actions: none of a sink whose breaker is open or whose trial is under way, one

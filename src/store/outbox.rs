@@ -342,12 +342,12 @@ pub async fn get(store: &Store, id: i64) -> Result<Option<ActionRow>, StoreError
     row.as_ref().map(from_row).transpose()
 }
 
-/// The earliest `next_attempt_at` of undelivered actions not in `exclude` and not leased by
-/// another deliverer, if any.
-pub async fn next_due_at(store: &Store, exclude: &[i64]) -> Result<Option<Timestamp>, StoreError> {
+/// The earliest `next_attempt_at` of undelivered actions allowed by `filter` (not excluded, not
+/// of a held sink) and not leased by another deliverer, if any.
+pub async fn next_due_at(store: &Store, filter: &ClaimFilter<'_>) -> Result<Option<Timestamp>, StoreError> {
     let sql = format!(
-        "SELECT MIN(next_attempt_at) FROM outbox WHERE state IN ($2, $3) AND (lease_until IS NULL OR lease_until < $1){}",
-        excluding("id", exclude)
+        "SELECT MIN(o.next_attempt_at) FROM outbox o WHERE o.state IN ($2, $3) AND (o.lease_until IS NULL OR o.lease_until < $1){}",
+        filter.clause()
     );
     let [pending, retrying] = ActionState::UNDELIVERED;
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
