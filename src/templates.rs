@@ -108,8 +108,7 @@ impl Templates {
         let mut problems = Vec::new();
         let mut overridden = Vec::new();
         for (name, default) in DEFAULTS {
-            // invariant: the defaults are tested to parse (`the_defaults_render_strictly`).
-            defaults.add_template(name, default).expect("a compiled-in template parses");
+            defaults.add_template(name, default).expect("a compiled-in template parses"); // invariant: the defaults are tested to parse (`the_defaults_render_strictly`)
             let rel = Path::new("templates").join(name);
             let source = match std::fs::read_to_string(config_dir.join(&rel)) {
                 Ok(text) => {

@@ -21,7 +21,8 @@ use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 use common::world::World;
 use common::{Db, eventually, eventually_async, fresh_postgres, postgres_url};
-use sparky::store::Store;
+use sparky::model::{ActionState, Timestamp};
+use sparky::store::{Store, outbox};
 
 /// The test checks, all of partner `acme`.
 const CHECKS: [&str; 6] = ["acme-a", "acme-b", "acme-c", "acme-d", "acme-e", "acme-f"];
@@ -91,6 +92,30 @@ async fn runs(w: &World) -> BTreeMap<String, usize> {
     runs
 }
 
+/// Requests the fake target got at `path`.
+async fn hits(w: &World, path: &str) -> usize {
+    w.api.received_requests().await.unwrap_or_default().iter().filter(|r| r.url.path() == path).count()
+}
+
+/// Nothing left to deliver: what the fakes got is all they will get.
+async fn delivered_all(store: &Store) -> bool {
+    outbox::list(store, &[ActionState::Pending, ActionState::Retrying, ActionState::Blocked], 1).await.unwrap().is_empty()
+}
+
+/// The stored run times of each check at or after `since`.
+async fn run_times(store: &Store, since: Timestamp) -> BTreeMap<String, Vec<i64>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as("SELECT check_id, at FROM check_results WHERE at >= $1 ORDER BY check_id, at")
+        .bind(since.as_millis())
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    let mut times: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for (check, at) in rows {
+        times.entry(check).or_default().push(at);
+    }
+    times
+}
+
 async fn open_incidents(store: &Store) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM incidents WHERE state = 'open'").fetch_one(store.pool()).await.unwrap()
 }
@@ -106,17 +131,22 @@ async fn two_replicas_share_the_checks_and_the_survivor_of_a_kill_resolves_the_i
 
     let mut a = replica(&w).await;
     let b = replica(&w).await;
-    // Both settled (3 heartbeats after their start) and sharing.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let before = runs(&w).await;
-    tokio::time::sleep(Duration::from_secs(6)).await;
-    let after = runs(&w).await;
-    for id in CHECKS {
-        let ran = after.get(id).copied().unwrap_or(0) - before.get(id).copied().unwrap_or(0);
-        assert!((5..=7).contains(&ran), "{id} ran {ran} times in 6 s at one run per second across two replicas");
+    // Both settled (3 heartbeats after their start) and sharing: each runs checks.
+    assert!(
+        eventually_async(30, || async { !a.ran().await.is_empty() && !b.ran().await.is_empty() }).await,
+        "both replicas run checks: a {:?}, b {:?}",
+        a.ran().await,
+        b.ran().await
+    );
+    let since = Timestamp::now();
+    let enough = || async { run_times(&store, since).await.values().filter(|t| t.len() >= 6).count() == CHECKS.len() };
+    assert!(eventually_async(30, enough).await, "every check ran six times: {:?}", run_times(&store, since).await);
+    for (id, at) in run_times(&store, since).await {
+        for pair in at.windows(2) {
+            // Two replicas running one tick would store two runs a few ms apart.
+            assert!(pair[1] - pair[0] >= 500, "{id} ran twice for one tick: {at:?}");
+        }
     }
-    let (on_a, on_b) = (a.ran().await, b.ran().await);
-    assert!(!on_a.is_empty() && !on_b.is_empty(), "both replicas run checks: a {on_a:?}, b {on_b:?}");
 
     // Every check fails: one incident for the partner, paged once.
     w.partner_api(500);
@@ -132,7 +162,7 @@ async fn two_replicas_share_the_checks_and_the_survivor_of_a_kill_resolves_the_i
         "the surviving replica took a's failing checks over with their state and resolved the incident"
     );
     assert!(eventually(15, || w.pages("resolve").len() == 1).await, "one resolve: {:?}", w.pagerduty.accepted());
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(eventually_async(15, || delivered_all(&store)).await, "everything delivered");
     assert_eq!(w.pages("resolve").len(), 1, "exactly one PagerDuty resolve");
     assert_eq!(w.pages("trigger").len(), 1, "and still one trigger");
     let took_over: BTreeMap<String, u64> = b.ran().await;
@@ -154,7 +184,9 @@ async fn a_database_that_refuses_writes_while_a_check_turns_failing_still_opens_
         .await
         .unwrap();
     w.partner_api(500);
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // Each check fails (and confirms) twice more while refused: its state change is made and held.
+    let before = hits(&w, "/api").await;
+    assert!(eventually_async(20, || async { hits(&w, "/api").await >= before + CHECKS.len() * 4 }).await, "checks ran while refused");
     let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM check_events").fetch_one(store.pool()).await.unwrap();
     assert_eq!(events, 0, "nothing stored while the database refuses");
     assert!(w.pages("trigger").is_empty());
@@ -165,7 +197,7 @@ async fn a_database_that_refuses_writes_while_a_check_turns_failing_still_opens_
         sqlx::query_scalar("SELECT COUNT(*) FROM check_events WHERE to_state = 'failing'").fetch_one(store.pool()).await.unwrap();
     assert_eq!(usize::try_from(failing).unwrap(), CHECKS.len(), "every state change was kept, none twice");
     assert_eq!(open_incidents(&store).await, 1);
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(eventually_async(15, || delivered_all(&store)).await, "everything delivered");
     assert_eq!(w.pages("trigger").len(), 1, "one page");
     daemon.stop().await;
 }
@@ -196,14 +228,19 @@ async fn a_check_that_stays_warn_posts_one_notice_and_one_when_it_clears() {
         let slack = &w.slack;
         move || slack.posted().iter().filter(|p| p.body["text"].as_str().unwrap_or_default().contains(needle)).count()
     };
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let w = &w;
+    let ran = |n: usize| move || async move { hits(w, "/slow").await >= n };
+    assert!(eventually_async(20, ran(2)).await, "the check runs");
     delay.store(300, Ordering::SeqCst);
     assert!(
         eventually(20, || notices("degraded for")() == 1).await,
         "a warn notice: {:?}",
         w.slack.posted().iter().map(|p| p.all_text()).collect::<Vec<_>>()
     );
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Three more warn runs of the same spell post nothing new.
+    let seen = hits(&w, "/slow").await;
+    assert!(eventually_async(20, ran(seen + 3)).await);
+    assert!(eventually_async(15, || delivered_all(&daemon.app.store)).await);
     assert_eq!(notices("degraded for")(), 1, "one notice for one spell");
     delay.store(0, Ordering::SeqCst);
     assert!(
@@ -211,7 +248,9 @@ async fn a_check_that_stays_warn_posts_one_notice_and_one_when_it_clears() {
         "a cleared notice: {:?}",
         w.slack.posted().iter().map(|p| p.all_text()).collect::<Vec<_>>()
     );
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let seen = hits(&w, "/slow").await;
+    assert!(eventually_async(20, ran(seen + 2)).await);
+    assert!(eventually_async(15, || delivered_all(&daemon.app.store)).await);
     assert_eq!((notices("degraded for")(), notices("no longer degraded")()), (1, 1));
     assert!(w.pages("trigger").is_empty(), "a warn pages nobody");
     daemon.stop().await;

@@ -50,8 +50,7 @@ fn partner() -> Partner {
     let text = "id = \"acme\"\nname = \"Acme Cloud\"\nowner_team = \"integrations\"\n\
                 [status_page]\nkind = \"statuspage\"\nurl = \"https://status.acme.test/api/v2/summary.json\"\ncomponents = [\"API\"]\n\
                 [public_status]\ncomponent_id = \"cmp1\"\n";
-    // invariant: a constant partner file, read by the test below.
-    toml::from_str(text).expect("the sample partner parses")
+    toml::from_str(text).expect("the sample partner parses") // invariant: a constant partner file, read by the test below
 }
 
 fn digest(templates: &Templates) -> Result<(), Problem> {

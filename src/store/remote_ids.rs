@@ -18,28 +18,26 @@ pub async fn get(store: &Store, sink: &str, local_key: &str) -> Result<Option<St
 
 /// Records that `local_key` is `remote_id` at `sink` (the first record wins).
 pub async fn put(store: &Store, sink: &str, local_key: &str, remote_id: &str) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO remote_ids (sink, local_key, remote_id, at) VALUES ($1, $2, $3, $4) ON CONFLICT (sink, local_key) DO NOTHING")
+    write(store, (sink, local_key, remote_id), "DO NOTHING").await
+}
+
+/// Records that `local_key` is `remote_id` at `sink` now, replacing an earlier record (a mark
+/// that moves, such as the time of a sink's latest create attempt).
+pub async fn set(store: &Store, sink: &str, local_key: &str, remote_id: &str) -> Result<(), StoreError> {
+    write(store, (sink, local_key, remote_id), "DO UPDATE SET remote_id = $3, at = $4").await
+}
+
+/// The INSERT of a record, with `on_conflict` (a constant of this file) for an existing one.
+async fn write(store: &Store, (sink, local_key, remote_id): (&str, &str, &str), on_conflict: &'static str) -> Result<(), StoreError> {
+    let sql = format!(
+        "INSERT INTO remote_ids (sink, local_key, remote_id, at) VALUES ($1, $2, $3, $4) ON CONFLICT (sink, local_key) {on_conflict}"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(sink)
         .bind(local_key)
         .bind(remote_id)
         .bind(Timestamp::now().as_millis())
         .execute(store.pool())
         .await?;
-    Ok(())
-}
-
-/// Records that `local_key` is `remote_id` at `sink` now, replacing an earlier record (a mark
-/// that moves, such as the time of a sink's latest create attempt).
-pub async fn set(store: &Store, sink: &str, local_key: &str, remote_id: &str) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO remote_ids (sink, local_key, remote_id, at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (sink, local_key) DO UPDATE SET remote_id = $3, at = $4",
-    )
-    .bind(sink)
-    .bind(local_key)
-    .bind(remote_id)
-    .bind(Timestamp::now().as_millis())
-    .execute(store.pool())
-    .await?;
     Ok(())
 }

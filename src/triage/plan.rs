@@ -358,7 +358,8 @@ pub fn status_unknown(ctx: &Ctx<'_>, incident: &Incident, since: Timestamp, erro
 pub fn page_failed(ctx: &Ctx<'_>, incident: &Incident, action_id: i64, error: &str) -> Result<Plan, PlanError> {
     let key = |what: &str| format!("incident:{}:page-failed:{action_id}:{what}", incident.id);
     let check = incident.checks.first().map_or(incident.dedup_key.as_str(), CheckId::as_str);
-    let view = ctx.view("page_failed", incident, check, Some(error), None);
+    let reason = format!("{error} (outbox action {action_id})");
+    let view = ctx.view("page_failed", incident, check, Some(&reason), None);
     let post = INCIDENT.post(ctx.templates, &view, ctx.channel, Purpose::Incident)?;
     let text = format!("PAGE FAILED: PagerDuty never accepted the page for {check} ({error}); on-call was not paged.");
     let comment = JiraAction::Comment { incident: incident.key(), body: adf(&text) };
