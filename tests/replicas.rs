@@ -238,7 +238,7 @@ async fn a_check_that_stays_warn_posts_one_notice_and_one_when_it_clears() {
         w.slack.posted().iter().map(|p| p.all_text()).collect::<Vec<_>>()
     );
     // Three more warn runs of the same spell post nothing new.
-    let seen = hits(&w, "/slow").await;
+    let seen = hits(w, "/slow").await;
     assert!(eventually_async(20, ran(seen + 3)).await);
     assert!(eventually_async(15, || delivered_all(&daemon.app.store)).await);
     assert_eq!(notices("degraded for")(), 1, "one notice for one spell");
@@ -248,7 +248,7 @@ async fn a_check_that_stays_warn_posts_one_notice_and_one_when_it_clears() {
         "a cleared notice: {:?}",
         w.slack.posted().iter().map(|p| p.all_text()).collect::<Vec<_>>()
     );
-    let seen = hits(&w, "/slow").await;
+    let seen = hits(w, "/slow").await;
     assert!(eventually_async(20, ran(seen + 2)).await);
     assert!(eventually_async(15, || delivered_all(&daemon.app.store)).await);
     assert_eq!((notices("degraded for")(), notices("no longer degraded")()), (1, 1));
