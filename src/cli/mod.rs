@@ -5,6 +5,7 @@
 //! --online`, when a source did not answer.
 
 mod check_config;
+mod logging;
 mod online;
 mod report;
 
@@ -21,6 +22,8 @@ use crate::service::retention;
 use crate::service::{App, StartError};
 use crate::store::outbox as outbox_rows;
 
+pub use logging::{LogFormat, init as init_logging};
+
 /// Sparky: the ecosystem reliability watchdog.
 #[derive(Debug, Parser)]
 #[command(name = "sparky", version, about)]
@@ -31,6 +34,9 @@ pub struct Cli {
     /// Print results as JSON.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Log lines on standard error as `text` or `json` (one object per line).
+    #[arg(long, global = true, env = "SPARKY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

@@ -286,6 +286,8 @@ impl Deliverer {
                 if printed {
                     (Attempted::Printed, Outcome::Printed)
                 } else {
+                    let remote = delivered.remote_id.as_deref().unwrap_or("-");
+                    tracing::info!(action = row.id, sink = %sink, key = %row.idempotency_key, remote_id = remote, attempt = row.attempts, "delivered");
                     (Attempted::Delivered { remote_id: delivered.remote_id }, Outcome::Delivered)
                 }
             }

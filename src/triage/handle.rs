@@ -153,7 +153,7 @@ impl Triage {
             return Ok(Decision::Nothing);
         }
         if table::set_egress(&mut tx, true, now).await? {
-            tracing::error!(failures = ?failures, "Sparky cannot reach the internet: partner checks are not blamed");
+            tracing::error!(failures = %failures.join("; "), "Sparky cannot reach the internet: partner checks are not blamed");
             enqueue(&mut tx, &super::egress::down(&self.templates, &self.config.global.slack.channel, now, failures)?).await?;
         }
         tx.commit().await.map_err(StoreError::from)?;
