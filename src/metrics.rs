@@ -73,6 +73,9 @@ pub struct Metrics {
     pub job_duration: HistogramVec,
     /// Rows deleted by retention, by table.
     pub retention_pruned_rows: IntCounterVec,
+    /// Silences (`sparky silence add`) and `[[maintenance]]` windows in force, as triage's last
+    /// round counted them (the cluster's figure: silences are stored).
+    pub silences_active: IntGauge,
 }
 
 /// Registers `metric`. The names, labels and buckets are constants of this file, checked by its
@@ -200,6 +203,10 @@ impl Metrics {
             job_runs: counter(&r, "sparky_job_runs_total", "Scheduled job runs by job and result.", &["job", "result"]),
             job_duration: histogram(&r, "sparky_job_duration_seconds", "Scheduled job duration.", &["job"], JOB_BUCKETS.to_vec()),
             retention_pruned_rows: counter(&r, "sparky_retention_pruned_rows_total", "Rows deleted by retention, by table.", &["table"]),
+            silences_active: register(
+                &r,
+                IntGauge::new("sparky_silences_active", "Silences and maintenance windows in force (pages and public updates held)."),
+            ),
             registry: r,
         }
     }
@@ -244,6 +251,8 @@ impl Metrics {
         self.digests_posted.with_label_values(&["slack"]);
         // Up until the canaries say otherwise (triage refreshes it from the database).
         self.egress_up.set(1);
+        // None until triage's first round counts them.
+        self.silences_active.set(0);
     }
 
     /// Sets `sparky_incidents_open` to `open` ((partner, cause, count)); a series not in it

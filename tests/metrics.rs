@@ -45,8 +45,34 @@ async fn metrics_right_after_start_up_pass_promtool_with_every_known_series_at_z
         assert!(text.contains(series), "{series} missing from /metrics:\n{text}");
     }
     assert!(text.contains("sparky_egress_up 1"), "egress presumed up until the canaries say otherwise:\n{text}");
+    assert!(text.contains("sparky_silences_active 0"), "no silence counted before triage's first round:\n{text}");
     if let Some(out) = promtool(&text) {
         assert!(out.status.success(), "promtool: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     }
+    daemon.stop().await;
+
+    // A silence in the database and a maintenance window in force: triage's round counts both.
+    let now = sparky::model::Timestamp::now();
+    let window = format!(
+        "[[maintenance]]\ncheck = \"acme-api\"\nreason = \"failover\"\nstart = \"{}\"\nend = \"{}\"\n",
+        (now - std::time::Duration::from_secs(60)).to_rfc3339(),
+        (now + std::time::Duration::from_secs(3600)).to_rfc3339()
+    );
+    let w = common::world::World::new(&["acme-api"], &window).await;
+    let app = w.sparky.app().await;
+    let target = sparky::model::SilenceTarget::Partner("acme".parse().unwrap());
+    let new = sparky::store::silences::NewSilence {
+        target: &target,
+        starts_at: now,
+        ends_at: now + std::time::Duration::from_secs(3600),
+        reason: "deploy",
+        created_by: "alice",
+        created_at: now,
+    };
+    sparky::store::silences::add(&app.store, &new).await.unwrap();
+    app.store.close().await;
+    let daemon = w.sparky.boot().await;
+    let counted = common::eventually_async(10, || async { daemon.get("/metrics").await.1.contains("sparky_silences_active 2") }).await;
+    assert!(counted, "one silence and one window in force:\n{}", daemon.get("/metrics").await.1);
     daemon.stop().await;
 }

@@ -113,6 +113,7 @@ fn incident(cause: Cause) -> Incident {
         dedup_key: "github-api".into(),
         paged: cause == Cause::Internal,
         published: cause == Cause::External,
+        held: Default::default(),
         generation: 0,
         status_unknown_since: None,
         recovered_polls: 0,

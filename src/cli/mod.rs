@@ -8,6 +8,7 @@ mod check_config;
 mod logging;
 mod online;
 mod report;
+mod silence;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -99,6 +100,14 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<OutboxCommand>,
     },
+    /// Silences of our own side: `add (--partner P | --check C) (--for D | --until T) --reason
+    /// TEXT`, `list`, `end ID`. A silenced check still runs and its incident still opens; pages
+    /// and public status updates are held until the silence ends.
+    Silence {
+        /// What to do.
+        #[command(subcommand)]
+        action: silence::SilenceCommand,
+    },
 }
 
 /// Jobs of `sparky once`.
@@ -144,6 +153,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Check { id, record } => report::check(&app, id, *record, cli.json).await,
         Command::Incidents { all } => report::incidents(&app, *all, cli.json).await,
         Command::Outbox { all, action } => outbox(&app, *all, action.as_ref(), cli.json).await,
+        Command::Silence { action } => silence::run(&app, action, cli.json).await,
     };
     app.store.close().await;
     code
@@ -152,7 +162,7 @@ pub async fn run(cli: Cli) -> ExitCode {
 async fn start(cli: &Cli) -> Result<App, ExitCode> {
     // Commands that only read what is stored need no check's secrets.
     let secrets = match cli.command {
-        Command::Outbox { .. } | Command::Incidents { .. } | Command::Status { .. } => Secrets::WhereSet,
+        Command::Outbox { .. } | Command::Incidents { .. } | Command::Status { .. } | Command::Silence { .. } => Secrets::WhereSet,
         Command::CheckConfig { .. } | Command::Run | Command::Once { .. } | Command::Check { .. } => Secrets::Required,
     };
     let config = Config::load_for(&cli.config, secrets).map_err(|e| config_failure(&e))?;

@@ -299,8 +299,9 @@ pub(super) async fn incidents(app: &App, all: bool, json: bool) -> ExitCode {
         let end = s.resolved_at.unwrap_or_else(Timestamp::now);
         let lasted = human_duration(end.since(i.opened_at));
         let remote: Vec<String> = s.remote.iter().map(|r| format!("{}={}", r.sink, r.id)).collect();
+        let held = if i.held.any() { format!("  silenced ({})", i.held.describe()) } else { String::new() };
         println!(
-            "{}  {}  {}  {}  opened {}  {} {lasted}  checks: {}  {}  ({})",
+            "{}  {}  {}  {}{held}  opened {}  {} {lasted}  checks: {}  {}  ({})",
             i.id,
             i.partner,
             s.state,

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::jira::JiraConfig;
 use super::load::{EnvLookup, Problem};
+use super::maintenance::MaintenanceTable;
 use super::pagerduty::PagerDutyConfig;
 use super::retention::RetentionConfig;
 use super::slack::{SlackConfig, check_channel};
@@ -48,6 +49,9 @@ pub struct GlobalConfig {
     pub triage: TriageConfig,
     /// `[retention]`: how long each kind of history is kept.
     pub retention: RetentionConfig,
+    /// `[[maintenance]]` as written; checked (targets known, schedule whole) into
+    /// [`super::Config::maintenance`], which is what the rest of Sparky reads.
+    pub maintenance: Vec<MaintenanceTable>,
 }
 
 /// `[connectivity]`: before blaming a partner, Sparky checks its own egress against a few

@@ -6,6 +6,7 @@ mod check;
 mod global;
 mod jira;
 mod load;
+mod maintenance;
 mod pagerduty;
 mod partner;
 mod request;
@@ -29,6 +30,7 @@ pub use global::{
 };
 pub use jira::JiraConfig;
 pub use load::{EnvLookup, Problem, expand, parse_toml, read_toml};
+pub use maintenance::{MaintenanceTable, MaintenanceWindow, WindowSchedule};
 pub use pagerduty::PagerDutyConfig;
 pub use partner::{CompatConfig, FeedConfig, FeedKind, Partner, PublicStatusConfig};
 pub use request::{FollowRedirects, HeaderText, redact};
@@ -50,6 +52,8 @@ pub struct Config {
     pub partners: Vec<Partner>,
     /// `synthetics/*.toml`, sorted by id (disabled ones included).
     pub checks: Vec<CheckConfig>,
+    /// `[[maintenance]]` windows of `sparky.toml`, checked, in file order.
+    pub maintenance: Vec<MaintenanceWindow>,
     /// Loaded with [`Secrets::WhereSet`]: each check whose variables are not all set, as
     /// `synthetics/FILE.toml: VAR, VAR not set` (such a check cannot run in this environment).
     pub unresolved: Vec<String>,
@@ -97,10 +101,11 @@ impl Config {
         let partners = load_partners(dir, env, &mut problems);
         let mut unresolved = Vec::new();
         let checks = load_checks(dir, env, (secrets, &mut unresolved), &partners, &global.retention, &mut problems);
+        let maintenance = maintenance::windows(&global.maintenance, &partners, &checks, Path::new("sparky.toml"), &mut problems);
         if !problems.is_empty() {
             return Err(ConfigError(first_per_key(problems)));
         }
-        Ok(Self { dir: dir.to_owned(), global, partners, checks, unresolved })
+        Ok(Self { dir: dir.to_owned(), global, partners, checks, maintenance, unresolved })
     }
 
     /// The database URL, a relative SQLite path resolved against the config directory and

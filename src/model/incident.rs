@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{CheckId, Component, Indicator, PartnerId, Timestamp};
+use super::{CheckId, Component, Held, Indicator, PartnerId, Timestamp};
 
 vocabulary! {
     /// Jira priority `P1`..`P5`.
@@ -68,6 +68,11 @@ vocabulary! {
         /// PagerDuty never accepted the page (its action is dead): on-call was not paged, and
         /// Slack was told so loudly.
         PageFailed,
+        /// A silence (or maintenance window) held the page or the public status update of a
+        /// decision.
+        Silenced,
+        /// The silence ended with the incident still open: what it held went out.
+        Released,
         /// Every check passes again.
         Resolved,
     }
@@ -92,6 +97,8 @@ pub struct Incident {
     pub paged: bool,
     /// Our status page shows an incident.
     pub published: bool,
+    /// What a silence holds back (owed when it ends with the incident still open).
+    pub held: Held,
     /// Cause changes so far.
     pub generation: i64,
     /// Since when the partner's page has been unreadable while this incident is open.

@@ -61,6 +61,7 @@ mod error;
 mod ids;
 mod incident;
 mod outbox;
+mod silence;
 mod status;
 pub mod statuspage;
 mod time;
@@ -71,6 +72,7 @@ pub use error::ErrorKind;
 pub use ids::{CheckId, PartnerId};
 pub use incident::{Cause, Evidence, HistoryKind, Incident, IncidentState, Priority};
 pub use outbox::{ActionState, SinkKind};
+pub use silence::{Held, Silence, SilenceState, SilenceTarget};
 pub use status::{Component, ComponentStatus, EventDetail, EventKind, Indicator, Maintenance, PartnerIncident, PartnerStatus, StatusEvent};
 #[cfg(test)]
 pub(crate) use time::{HeldClock, until};

@@ -65,6 +65,11 @@ impl Timestamp {
         self.to_datetime().to_rfc3339_opts(SecondsFormat::Millis, true)
     }
 
+    /// RFC 3339 in UTC to the second, for people: `2026-12-02T07:00:00Z`.
+    pub fn to_rfc3339_seconds(self) -> String {
+        self.to_datetime().to_rfc3339_opts(SecondsFormat::Secs, true)
+    }
+
     /// Parses RFC 3339 (any offset).
     pub fn parse_rfc3339(text: &str) -> Result<Self, chrono::ParseError> {
         DateTime::parse_from_rfc3339(text.trim()).map(|t| Self(t.timestamp_millis()))

@@ -97,9 +97,11 @@ pub async fn status(app: &App, handover: Handover) -> Result<StatusRun, JobError
     let notices = notices::queue(&app.store, &app.config, &app.templates).await?;
     // A page not configured said nothing: no cause to re-decide from it.
     let read: Vec<PollReport> = partners.iter().filter(|r| !r.is_not_configured()).cloned().collect();
-    if let Err(e) = app.triage()?.recheck_all(&read).await {
+    let triage = app.triage()?;
+    if let Err(e) = triage.recheck_all(&read).await {
         tracing::error!(error = %e, "cannot re-decide incident causes");
     }
+    release_held(&triage).await;
     Ok(StatusRun { partners, notices, delivery: hand_over(app, handover).await? })
 }
 
@@ -112,6 +114,14 @@ pub async fn status_of(app: &App, partner: &Partner, triage: &Triage) -> Result<
         triage.recheck(partner, &report.status).await?;
     }
     Ok(report)
+}
+
+/// Like the daemon's round: what silences that are over held goes out (a failure is logged; the
+/// next run tries again).
+async fn release_held(triage: &Triage) {
+    if let Err(e) = triage.release_held().await {
+        tracing::error!(error = %e, "cannot release what ended silences held");
+    }
 }
 
 async fn hand_over(app: &App, handover: Handover) -> Result<Option<DeliveryReport>, StoreError> {
@@ -188,6 +198,8 @@ pub async fn synthetics(app: &App, only: Option<&[CheckConfig]>, handover: Hando
     // meanwhile are triaged), and state changes that never reached triage are queued again.
     triage.egress_tick().await?;
     triage.reconcile().await?;
-    let triage = triage.run_pending().await.into_iter().map(|(event, decision)| Triaged { check: event.check_id, decision }).collect();
+    let decided = triage.run_pending().await.into_iter().map(|(event, decision)| Triaged { check: event.check_id, decision }).collect();
+    release_held(&triage).await;
+    let triage = decided;
     Ok(SyntheticsRun { checks, triage, delivery: hand_over(app, handover).await? })
 }

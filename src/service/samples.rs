@@ -7,7 +7,8 @@ use crate::config::{Partner, Problem};
 use crate::digest::{DigestError, PartnerGroup, partner_groups, render_digest};
 use crate::model::statuspage::Summary;
 use crate::model::{
-    Cause, CheckId, ComponentStatus, EventDetail, EventKind, Evidence, Incident, Indicator, Priority, StatusEvent, Timestamp, WarnChange,
+    Cause, CheckId, ComponentStatus, EventDetail, EventKind, Evidence, Held, Incident, Indicator, Priority, StatusEvent, Timestamp,
+    WarnChange,
 };
 use crate::notices::notices;
 use crate::notices::warn::{self, Warned};
@@ -17,6 +18,7 @@ use crate::templates::{TemplateError, Templates};
 use crate::triage::cause::{Basis, Public, Verdict};
 use crate::triage::egress;
 use crate::triage::plan::{self, CheckChange, Ctx, PlanError};
+use crate::triage::silence::Hold;
 
 /// The problems of the templates of `templates` (as configured: overrides included).
 pub fn template_problems(templates: &Templates) -> Vec<Problem> {
@@ -144,7 +146,9 @@ fn verdicts() -> [Verdict; 3] {
 
 fn incidents(templates: &Templates) -> Result<(), Problem> {
     let partner = partner();
-    let ctx = Ctx { templates, partner: &partner, channel: "#acme", now: Timestamp::from_millis(1_764_001_380_000) };
+    let ctx = Ctx { templates, partner: &partner, channel: "#acme", now: Timestamp::from_millis(1_764_001_380_000), hold: None };
+    let hold = Hold { by: "alice".into(), until: Timestamp::from_millis(1_764_008_580_000), reason: "database upgrade".into() };
+    let silenced = Ctx { templates, partner: &partner, channel: "#acme", now: ctx.now, hold: Some(hold) };
     let check: CheckId = "acme-api".parse().map_err(|e: String| Problem::new("templates", "-", e))?;
     let change = CheckChange { check: check.clone(), priority: Priority::P4, reason: Some("status is 2xx: got 503".into()), at: ctx.now };
     let incident = |cause: Cause| Incident {
@@ -156,6 +160,7 @@ fn incidents(templates: &Templates) -> Result<(), Problem> {
         dedup_key: check.to_string(),
         paged: cause == Cause::Internal,
         published: cause == Cause::External,
+        held: Held::default(),
         generation: 1,
         status_unknown_since: None,
         recovered_polls: 0,
@@ -170,6 +175,11 @@ fn incidents(templates: &Templates) -> Result<(), Problem> {
             plan::attach(&ctx, &i, &change)?;
             plan::resolve(&ctx, &i, &change)?;
             plan::status_unknown(&ctx, &i, ctx.now, "HTTP 503")?;
+            // Under a silence: the held page or public update said, then released.
+            let opened = plan::open(&silenced, &i, &change, verdict)?;
+            plan::recause(&silenced, &Incident { paged: false, published: false, ..i.clone() }, verdict, check.as_str(), None)?;
+            plan::attach(&silenced, &Incident { held: opened.held, ..i.clone() }, &change)?;
+            plan::release(&ctx, &Incident { paged: false, published: false, held: opened.held, ..i.clone() }, verdict, None)?;
         }
         Ok(())
     };

@@ -6,7 +6,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::{Store, StoreError, corrupt, word};
 use crate::model::{
-    Cause, CheckId, CheckState, Evidence, HistoryKind, Incident, IncidentState, Outcome, PartnerId, Priority, Timestamp, WarnChange,
+    Cause, CheckId, CheckState, Evidence, Held, HistoryKind, Incident, IncidentState, Outcome, PartnerId, Priority, Timestamp, WarnChange,
 };
 
 /// A check state change not yet triaged.
@@ -71,7 +71,7 @@ pub async fn result_message(store: &Store, check: &str, at: Timestamp) -> Result
     Ok(row.map(|r| r.try_get::<Option<String>, _>(0)).transpose()?.flatten())
 }
 
-const COLUMNS: &str = "id, partner_id, cause, cause_reason, priority, dedup_key, paged, published, generation, opened_at, status_unknown_since, recovered_polls";
+const COLUMNS: &str = "id, partner_id, cause, cause_reason, priority, dedup_key, paged, published, generation, opened_at, status_unknown_since, recovered_polls, page_held, public_held";
 
 fn parse_id<T: std::str::FromStr<Err = String>>(text: String, what: &'static str) -> Result<T, StoreError> {
     text.parse().map_err(|e: String| corrupt(what, e))
@@ -91,6 +91,7 @@ fn incident(row: &AnyRow, checks: Vec<CheckId>) -> Result<Incident, StoreError> 
         opened_at: Timestamp::from_millis(row.try_get(9)?),
         status_unknown_since: row.try_get::<Option<i64>, _>(10)?.map(Timestamp::from_millis),
         recovered_polls: u32::try_from(row.try_get::<i64, _>(11)?).unwrap_or(0),
+        held: Held { page: row.try_get::<i64, _>(12)? == 1, public: row.try_get::<i64, _>(13)? == 1 },
         checks,
     })
 }
@@ -165,6 +166,7 @@ pub async fn insert(conn: &mut AnyConnection, new: &NewIncident<'_>) -> Result<I
         dedup_key: new.check.to_string(),
         paged: false,
         published: false,
+        held: Held::default(),
         generation: 0,
         status_unknown_since: None,
         recovered_polls: 0,
@@ -188,13 +190,14 @@ pub async fn set_check(conn: &mut AnyConnection, id: i64, check: &CheckId, faili
     Ok(())
 }
 
-/// Stores the incident's cause, flags, generation and status watch, if it is still open and
+/// Stores the incident's cause, flags (held ones too), generation and status watch, if it is still open and
 /// still at generation `read_at` (what the caller read): false when it was resolved or changed
 /// meanwhile (then roll back and leave it alone).
 pub async fn update(conn: &mut AnyConnection, incident: &Incident, read_at: i64) -> Result<bool, StoreError> {
     let r = sqlx::query(
         "UPDATE incidents SET cause = $2, cause_reason = $3, paged = $4, published = $5, generation = $6, \
-         status_unknown_since = $7, recovered_polls = $8 WHERE id = $1 AND state = $9 AND generation = $10",
+         status_unknown_since = $7, recovered_polls = $8, page_held = $11, public_held = $12 \
+         WHERE id = $1 AND state = $9 AND generation = $10",
     )
     .bind(incident.id)
     .bind(incident.cause.as_str())
@@ -206,6 +209,8 @@ pub async fn update(conn: &mut AnyConnection, incident: &Incident, read_at: i64)
     .bind(i64::from(incident.recovered_polls))
     .bind(IncidentState::Open.as_str())
     .bind(read_at)
+    .bind(i64::from(incident.held.page))
+    .bind(i64::from(incident.held.public))
     .execute(conn)
     .await?;
     Ok(r.rows_affected() == 1)
@@ -213,7 +218,7 @@ pub async fn update(conn: &mut AnyConnection, incident: &Incident, read_at: i64)
 
 /// Closes incident `id` if it is still open; false when it was not.
 pub async fn resolve(conn: &mut AnyConnection, id: i64, at: Timestamp) -> Result<bool, StoreError> {
-    let r = sqlx::query("UPDATE incidents SET state = $3, resolved_at = $2, paged = 0, published = 0 WHERE id = $1 AND state = $4")
+    let r = sqlx::query("UPDATE incidents SET state = $3, resolved_at = $2, paged = 0, published = 0, page_held = 0, public_held = 0 WHERE id = $1 AND state = $4")
         .bind(id)
         .bind(at.as_millis())
         .bind(IncidentState::Resolved.as_str())
@@ -326,8 +331,8 @@ pub async fn list(store: &Store, since: Timestamp) -> Result<Vec<IncidentSummary
             .collect::<Result<_, StoreError>>()?;
         out.push(IncidentSummary {
             incident: incident(row, checks)?,
-            state: word(row, 12, "incidents.state")?,
-            resolved_at: row.try_get::<Option<i64>, _>(13)?.map(Timestamp::from_millis),
+            state: word(row, 14, "incidents.state")?,
+            resolved_at: row.try_get::<Option<i64>, _>(15)?.map(Timestamp::from_millis),
             all_checks,
             remote,
             history,
@@ -339,6 +344,15 @@ pub async fn list(store: &Store, since: Timestamp) -> Result<Vec<IncidentSummary
 /// Partners with an open incident.
 pub async fn partners_with_open_incidents(store: &Store) -> Result<Vec<String>, StoreError> {
     let rows = sqlx::query("SELECT DISTINCT partner_id FROM incidents WHERE state = $1")
+        .bind(IncidentState::Open.as_str())
+        .fetch_all(store.pool())
+        .await?;
+    Ok(rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?)
+}
+
+/// Partners whose open incident holds something back for a silence (a page, a public update).
+pub async fn partners_with_held(store: &Store) -> Result<Vec<String>, StoreError> {
+    let rows = sqlx::query("SELECT partner_id FROM incidents WHERE state = $1 AND (page_held = 1 OR public_held = 1) ORDER BY id")
         .bind(IncidentState::Open.as_str())
         .fetch_all(store.pool())
         .await?;

@@ -12,6 +12,7 @@ pub mod public_status;
 pub mod remote_ids;
 pub mod replicas;
 pub mod retention;
+pub mod silences;
 pub mod slack;
 pub mod status;
 pub mod synthetics;

@@ -10,7 +10,7 @@ use super::recheck::{self, Next, Step};
 use super::{Decision, Reading, Triage, TriageError};
 use crate::config::Partner;
 use crate::metrics::METRICS;
-use crate::model::{CheckId, CheckState, HistoryKind, Incident, Outcome, PartnerStatus, Priority, Timestamp, WarnChange};
+use crate::model::{CheckId, CheckState, Held, HistoryKind, Incident, Outcome, PartnerStatus, Priority, Timestamp, WarnChange};
 use crate::notices::warn::{self, Warned};
 use crate::outbox::enqueue;
 use crate::sources::connectivity::Egress;
@@ -68,14 +68,20 @@ impl Triage {
     }
 
     pub(super) fn ctx<'a>(&'a self, partner: &'a Partner) -> Ctx<'a> {
-        Ctx { templates: &self.templates, partner, channel: partner.channel(&self.config.global.slack.channel), now: Timestamp::now() }
+        Ctx {
+            templates: &self.templates,
+            partner,
+            channel: partner.channel(&self.config.global.slack.channel),
+            now: Timestamp::now(),
+            hold: None,
+        }
     }
 
     fn priority(&self, check: &CheckId) -> Priority {
         self.config.checks.iter().find(|c| &c.id == check).map_or(Priority::P4, |c| c.priority)
     }
 
-    fn decide(&self, partner: &Partner, status: Option<&PartnerStatus>) -> Verdict {
+    pub(super) fn decide(&self, partner: &Partner, status: Option<&PartnerStatus>) -> Verdict {
         let components = partner.status_page.as_ref().map(|s| s.components.as_slice()).unwrap_or_default();
         cause::decide(&partner.name, status, components)
     }
@@ -98,15 +104,21 @@ impl Triage {
             at: event.at,
         };
         let ctx = self.ctx(partner);
+        let silences = self.silences_now(ctx.now).await?;
         let mut tx = self.store.pool().begin().await.map_err(StoreError::from)?;
         if !table::claim_event(&mut tx, event.id, ctx.now).await? {
             return Ok(Decision::Nothing);
         }
         let decision = match table::open_incident(&mut tx, partner.id.as_str()).await? {
-            None => open(&mut tx, &ctx, &change, &verdict).await?,
+            None => {
+                let ctx = Ctx { hold: self.hold(&silences, &partner.id, std::slice::from_ref(&change.check), ctx.now), ..ctx };
+                open(&mut tx, &ctx, &change, &verdict).await?
+            }
             Some(incident) if incident.checks.contains(&change.check) => Decision::Attached { incident: incident.id },
             Some(incident) => {
                 let id = incident.id;
+                let checks: Vec<CheckId> = incident.checks.iter().chain([&change.check]).cloned().collect();
+                let ctx = Ctx { hold: self.hold(&silences, &partner.id, &checks, ctx.now), ..ctx };
                 attach(&mut tx, &ctx, incident, &change, &verdict, self.config.global.triage.recovered_polls).await?;
                 Decision::Attached { incident: id }
             }
@@ -183,7 +195,8 @@ impl Triage {
         }
         let check = incident.checks.first().map_or_else(|| incident.dedup_key.clone(), ToString::to_string);
         let failure = table::latest_message(&self.store, &check, Outcome::Fail).await?;
-        let ctx = Ctx { now, ..self.ctx(partner) };
+        let hold = self.hold(&self.silences_now(now).await?, &partner.id, &incident.checks, now);
+        let ctx = Ctx { now, hold, ..self.ctx(partner) };
         let mut tx = self.store.pool().begin().await.map_err(StoreError::from)?;
         // Only the incident read above, still open and unchanged meanwhile.
         let Some(current) = table::open_incident(&mut tx, partner.id.as_str()).await? else { return Ok(()) };
@@ -225,8 +238,9 @@ async fn open(tx: &mut AnyConnection, ctx: &Ctx<'_>, change: &CheckChange, verdi
     };
     let mut incident = table::insert(tx, &new).await?;
     let plan = plan::open(ctx, &incident, change, verdict)?;
-    (incident.paged, incident.published) = (plan.paged, plan.published);
+    (incident.paged, incident.published, incident.held) = (plan.paged, plan.published, plan.held);
     table::update(tx, &incident, 0).await?;
+    silenced(tx, ctx, &incident, Held::default()).await?;
     enqueue(tx, &plan.actions).await?;
     METRICS.incidents.with_label_values(&[ctx.partner.id.as_str(), verdict.cause.as_str()]).inc();
     Ok(Decision::Opened { incident: incident.id, cause: verdict.cause, reason: verdict.reason.clone() })
@@ -291,12 +305,24 @@ async fn apply(
             incident.cause = verdict.cause;
             incident.cause_reason.clone_from(&verdict.reason);
             incident.generation += 1;
-            let Plan { actions, paged, published } = plan::recause(ctx, &incident, verdict, &check, failure)?;
-            (incident.paged, incident.published) = (paged, published);
+            let Plan { actions, paged, published, held } = plan::recause(ctx, &incident, verdict, &check, failure)?;
+            let before = incident.held;
+            (incident.paged, incident.published, incident.held) = (paged, published, held);
             let detail = format!("{}: {}", verdict.cause, verdict.reason);
             table::history(tx, incident.id, ctx.now, HistoryKind::CauseChanged, &detail, evidence).await?;
+            silenced(tx, ctx, &incident, before).await?;
             enqueue(tx, &actions).await?;
         }
     }
     Ok(table::update(tx, &incident, read_at).await?)
+}
+
+/// A `silenced` history entry when `incident` holds back more than `before` (what the silence
+/// of `ctx` holds, and until when).
+async fn silenced(tx: &mut AnyConnection, ctx: &Ctx<'_>, incident: &Incident, before: Held) -> Result<(), TriageError> {
+    let newly = Held { page: incident.held.page && !before.page, public: incident.held.public && !before.public };
+    let Some(hold) = ctx.hold.as_ref().filter(|_| newly.any()) else { return Ok(()) };
+    let detail = format!("{}; {}", hold.text(), newly.describe());
+    table::history(tx, incident.id, ctx.now, HistoryKind::Silenced, &detail, None).await?;
+    Ok(())
 }

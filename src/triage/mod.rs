@@ -16,6 +16,7 @@ mod page_failed;
 pub mod plan;
 pub mod recheck;
 pub mod reconcile;
+pub mod silence;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -215,17 +216,23 @@ impl Triage {
     }
 
     /// The daemon loop: reconciles at start and every minute, triages on `wake` (the check
-    /// engine's events) or every second, rechecks a lost egress every 30 s.
+    /// engine's events) or every second, then (every minute) releases what ended silences held
+    /// ([`Triage::release_held`]), rechecks a lost egress every 30 s.
     pub async fn run(&self, wake: Arc<Notify>, shutdown: CancellationToken) {
         let (mut last_egress, mut last_reconcile): (Option<Instant>, Option<Instant>) = (None, None);
         while !shutdown.is_cancelled() {
-            if last_reconcile.is_none_or(|t| t.elapsed() >= RECONCILE) {
+            let round = last_reconcile.is_none_or(|t| t.elapsed() >= RECONCILE);
+            if round {
                 last_reconcile = Some(Instant::now());
                 if let Err(e) = self.reconcile().await {
                     tracing::error!(error = %e, "cannot reconcile incidents with check states");
                 }
             }
             self.run_pending().await;
+            // After the events, so an incident whose recovery was pending is not paged for.
+            if round && let Err(e) = self.release_held().await {
+                tracing::error!(error = %e, "cannot release what ended silences held");
+            }
             if let Err(e) = self.page_failures().await {
                 tracing::error!(error = %e, "cannot look for pages PagerDuty never accepted");
             }

@@ -6,12 +6,13 @@
 use serde::Serialize;
 
 use super::cause::{Public, Verdict};
+use super::silence::Hold;
 use crate::config::Partner;
-use crate::model::{Cause, CheckId, ComponentStatus, Incident, Indicator, Priority, Timestamp, human_duration};
+use crate::model::{Cause, CheckId, ComponentStatus, Held, Incident, Indicator, Priority, Timestamp, human_duration};
 use crate::outbox::Action;
 use crate::outbox::jira::{JiraAction, adf};
 use crate::outbox::pagerduty::{EventAction, Link, PagerDutyEvent, Severity};
-use crate::outbox::slack::{INCIDENT, Purpose, RenderError, SlackUpdate};
+use crate::outbox::slack::{INCIDENT, Purpose, RenderError, SlackPost, SlackUpdate};
 use crate::outbox::statuspage::{IncidentStatus, PublicComponent, StatuspageAction};
 use crate::store::outbox::NewAction;
 use crate::templates::{TemplateError, Templates, escape_mrkdwn};
@@ -50,6 +51,9 @@ pub struct Ctx<'a> {
     pub channel: &'a str,
     /// Now.
     pub now: Timestamp,
+    /// The silence holding this decision's page or public status update, if one covers the
+    /// incident's checks (see [`super::silence::covering`]).
+    pub hold: Option<Hold>,
 }
 
 /// The actions of a decision, and the incident's flags after it.
@@ -61,6 +65,8 @@ pub struct Plan {
     pub paged: bool,
     /// Our status page shows an incident afterwards.
     pub published: bool,
+    /// What a silence holds back afterwards.
+    pub held: Held,
 }
 
 #[derive(Serialize)]
@@ -77,6 +83,38 @@ struct View<'a> {
     maintenance: bool,
     /// Since when the partner's page cannot be read (RFC 3339), for `status_unknown`.
     since: Option<String>,
+    /// The silence holding the page or public update back, if one does.
+    silence: Option<SilenceView>,
+}
+
+/// `silence` of a view: `held` (`page held` or `public status update held`, by the incident's
+/// cause), `text` (`silenced by NAME until T: REASON`), and its parts (`until` RFC 3339 UTC).
+#[derive(Serialize)]
+struct SilenceView {
+    by: String,
+    until: String,
+    reason: String,
+    held: &'static str,
+    text: String,
+}
+
+/// What a hold holds back for an incident of `cause`.
+fn held_for(cause: Cause) -> Held {
+    Held { page: cause == Cause::Internal, public: cause == Cause::External }
+}
+
+impl SilenceView {
+    /// The view of `ctx.hold` when it holds `held` back, else none.
+    fn of(ctx: &Ctx<'_>, held: Held) -> Option<Self> {
+        let h = ctx.hold.as_ref().filter(|_| held.any())?;
+        Some(Self {
+            by: h.by.clone(),
+            until: h.until.to_rfc3339_seconds(),
+            reason: h.reason.clone(),
+            held: held.describe(),
+            text: h.text(),
+        })
+    }
 }
 
 #[derive(Serialize)]
@@ -113,6 +151,7 @@ impl Ctx<'_> {
             status_page: p.status_page.as_ref().map(|s| s.human_link()),
             maintenance: cause.and_then(|c| c.public).is_some_and(|p| p.maintenance),
             since: None,
+            silence: None,
         }
     }
 
@@ -175,12 +214,16 @@ fn jira_summary(ctx: &Ctx<'_>, check: &str, cause: Cause) -> String {
 }
 
 /// A new incident for `change` with `cause`: external -> our status page (component + incident),
-/// Slack, Jira labelled external, no page; internal -> page, Jira, Slack.
+/// Slack, Jira labelled external, no page; internal -> page, Jira, Slack. Under a silence
+/// (`ctx.hold`) the page or the status page is held instead, and Slack and Jira say so.
 pub fn open(ctx: &Ctx<'_>, incident: &Incident, change: &CheckChange, cause: &Verdict) -> Result<Plan, PlanError> {
     let key = |what: &str| format!("incident:{}:open:{what}", incident.id);
-    let view = ctx.view("opened", incident, change.check.as_str(), change.reason.as_deref(), Some(cause));
+    let mut view = ctx.view("opened", incident, change.check.as_str(), change.reason.as_deref(), Some(cause));
     let mut plan = Plan::default();
-    if cause.cause == Cause::Internal {
+    if ctx.hold.is_some() {
+        plan.held = held_for(cause.cause);
+        view.silence = SilenceView::of(ctx, plan.held);
+    } else if cause.cause == Cause::Internal {
         plan.actions.push(page(ctx, incident, EventAction::Trigger, change.check.as_str(), change.reason.as_deref(), key("pagerduty")));
         plan.paged = true;
     } else {
@@ -229,7 +272,10 @@ fn publish(ctx: &Ctx<'_>, incident: &Incident, cause: &Verdict, view: &View<'_>,
 /// Jira issue and Slack hear of it.
 pub fn attach(ctx: &Ctx<'_>, incident: &Incident, change: &CheckChange) -> Result<Vec<NewAction>, PlanError> {
     let key = |what: &str| format!("incident:{}:attach:{}:{}:{what}", incident.id, change.check, change.at);
-    let view = ctx.view("check_added", incident, change.check.as_str(), change.reason.as_deref(), None);
+    let view = View {
+        silence: SilenceView::of(ctx, incident.held),
+        ..ctx.view("check_added", incident, change.check.as_str(), change.reason.as_deref(), None)
+    };
     let text = format!("{} is failing too: {}", change.check, change.reason.as_deref().unwrap_or("check failed"));
     Ok(vec![jira_comment(incident, key("jira"), &text), ctx.slack(&view, key("slack"), incident, false)?])
 }
@@ -290,18 +336,23 @@ pub fn resolve(ctx: &Ctx<'_>, incident: &Incident, change: &CheckChange) -> Resu
 /// The partner's page changed the cause while we still fail: internal -> external resolves the
 /// page and tells customers; external -> internal pages on-call (with `failure`, the check's
 /// latest failure) and updates our status page. The Jira issue's summary and cause label follow.
-/// `incident` already carries the new cause and generation.
+/// `incident` already carries the new cause and generation. Under a silence (`ctx.hold`) the new
+/// page or the new public incident is held instead (a resolve, an update of a public incident
+/// already open, still goes out); what the old cause held is no longer owed.
 pub fn recause(ctx: &Ctx<'_>, incident: &Incident, cause: &Verdict, check: &str, failure: Option<&str>) -> Result<Plan, PlanError> {
     let key = |what: &str| format!("incident:{}:cause{}:{what}", incident.id, incident.generation);
-    let view = ctx.view("cause_changed", incident, check, failure, Some(cause));
-    let mut plan = Plan { actions: Vec::new(), paged: incident.paged, published: incident.published };
+    let mut view = ctx.view("cause_changed", incident, check, failure, Some(cause));
+    let mut plan = Plan { actions: Vec::new(), paged: incident.paged, published: incident.published, held: Held::default() };
+    let held = ctx.hold.is_some();
     match cause.cause {
         Cause::External => {
             if incident.paged {
                 plan.actions.push(page(ctx, incident, EventAction::Resolve, check, None, key("pagerduty")));
                 plan.paged = false;
             }
-            if !incident.published {
+            if !incident.published && held {
+                plan.held.public = true;
+            } else if !incident.published {
                 plan.actions.extend(publish(
                     ctx,
                     incident,
@@ -313,7 +364,9 @@ pub fn recause(ctx: &Ctx<'_>, incident: &Incident, cause: &Verdict, check: &str,
             }
         }
         Cause::Internal => {
-            if !incident.paged {
+            if !incident.paged && held {
+                plan.held.page = true;
+            } else if !incident.paged {
                 plan.actions.push(page(ctx, incident, EventAction::Trigger, check, failure, key("pagerduty")));
                 plan.paged = true;
             }
@@ -332,7 +385,12 @@ pub fn recause(ctx: &Ctx<'_>, incident: &Incident, cause: &Verdict, check: &str,
         remove_labels: vec![previous.as_str().to_owned()],
     };
     plan.actions.push(action(key("jira:update"), incident, Action::Jira(update)));
-    plan.actions.push(jira_comment(incident, key("jira"), &format!("Cause changed to {}: {}", cause.cause.as_str(), cause.reason)));
+    let mut comment = format!("Cause changed to {}: {}", cause.cause.as_str(), cause.reason);
+    view.silence = SilenceView::of(ctx, plan.held);
+    if let Some(silence) = &view.silence {
+        comment.push_str(&format!(". {}: {}", capitalized(silence.held), silence.text));
+    }
+    plan.actions.push(jira_comment(incident, key("jira"), &comment));
     plan.actions.push(ctx.slack(&view, key("slack"), incident, false)?);
     Ok(plan)
 }
@@ -364,7 +422,7 @@ pub fn page_failed(ctx: &Ctx<'_>, incident: &Incident, action_id: i64, error: &s
     let text = format!("PAGE FAILED: PagerDuty never accepted the page for {check} ({error}); on-call was not paged.");
     let comment = JiraAction::Comment { incident: incident.key(), body: adf(&text) };
     let actions = vec![Action::SlackPost(post).queued(key("slack"), key("slack")), Action::Jira(comment).queued(key("jira"), key("jira"))];
-    Ok(Plan { actions, paged: false, published: incident.published })
+    Ok(Plan { actions, paged: false, published: incident.published, held: incident.held })
 }
 
 /// The partner's page can be read again (after `status_unknown`); `reason` is what it says now.
@@ -374,5 +432,59 @@ pub fn status_readable(ctx: &Ctx<'_>, incident: &Incident, since: Timestamp, rea
     vec![jira_comment(incident, key, &text)]
 }
 
+/// The silence that held `incident` back is over while it still fails: the held trigger (with
+/// `failure`, the check's latest) or the held public incident (in the words of `verdict`, the
+/// partner's page as last read) goes out once, keyed `incident:ID:release:GENERATION:SINK`;
+/// Jira and the partner's Slack channel hear "silence ended: paging on-call". `incident` is as
+/// stored (its generation not yet moved on); the plan's `held` is empty.
+pub fn release(ctx: &Ctx<'_>, incident: &Incident, verdict: &Verdict, failure: Option<&str>) -> Result<Plan, PlanError> {
+    let key = |what: &str| format!("incident:{}:release:{}:{what}", incident.id, incident.generation);
+    let check = incident.checks.first().map_or(incident.dedup_key.as_str(), CheckId::as_str);
+    let mut plan = Plan { actions: Vec::new(), paged: incident.paged, published: incident.published, held: Held::default() };
+    let mut said = Vec::new();
+    if incident.held.page && !incident.paged {
+        plan.actions.push(page(ctx, incident, EventAction::Trigger, check, failure, key("pagerduty")));
+        plan.paged = true;
+        said.push("paging on-call");
+    }
+    if incident.held.public && !incident.published {
+        let view = ctx.view("opened", incident, check, None, Some(verdict));
+        plan.actions.extend(publish(ctx, incident, verdict, &view, &key("statuspage"))?);
+        plan.published = true;
+        said.push("updating our public status page");
+    }
+    if said.is_empty() {
+        return Ok(plan);
+    }
+    let line = format!("silence ended: {}", said.join(" and "));
+    let failing = incident.checks.iter().map(CheckId::as_str).collect::<Vec<_>>().join(", ");
+    let text = format!("{}: {line} ({failing} still failing)", ctx.partner.name);
+    let comment = format!("The silence is over and {failing} still fails ({}): {line}.", failure.unwrap_or("check failed"));
+    plan.actions.push(jira_comment(incident, key("jira"), &comment));
+    let section = format!(
+        ":bell: *{}*: {} of {} still failing.",
+        escape_mrkdwn(&capitalized(&line)),
+        escape_mrkdwn(&failing),
+        escape_mrkdwn(&ctx.partner.name)
+    );
+    let post = SlackPost {
+        channel: ctx.channel.to_owned(),
+        text: escape_mrkdwn(&text),
+        blocks: vec![serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": section}})],
+        purpose: Purpose::Incident,
+        remember_as: None,
+    };
+    plan.actions.push(action(key("slack"), incident, Action::SlackPost(post)));
+    Ok(plan)
+}
+
+/// `text` with its first letter upper-case.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod held_tests;
 #[cfg(test)]
 mod tests;

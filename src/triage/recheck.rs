@@ -99,6 +99,7 @@ mod tests {
             dedup_key: "acme-api".into(),
             paged: cause == Cause::Internal,
             published: cause == Cause::External,
+            held: Default::default(),
             generation: 0,
             status_unknown_since: None,
             recovered_polls: 0,

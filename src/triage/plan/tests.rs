@@ -23,6 +23,7 @@ fn incident(cause: Cause, paged: bool, published: bool) -> Incident {
         dedup_key: "okta-users".into(),
         paged,
         published,
+        held: Default::default(),
         generation: 0,
         status_unknown_since: None,
         recovered_polls: 0,
@@ -69,7 +70,7 @@ fn actions(list: &[NewAction]) -> Vec<Action> {
 
 fn with_ctx<R>(now: i64, f: impl FnOnce(&Ctx<'_>) -> R) -> R {
     let (t, p) = (templates(), partner());
-    f(&Ctx { templates: &t, partner: &p, channel: "#ecosystem-updates", now: Timestamp::from_millis(now) })
+    f(&Ctx { templates: &t, partner: &p, channel: "#ecosystem-updates", now: Timestamp::from_millis(now), hold: None })
 }
 
 #[test]
