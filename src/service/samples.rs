@@ -12,6 +12,7 @@ use crate::model::{
 };
 use crate::notices::notices;
 use crate::notices::warn::{self, Warned};
+use crate::outbox::pagerduty::EventAction;
 use crate::outbox::slack::RenderError;
 use crate::store::changelogs::{ClaimedEntry, EntryRecord};
 use crate::templates::{TemplateError, Templates};
@@ -173,7 +174,15 @@ fn incidents(templates: &Templates) -> Result<(), Problem> {
             plan::open(&ctx, &i, &change, verdict)?;
             plan::recause(&ctx, &i, verdict, check.as_str(), change.reason.as_deref())?;
             plan::attach(&ctx, &i, &change)?;
-            plan::resolve(&ctx, &i, &change)?;
+            let recap = plan::Recap {
+                checks: vec![check.clone()],
+                pages: vec![(EventAction::Trigger, i.opened_at)],
+                original: plan::open(&ctx, &i, &change, verdict)?.actions.iter().find_map(|a| match serde_json::from_str(&a.payload) {
+                    Ok(crate::outbox::Action::SlackPost(post)) => Some(post),
+                    _ => None,
+                }),
+            };
+            plan::resolve(&ctx, &i, &change, &recap)?;
             plan::status_unknown(&ctx, &i, ctx.now, "HTTP 503")?;
             // Under a silence: the held page or public update said, then released.
             let opened = plan::open(&silenced, &i, &change, verdict)?;

@@ -106,6 +106,12 @@ async fn check_ids(conn: &mut AnyConnection, id: i64, only_failing: bool) -> Res
     rows.iter().map(|r| parse_id::<CheckId>(r.try_get(0)?, "incident_checks.check_id")).collect()
 }
 
+/// Every check that failed during incident `id`, recovered ones included, in the order they
+/// failed.
+pub async fn all_checks(conn: &mut AnyConnection, id: i64) -> Result<Vec<CheckId>, StoreError> {
+    check_ids(conn, id, false).await
+}
+
 /// The partner's open incident, if any (at most one: `incidents_one_open`). On PostgreSQL the
 /// row is locked until the caller's transaction ends, so two replicas deciding for one partner
 /// take turns (SQLite's single writer does the same for a transaction that wrote first).

@@ -335,6 +335,13 @@ pub async fn list(store: &Store, states: &[ActionState], limit: i64) -> Result<V
     rows.iter().map(from_row).collect()
 }
 
+/// The actions of one chain (`ordering_key`, e.g. `incident:42:pagerduty`), oldest first.
+pub async fn chain(conn: &mut AnyConnection, ordering_key: &str) -> Result<Vec<ActionRow>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM outbox WHERE ordering_key = $1 ORDER BY id");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ordering_key).fetch_all(conn).await?;
+    rows.iter().map(from_row).collect()
+}
+
 /// One action by id.
 pub async fn get(store: &Store, id: i64) -> Result<Option<ActionRow>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM outbox WHERE id = $1");

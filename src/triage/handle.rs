@@ -145,7 +145,8 @@ impl Triage {
         table::set_check(&mut tx, incident.id, &change.check, false, ctx.now).await?;
         incident.checks.retain(|c| c != &change.check);
         let decision = if incident.checks.is_empty() {
-            enqueue(&mut tx, &plan::resolve(&ctx, &incident, &change)?).await?;
+            let recap = recap(&mut tx, &incident).await?;
+            enqueue(&mut tx, &plan::resolve(&ctx, &incident, &change, &recap)?).await?;
             table::resolve(&mut tx, incident.id, ctx.now).await?;
             Decision::Resolved { incident: incident.id }
         } else {
@@ -325,4 +326,13 @@ async fn silenced(tx: &mut AnyConnection, ctx: &Ctx<'_>, incident: &Incident, be
     let detail = format!("{}; {}", hold.text(), newly.describe());
     table::history(tx, incident.id, ctx.now, HistoryKind::Silenced, &detail, None).await?;
     Ok(())
+}
+
+/// What the incident did, for its recovery message: its checks and the pages and opening message
+/// its chains hold.
+async fn recap(conn: &mut AnyConnection, incident: &Incident) -> Result<plan::Recap, StoreError> {
+    let checks = table::all_checks(conn, incident.id).await?;
+    let pagerduty = crate::store::outbox::chain(conn, &format!("{}:pagerduty", incident.key())).await?;
+    let slack = crate::store::outbox::chain(conn, &format!("{}:slack", incident.key())).await?;
+    Ok(plan::Recap::from_chains(incident, checks, &pagerduty, &slack))
 }

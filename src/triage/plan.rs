@@ -12,7 +12,7 @@ use crate::model::{Cause, CheckId, ComponentStatus, Held, Incident, Indicator, P
 use crate::outbox::Action;
 use crate::outbox::jira::{JiraAction, adf};
 use crate::outbox::pagerduty::{EventAction, Link, PagerDutyEvent, Severity};
-use crate::outbox::slack::{INCIDENT, Purpose, RenderError, SlackPost, SlackUpdate};
+use crate::outbox::slack::{INCIDENT, Purpose, RenderError, SlackPost};
 use crate::outbox::statuspage::{IncidentStatus, PublicComponent, StatuspageAction};
 use crate::store::outbox::NewAction;
 use crate::templates::{TemplateError, Templates, escape_mrkdwn};
@@ -85,6 +85,8 @@ struct View<'a> {
     since: Option<String>,
     /// The silence holding the page or public update back, if one does.
     silence: Option<SilenceView>,
+    /// For `recovered`: `paged on-call once, for 1h 3m` or `not paged` (see [`Recap::paging`]).
+    paged: Option<String>,
 }
 
 /// `silence` of a view: `held` (`page held` or `public status update held`, by the incident's
@@ -152,6 +154,7 @@ impl Ctx<'_> {
             maintenance: cause.and_then(|c| c.public).is_some_and(|p| p.maintenance),
             since: None,
             silence: None,
+            paged: None,
         }
     }
 
@@ -292,45 +295,6 @@ pub fn check_recovered(incident: &Incident, change: &CheckChange) -> Vec<NewActi
             incident.checks.iter().map(CheckId::as_str).collect::<Vec<_>>().join(", ")
         ),
     )]
-}
-
-/// Every check passes again: resolve the page, the Jira issue, our status page; Slack hears
-/// "recovered after 23m" and the opening message is marked resolved.
-pub fn resolve(ctx: &Ctx<'_>, incident: &Incident, change: &CheckChange) -> Result<Vec<NewAction>, PlanError> {
-    let key = |what: &str| format!("incident:{}:resolve:{what}", incident.id);
-    let view = ctx.view("recovered", incident, change.check.as_str(), None, None);
-    let duration = view.duration.clone().unwrap_or_default();
-    let mut actions = Vec::new();
-    if incident.paged {
-        actions.push(page(ctx, incident, EventAction::Resolve, change.check.as_str(), None, key("pagerduty")));
-    }
-    if incident.published {
-        let body =
-            ctx.customer_message(&View { kind: "resolved", ..ctx.view("recovered", incident, change.check.as_str(), None, None) })?;
-        actions.push(action(
-            key("statuspage:component"),
-            incident,
-            Action::Statuspage(StatuspageAction::Component(ctx.public_component(ComponentStatus::Operational))),
-        ));
-        actions.push(action(
-            key("statuspage:incident"),
-            incident,
-            Action::Statuspage(StatuspageAction::ResolveIncident { incident: incident.key(), body }),
-        ));
-    }
-    let comment = adf(&format!("Recovered after {duration}: every check of {} passes again.", ctx.partner.name));
-    actions.push(action(key("jira"), incident, Action::Jira(JiraAction::Resolve { incident: incident.key(), comment })));
-    actions.push(ctx.slack(&view, key("slack"), incident, false)?);
-    let text = format!("Resolved: {} recovered after {duration}", ctx.partner.name);
-    let update = SlackUpdate {
-        message: incident.key(),
-        text: text.clone(),
-        blocks: vec![
-            serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(":white_check_mark: {}", escape_mrkdwn(&text))}}),
-        ],
-    };
-    actions.push(action(key("slack:update"), incident, Action::SlackUpdate(update)));
-    Ok(actions)
 }
 
 /// The partner's page changed the cause while we still fail: internal -> external resolves the
@@ -483,6 +447,10 @@ fn capitalized(text: &str) -> String {
     let mut chars = text.chars();
     chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
+
+mod resolve;
+
+pub use resolve::{Recap, resolve};
 
 #[cfg(test)]
 mod held_tests;

@@ -108,23 +108,91 @@ fn an_external_cause_updates_our_status_page_names_the_partner_and_pages_nobody(
     assert!(labels.contains(&"external".to_owned()));
 }
 
+fn minutes(m: i64) -> Timestamp {
+    Timestamp::from_millis(1_000_000 + m * 60 * 1000)
+}
+
+/// Paged at open, the page resolved when the cause turned external at +10m, paged again at +15m.
+fn recap(original: Option<crate::outbox::slack::SlackPost>) -> Recap {
+    Recap {
+        checks: vec!["okta-users".parse().unwrap(), "okta-groups".parse().unwrap()],
+        pages: vec![(EventAction::Trigger, minutes(0)), (EventAction::Resolve, minutes(10)), (EventAction::Trigger, minutes(15))],
+        original,
+    }
+}
+
 #[test]
 fn recovery_resolves_everything_that_was_opened() {
     let now = 1_000_000 + 23 * 60 * 1000;
-    let list = with_ctx(now, |ctx| resolve(ctx, &incident(Cause::Internal, true, true), &change()).unwrap());
+    let opened =
+        with_ctx(1_000_000, |ctx| open(ctx, &incident(Cause::Internal, false, false), &change(), &cause(Cause::Internal)).unwrap());
+    let Some(Action::SlackPost(original)) = actions(&opened.actions).into_iter().find(|a| matches!(a, Action::SlackPost(_))) else {
+        panic!()
+    };
+    let recap = recap(Some(original.clone()));
+    let list = with_ctx(now, |ctx| resolve(ctx, &incident(Cause::Internal, true, true), &change(), &recap).unwrap());
     let all = actions(&list);
     assert!(matches!(&all[0], Action::PagerDuty(p) if p.action == EventAction::Resolve && p.dedup_key == "okta-users"));
     assert!(matches!(&all[1], Action::Statuspage(StatuspageAction::Component(c)) if c.status == ComponentStatus::Operational));
     assert!(matches!(&all[2], Action::Statuspage(StatuspageAction::ResolveIncident { .. })));
-    assert!(matches!(&all[3], Action::Jira(JiraAction::Resolve { .. })));
+    let Action::Jira(JiraAction::Resolve { comment, .. }) = &all[3] else { panic!() };
+    assert!(comment.to_string().contains("(okta-users, okta-groups); paged on-call 2 times, for 18m in all."), "{comment}");
     let Action::SlackPost(post) = &all[4] else { panic!() };
-    assert_eq!(post.text, "Okta: recovered after 23m");
-    assert!(matches!(&all[5], Action::SlackUpdate(u) if u.message == "incident:7"));
-    let only_jira = with_ctx(now, |ctx| resolve(ctx, &incident(Cause::External, false, false), &change()).unwrap());
+    assert_eq!(post.text, "Okta: recovered after 23m (okta-users, okta-groups; paged on-call 2 times, for 18m in all)");
+    let blocks = serde_json::to_string(&post.blocks).unwrap();
+    assert!(blocks.contains("pass again: okta-users, okta-groups.") && blocks.contains("paged on-call 2 times"), "{blocks}");
+    let Action::SlackUpdate(update) = &all[5] else { panic!() };
+    assert_eq!(update.message, "incident:7");
+    assert!(update.blocks[0].to_string().contains("Resolved: Okta recovered after 23m; paged on-call 2 times"), "{:?}", update.blocks[0]);
+    assert_eq!(&update.blocks[2..], &original.blocks[..], "the original alert stays, under the banner");
+    assert!(update.text.contains("(was: Okta: okta-users failing, internal cause)"), "{}", update.text);
+    let only_jira = with_ctx(now, |ctx| resolve(ctx, &incident(Cause::External, false, false), &change(), &Recap::default()).unwrap());
     assert!(
         actions(&only_jira).iter().all(|a| !matches!(a, Action::PagerDuty(_) | Action::Statuspage(_))),
         "nothing to undo that was never done"
     );
+    let Action::SlackUpdate(update) = actions(&only_jira).pop().unwrap() else { panic!() };
+    assert_eq!(update.blocks.len(), 1, "no original kept (pruned): the banner alone");
+    assert!(update.text.ends_with("not paged"), "{}", update.text);
+}
+
+#[test]
+fn the_paging_recap_counts_spells_and_their_time() {
+    let open_page = Recap { pages: vec![(EventAction::Trigger, minutes(0))], ..Recap::default() };
+    assert_eq!(open_page.paging(minutes(65)), "paged on-call once, for 1h 5m");
+    assert_eq!(recap(None).paging(minutes(23)), "paged on-call 2 times, for 18m in all");
+    let retriggered = Recap { pages: vec![(EventAction::Trigger, minutes(0)), (EventAction::Trigger, minutes(3))], ..Recap::default() };
+    assert_eq!(retriggered.paging(minutes(5)), "paged on-call once, for 5m", "one alert, one dedup key");
+    assert_eq!(Recap::default().paging(minutes(5)), "not paged");
+}
+
+#[test]
+fn a_dead_page_is_not_counted_as_paging() {
+    use crate::model::ActionState;
+    use crate::store::outbox::ActionRow;
+    let inc = incident(Cause::Internal, true, false);
+    let opened = with_ctx(1_000_000, |ctx| open(ctx, &inc, &change(), &cause(Cause::Internal)).unwrap());
+    let row = |a: &NewAction, state: ActionState| ActionRow {
+        id: 1,
+        idempotency_key: a.idempotency_key.clone(),
+        ordering_key: a.ordering_key.clone(),
+        sink: a.sink,
+        payload: a.payload.clone(),
+        state,
+        attempts: 1,
+        created_at: minutes(0),
+        next_attempt_at: minutes(0),
+        last_error: None,
+        remote_id: None,
+    };
+    let (pd, slack): (Vec<&NewAction>, Vec<&NewAction>) =
+        opened.actions.iter().filter(|a| a.sink.as_str() != "jira").partition(|a| a.sink.as_str() == "pagerduty");
+    let slack: Vec<ActionRow> = slack.iter().map(|a| row(a, ActionState::Delivered)).collect();
+    let delivered = Recap::from_chains(&inc, inc.checks.clone(), &[row(pd[0], ActionState::Delivered)], &slack);
+    assert_eq!(delivered.paging(minutes(4)), "paged on-call once, for 4m");
+    assert!(delivered.original.is_some(), "the opening message is found by its key");
+    let dead = Recap::from_chains(&inc, inc.checks.clone(), &[row(pd[0], ActionState::Dead)], &[]);
+    assert_eq!(dead.paging(minutes(4)), "not paged");
 }
 
 #[test]
