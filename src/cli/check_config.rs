@@ -3,13 +3,14 @@
 //! line each: posting, printing only and why), what is configured but left unread (a status page not configured, one line each), and the component
 //! names a partner file depends on that its page did not list when last read (warnings, exit
 //! code unchanged); with `--online`, one read of every source ([`super::online`]). Under
-//! `--json` standard output carries only the JSON of `--online`; these lines go to standard error.
+//! `--json` one JSON object says all of it (problems as `{file, key, reason}` objects).
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::config::{Config, ConfigError, Partner, Secrets, StatusPageConfig};
+use super::text::plural;
+use crate::config::{Config, ConfigError, Partner, Problem, Secrets, StatusPageConfig};
 use crate::model::{PartnerStatus, Timestamp};
 use crate::store::Store;
 use crate::store::status::snapshot_at;
@@ -20,42 +21,126 @@ const DATABASE_WAIT: Duration = Duration::from_secs(3);
 /// Names of a page's components listed in a warning.
 const LISTED: usize = 12;
 
+/// What `check-config` found, as `--json` prints it.
+#[derive(Debug, Default, serde::Serialize)]
+struct Report {
+    /// No problem found.
+    ok: bool,
+    /// Each problem: `{"file": "sparky.toml", "key": "outbox.max_attempts", "reason": "..."}`.
+    problems: Vec<Problem>,
+    /// Counts of what was loaded (absent when there are problems).
+    loaded: Option<Loaded>,
+    /// What each sink will do: `{"sink": "slack", "does": "posting to #ecosystem-updates ..."}`.
+    sinks: Vec<SinkLine>,
+    /// Checks whose `${VAR}`s are not set here (they cannot run in this environment).
+    unresolved: Vec<String>,
+    /// Status pages configured but not read: `{"file": ..., "key": "status_page", "reason": ...}`.
+    not_configured: Vec<Problem>,
+    /// Component names the partner's page did not list when last read.
+    warnings: Vec<String>,
+    /// With `--online`: one result per source.
+    online: Option<Vec<super::online::Checked>>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Loaded {
+    partners: usize,
+    feeds: usize,
+    checks: usize,
+    enabled_checks: usize,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct SinkLine {
+    sink: String,
+    does: String,
+}
+
 /// Validates `dir`; with `online`, reads every source once. Exit 2 on a configuration problem,
-/// else 0 (1 when `online` and a source failed).
+/// else 0 (1 when `online` and a source failed). `json`: one JSON object ([`Report`]) on
+/// standard output instead of the lines.
 pub(super) async fn run(dir: &Path, online: bool, json: bool) -> ExitCode {
-    let say = |line: &dyn std::fmt::Display| if json { eprintln!("{line}") } else { println!("{line}") };
-    let config = match load(dir) {
-        Ok(config) => config,
+    let (mut report, config) = match load(dir) {
+        Ok(config) => (loaded(&config).await, Some(config)),
         Err(mut problems) => {
             problems.dedup();
-            for problem in &problems {
-                say(problem);
-            }
-            return ExitCode::from(2);
+            (Report { problems, ..Report::default() }, None)
         }
     };
-    let feeds: usize = config.partners.iter().map(|p| p.feeds.len()).sum();
-    let enabled = config.checks.iter().filter(|c| c.enabled).count();
-    say(&format!(
-        "configuration ok: {} partners, {feeds} feeds, {} synthetic checks ({enabled} enabled)",
-        config.partners.len(),
-        config.checks.len()
-    ));
-    for line in config.global.sink_modes() {
-        say(&line);
+    if !json {
+        print(&report);
     }
-    for line in &config.unresolved {
-        say(line);
-    }
-    for partner in &config.partners {
-        if let Some(why) = &partner.status_page_not_configured {
-            say(&format!("{}: status_page: {why}", partner.file.display()));
+    let code = match &config {
+        None => ExitCode::from(2),
+        Some(config) if online => {
+            let (code, checked) = super::online::run(config, json).await;
+            report.online = Some(checked);
+            code
         }
+        Some(_) => ExitCode::SUCCESS,
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
     }
-    for warning in component_warnings(&config).await {
-        say(&warning);
+    code
+}
+
+/// The report of a configuration without problems.
+async fn loaded(config: &Config) -> Report {
+    let sinks = config
+        .global
+        .sink_modes()
+        .into_iter()
+        .map(|line| match line.split_once(": ") {
+            Some((sink, does)) => SinkLine { sink: sink.to_owned(), does: does.to_owned() },
+            None => SinkLine { sink: String::new(), does: line },
+        })
+        .collect();
+    let not_configured = config
+        .partners
+        .iter()
+        .filter_map(|p| p.status_page_not_configured.as_ref().map(|why| Problem::new(&p.file, "status_page", why.to_string())))
+        .collect();
+    Report {
+        ok: true,
+        problems: Vec::new(),
+        loaded: Some(Loaded {
+            partners: config.partners.len(),
+            feeds: config.partners.iter().map(|p| p.feeds.len()).sum(),
+            checks: config.checks.len(),
+            enabled_checks: config.checks.iter().filter(|c| c.enabled).count(),
+        }),
+        sinks,
+        unresolved: config.unresolved.clone(),
+        not_configured,
+        warnings: component_warnings(config).await,
+        online: None,
     }
-    if online { super::online::run(&config, json).await } else { ExitCode::SUCCESS }
+}
+
+/// The lines for people: the problems, or what was loaded and what each sink will do.
+fn print(report: &Report) {
+    for problem in &report.problems {
+        println!("{problem}");
+    }
+    if let Some(l) = &report.loaded {
+        println!(
+            "configuration ok: {}, {}, {} ({} enabled)",
+            plural(l.partners, "partner"),
+            plural(l.feeds, "feed"),
+            plural(l.checks, "synthetic check"),
+            l.enabled_checks
+        );
+    }
+    for s in &report.sinks {
+        println!("{}: {}", s.sink, s.does);
+    }
+    for line in report.unresolved.iter().chain(&report.warnings) {
+        println!("{line}");
+    }
+    for p in &report.not_configured {
+        println!("{p}");
+    }
 }
 
 /// The configuration and the template overrides, or every problem (a template is also rendered

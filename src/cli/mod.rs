@@ -7,8 +7,10 @@
 mod check_config;
 mod logging;
 mod online;
+mod outbox;
 mod report;
 mod silence;
+mod text;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,11 +19,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConfigError, Secrets};
-use crate::model::ActionState;
 use crate::service::jobs::{self, Handover};
 use crate::service::retention;
 use crate::service::{App, StartError};
-use crate::store::outbox as outbox_rows;
 
 pub use logging::{LogFormat, init as init_logging};
 
@@ -152,7 +152,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Status { partner, at, record } => report::partner_status(&app, partner, at.as_deref(), *record, cli.json).await,
         Command::Check { id, record } => report::check(&app, id, *record, cli.json).await,
         Command::Incidents { all } => report::incidents(&app, *all, cli.json).await,
-        Command::Outbox { all, action } => outbox(&app, *all, action.as_ref(), cli.json).await,
+        Command::Outbox { all, action } => outbox::run(&app, *all, action.as_ref(), cli.json).await,
         Command::Silence { action } => silence::run(&app, action, cli.json).await,
     };
     app.store.close().await;
@@ -235,15 +235,19 @@ async fn wait_for_signal() {
 /// `sparky once JOB`, then the day's retention if nobody ran it yet (a failed retention is
 /// logged, not an exit code: the job ran).
 async fn once(app: &App, job: OnceJob, json: bool) -> ExitCode {
+    let hint = printing_hint(&app.config.global.sink_modes());
     let result = match job {
         OnceJob::Changelogs => {
-            jobs::changelogs(app, Handover::Drain).await.map(|run| report::changelog_run(&run, json)).map_err(|e| e.to_string())
+            jobs::changelogs(app, Handover::Drain).await.map(|run| report::changelog_run(&run, json, &hint)).map_err(|e| e.to_string())
         }
-        OnceJob::Status => jobs::status(app, Handover::Drain).await.map(|run| report::status_run(&run, json)).map_err(|e| e.to_string()),
-        OnceJob::Synthetics => {
-            jobs::synthetics(app, None, Handover::Drain).await.map(|run| report::synthetics_run(&run, json)).map_err(|e| e.to_string())
+        OnceJob::Status => {
+            jobs::status(app, Handover::Drain).await.map(|run| report::status_run(&run, json, &hint)).map_err(|e| e.to_string())
         }
-        OnceJob::Deliver => app.deliverer().drain().await.map(|r| report::delivery(&r, json)).map_err(|e| e.to_string()),
+        OnceJob::Synthetics => jobs::synthetics(app, None, Handover::Drain)
+            .await
+            .map(|run| report::synthetics_run(&run, json, &hint))
+            .map_err(|e| e.to_string()),
+        OnceJob::Deliver => app.deliverer().drain().await.map(|r| report::delivery(&r, json, &hint)).map_err(|e| e.to_string()),
     };
     if let Err(e) = result {
         eprintln!("sparky: {e}");
@@ -255,45 +259,30 @@ async fn once(app: &App, job: OnceJob, json: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-async fn outbox(app: &App, all: bool, action: Option<&OutboxCommand>, json: bool) -> ExitCode {
-    if let Some(OutboxCommand::Retry { id }) = action {
-        return match outbox_rows::requeue(&app.store, *id).await {
-            Ok(true) => {
-                println!("action {id} requeued; it goes out with the next delivery (sparky once deliver)");
-                ExitCode::SUCCESS
-            }
-            Ok(false) => {
-                eprintln!("sparky: action {id} is not dead (see sparky outbox)");
-                ExitCode::from(1)
-            }
-            Err(e) => {
-                eprintln!("sparky: {e}");
-                ExitCode::FAILURE
-            }
-        };
+/// For each sink that only prints, what turns it on: `slack: set SLACK_BOT_TOKEN to send`
+/// (from the sink lines of `check-config`: `slack: printing only, ... (SLACK_BOT_TOKEN not set)`).
+fn printing_hint(sink_modes: &[String]) -> Vec<String> {
+    sink_modes
+        .iter()
+        .filter(|line| line.contains(": printing only"))
+        .filter_map(|line| {
+            let (sink, rest) = line.split_once(": ")?;
+            let vars = rest.rsplit_once('(')?.1.strip_suffix(" not set)")?;
+            Some(format!("{sink}: set {vars} to send"))
+        })
+        .collect()
+}
+
+/// Prints `value` as pretty JSON on standard output (`--json`).
+fn print_json(value: &impl serde::Serialize) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        Err(e) => eprintln!("sparky: cannot write JSON: {e}"),
     }
-    let mut states = vec![ActionState::Pending, ActionState::Retrying, ActionState::Blocked, ActionState::Dead];
-    if all {
-        states.extend(ActionState::DONE);
-    }
-    match outbox_rows::list(&app.store, &states, 1000).await {
-        Ok(rows) if json => {
-            println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
-            ExitCode::SUCCESS
-        }
-        Ok(rows) => {
-            for row in &rows {
-                let error = row.last_error.as_deref().map(|e| format!("  last error: {e}")).unwrap_or_default();
-                println!("{}  {}  {}  attempts={}  {}{error}", row.id, row.sink, row.state, row.attempts, row.idempotency_key);
-            }
-            if rows.is_empty() {
-                println!("outbox empty: nothing pending or dead");
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("sparky: {e}");
-            ExitCode::FAILURE
-        }
-    }
+}
+
+/// Says why Sparky cannot work (the database failed): exit 1.
+fn cannot_work(e: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("sparky: {e}");
+    ExitCode::FAILURE
 }

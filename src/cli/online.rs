@@ -22,7 +22,7 @@ const CONCURRENCY: usize = 8;
 
 /// What one source did.
 #[derive(Debug, Clone, Serialize)]
-struct Checked {
+pub(super) struct Checked {
     /// Partner id.
     partner: String,
     /// `feed` or `status_page`.
@@ -48,22 +48,22 @@ enum Source<'a> {
     NotConfigured(&'a Partner),
 }
 
-/// Reads every source of `config` once and prints what each did; exit 1 when one failed.
-pub(super) async fn run(config: &Config, json: bool) -> ExitCode {
+/// Reads every source of `config` once; prints what each did unless `json` (then the caller
+/// puts the results in its JSON). Exit 1 when one failed.
+pub(super) async fn run(config: &Config, json: bool) -> (ExitCode, Vec<Checked>) {
     let fetcher = match Fetcher::new(&config.global.http) {
         Ok(f) => f.quick(config.global.http.timeout.get()),
         Err(e) => {
             eprintln!("sparky: cannot build the HTTP client: {e}");
-            return ExitCode::FAILURE;
+            return (ExitCode::FAILURE, Vec::new());
         }
     };
     let checked: Vec<Checked> = futures::stream::iter(sources(config)).map(|s| check(&fetcher, s)).buffered(CONCURRENCY).collect().await;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&checked).unwrap_or_default());
-    } else {
+    if !json {
         print(&checked);
     }
-    if checked.iter().any(Checked::failed) { ExitCode::from(1) } else { ExitCode::SUCCESS }
+    let code = if checked.iter().any(Checked::failed) { ExitCode::from(1) } else { ExitCode::SUCCESS };
+    (code, checked)
 }
 
 /// Every feed, then every status page (configured or not), partner by partner.

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use std::time::Duration;
 
+use super::text::{Table, plural};
 use crate::config::StatusPageConfig;
 use crate::digest::FLOOD_LISTED;
 use crate::fetch::Validators;
@@ -21,18 +22,18 @@ use crate::store::synthetics as check_table;
 const HOUR: Duration = Duration::from_secs(3600);
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
-pub(super) fn changelog_run(run: &ChangelogRun, json: bool) {
+pub(super) fn changelog_run(run: &ChangelogRun, json: bool, hint: &[String]) {
     if json {
-        println!("{}", serde_json::to_string_pretty(run).unwrap_or_default());
+        super::print_json(run);
         return;
     }
-    let width = run.feeds.iter().map(|f| f.partner.len()).max().unwrap_or(0);
-    let (mut ok, mut unchanged, mut failed) = (0, 0, Vec::new());
+    let mut table = Table::default();
+    let (mut ok, mut unchanged, mut failed) = (0, 0, Vec::<(&str, usize)>::new());
     for feed in &run.feeds {
         let text = match &feed.outcome {
             FeedOutcome::Ok { entries, new, to_post, duplicates, flood } => {
                 ok += 1;
-                let mut text = format!("ok: {entries} entries, {new} new, {to_post} to post");
+                let mut text = format!("ok: {}, {new} new, {to_post} to post", plural(*entries, "entry"));
                 if *duplicates > 0 {
                     text.push_str(&format!(", {duplicates} already seen under another id (not posted)"));
                 }
@@ -46,45 +47,57 @@ pub(super) fn changelog_run(run: &ChangelogRun, json: bool) {
                 "ok: not modified (304)".to_owned()
             }
             FeedOutcome::Failed { kind, error, consecutive_failures } => {
-                failed.push(feed.partner.as_str());
+                match failed.last_mut() {
+                    Some((name, n)) if *name == feed.partner => *n += 1,
+                    _ => failed.push((feed.partner.as_str(), 1)),
+                }
                 format!("FAILED ({kind}, {consecutive_failures} in a row): {error}")
             }
         };
-        println!("{:width$}  {}  {text}", feed.partner, feed.url);
+        table.row(vec![feed.partner.clone(), feed.url.clone(), text]);
     }
-    failed.dedup();
-    let failed_note = if failed.is_empty() { String::new() } else { format!(" ({})", failed.join(", ")) };
+    table.print();
+    let names: Vec<String> =
+        failed.iter().map(|(name, n)| if *n > 1 { format!("{name} ({n} feeds)") } else { (*name).to_owned() }).collect();
+    let failed_note = if names.is_empty() { String::new() } else { format!(": {}", names.join(", ")) };
     println!(
-        "changelogs: {} feeds: {ok} ok, {unchanged} not modified, {} failed{failed_note}",
-        run.feeds.len(),
+        "changelogs: {}: {ok} ok, {unchanged} not modified, {} failed{failed_note}",
+        plural(run.feeds.len(), "feed"),
         run.feeds.len() - ok - unchanged
     );
     match &run.digest.error {
         Some(e) => println!("digest: not built, entries stay pending: {e}"),
-        None => println!("digest: {} entries in {} messages", run.digest.entries, run.digest.messages),
+        None => println!("digest: {} in {}", plural(run.digest.entries, "entry"), plural(run.digest.messages, "message")),
     }
     if let Some(report) = &run.delivery {
-        delivery(report, false);
+        delivery(report, false, hint);
     }
 }
 
-pub(super) fn delivery(report: &DeliveryReport, json: bool) {
+/// `delivery: ...`, then, when something was printed instead of sent, which variable changes it.
+pub(super) fn delivery(report: &DeliveryReport, json: bool, hint: &[String]) {
     if json {
-        println!("{}", serde_json::to_string_pretty(report).unwrap_or_default());
+        super::print_json(report);
         return;
     }
     let leased =
         if report.leased_elsewhere > 0 { format!(", {} held by another deliverer", report.leased_elsewhere) } else { String::new() };
     println!(
-        "delivery: {} delivered, {} printed (no credentials: see sparky check-config), {} left for the next run, {} dead{leased}",
+        "delivery: {} delivered, {} printed, {} left for the next run, {} dead{leased}",
         report.delivered, report.printed, report.retrying, report.dead
     );
+    if report.printed > 0 && !hint.is_empty() {
+        println!("printed instead of sent: {}", hint.join("; "));
+    }
+    if report.dead > 0 {
+        println!("dead actions wait for a fix: see sparky outbox (last error) and sparky outbox retry ID");
+    }
 }
 
 /// `sparky once status`: one line per partner naming its page indicator.
-pub(super) fn status_run(run: &StatusRun, json: bool) {
+pub(super) fn status_run(run: &StatusRun, json: bool, hint: &[String]) {
     if json {
-        println!("{}", serde_json::to_string_pretty(run).unwrap_or_default());
+        super::print_json(run);
         return;
     }
     let width = run.partners.iter().map(|r| r.partner.len()).max().unwrap_or(0);
@@ -94,9 +107,13 @@ pub(super) fn status_run(run: &StatusRun, json: bool) {
     }
     let not_configured = run.partners.iter().filter(|r| r.is_not_configured()).count();
     let unknown = run.partners.iter().filter(|r| r.status.indicator == Indicator::Unknown).count() - not_configured;
-    println!("status: {} partners, {unknown} unreadable, {not_configured} not configured, {} notices", run.partners.len(), run.notices);
+    println!(
+        "status: {}, {unknown} unreadable, {not_configured} not configured, {}",
+        plural(run.partners.len(), "partner"),
+        plural(run.notices, "notice")
+    );
     if let Some(report) = &run.delivery {
-        delivery(report, false);
+        delivery(report, false, hint);
     }
 }
 
@@ -108,8 +125,11 @@ fn summary_line(status: &PartnerStatus, result: &str) -> String {
         .worst_component()
         .map_or_else(|| "all components operational".to_owned(), |c| format!("worst component: {} {}", c.name, c.status.as_str()));
     let names: Vec<&str> = status.incidents.iter().map(|i| i.name.as_str()).collect();
-    let incidents =
-        if names.is_empty() { "no open incidents".to_owned() } else { format!("{} open incidents ({})", names.len(), names.join("; ")) };
+    let incidents = if names.is_empty() {
+        "no open incidents".to_owned()
+    } else {
+        format!("{} ({})", plural(names.len(), "open incident"), names.join("; "))
+    };
     let maintenance = if status.maintenance_in_progress() { ", maintenance in progress" } else { "" };
     format!("{worst}, {incidents}{maintenance}")
 }
@@ -129,7 +149,7 @@ pub(super) async fn partner_status(app: &App, id: &str, at: Option<&str>, record
         return ExitCode::from(2);
     };
     let found = match (at, record) {
-        (Some(at), _) => recorded(app, id, at).await,
+        (Some(at), _) => recorded(app, id, at, json).await,
         (None, false) => read_now(app, id, page).await,
         (None, true) => record_now(app, partner).await,
     };
@@ -140,7 +160,7 @@ pub(super) async fn partner_status(app: &App, id: &str, at: Option<&str>, record
     if json {
         let effective = status.effective(&page.components).map(|s| s.as_str());
         let view = serde_json::json!({"partner": id, "when": when, "effective": effective, "status": status});
-        println!("{}", serde_json::to_string_pretty(&view).unwrap_or_default());
+        super::print_json(&view);
         return ExitCode::SUCCESS;
     }
     print_status(partner.name.as_str(), id, &status, &when, page);
@@ -173,16 +193,24 @@ async fn record_now(app: &App, partner: &crate::config::Partner) -> Result<(Part
     Ok((report.status, format!("read now ({}; recorded)", report.result)))
 }
 
-async fn recorded(app: &App, id: &str, at: &str) -> Result<(PartnerStatus, String), ExitCode> {
+async fn recorded(app: &App, id: &str, at: &str, json: bool) -> Result<(PartnerStatus, String), ExitCode> {
     let time = Timestamp::parse_rfc3339(at).map_err(|e| {
         eprintln!("sparky: --at `{at}` is not an RFC 3339 time ({e}), e.g. 2026-11-25T14:05:00Z");
         ExitCode::from(2)
     })?;
     match status_table::snapshot_at(&app.store, id, time).await {
-        Ok(Some((taken, status))) => Ok((status, format!("as recorded at {taken} (in force at {at})"))),
+        Ok(Some((taken, status))) => {
+            Ok((status, format!("as recorded at {} (in force at {})", taken.to_rfc3339_seconds(), time.to_rfc3339_seconds())))
+        }
         Ok(None) => {
-            eprintln!("sparky: nothing recorded for `{id}` at or before {at}");
-            Err(ExitCode::from(1))
+            // Nothing found is an answer, not a failure (exit 0).
+            let at = time.to_rfc3339_seconds();
+            if json {
+                super::print_json(&serde_json::json!({"partner": id, "at": at, "status": null}));
+            } else {
+                println!("nothing recorded for {id} at or before {at}: its page was first read later, or not kept that long");
+            }
+            Err(ExitCode::SUCCESS)
         }
         Err(e) => {
             eprintln!("sparky: {e}");
@@ -208,14 +236,14 @@ fn print_status(name: &str, id: &str, status: &PartnerStatus, when: &str, page: 
     }
     println!("open incidents ({}):", status.incidents.len());
     for i in &status.incidents {
-        let since = i.started_at.map(|t| format!(" since {}", t.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default();
+        let since = i.started_at.map(|t| format!(" since {}", Timestamp::from_datetime(t).to_rfc3339_seconds())).unwrap_or_default();
         let link = i.shortlink.as_deref().map(|l| format!(" {l}")).unwrap_or_default();
         let components = if i.components.is_empty() { String::new() } else { format!(" (components: {})", i.components.join(", ")) };
         println!("  [{}] {}: {}{since}{link}{components}", i.impact.as_str(), i.name, i.status);
     }
     println!("maintenances ({}):", status.maintenances.len());
     for m in &status.maintenances {
-        let window = m.scheduled_for.map(|t| format!(" from {}", t.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default();
+        let window = m.scheduled_for.map(|t| format!(" from {}", Timestamp::from_datetime(t).to_rfc3339_seconds())).unwrap_or_default();
         println!("  {}: {}{window}", m.name, m.status);
     }
 }
@@ -229,7 +257,7 @@ async fn print_recent_events(app: &App, id: &str) {
         let subject = if subject.is_empty() { String::new() } else { format!(" {subject}") };
         println!(
             "  {} {}{subject}: {} -> {}",
-            e.at.to_datetime().format("%Y-%m-%d %H:%M:%S"),
+            e.at.to_rfc3339_seconds(),
             e.event.kind.as_str(),
             e.event.old.as_deref().unwrap_or("-"),
             e.event.new.as_deref().unwrap_or("-")
@@ -238,14 +266,12 @@ async fn print_recent_events(app: &App, id: &str) {
 }
 
 /// `sparky once synthetics`: one line per check with its id and outcome.
-pub(super) fn synthetics_run(run: &SyntheticsRun, json: bool) {
+pub(super) fn synthetics_run(run: &SyntheticsRun, json: bool, hint: &[String]) {
     if json {
-        println!("{}", serde_json::to_string_pretty(run).unwrap_or_default());
+        super::print_json(run);
         return;
     }
-    let width = run.checks.iter().map(|e| e.check.len()).max().unwrap_or(5).max(5);
-    let pwidth = run.checks.iter().map(|e| e.partner.len()).max().unwrap_or(7).max(7);
-    println!("{:width$}  {:pwidth$}  outcome  {:>7}  reason", "check", "partner", "ms");
+    let mut table = Table::with_header(&["check", "partner", "outcome", "ms", "reason"]);
     for e in &run.checks {
         let out = e.counted();
         let reason = match (&out.message, out.error_kind) {
@@ -254,25 +280,32 @@ pub(super) fn synthetics_run(run: &SyntheticsRun, json: bool) {
             _ => String::new(),
         };
         let confirmed = if e.confirmation.is_some() { " (confirmed by a re-run)" } else { "" };
-        println!(
-            "{:width$}  {:pwidth$}  {:7}  {:>7}  {reason}{confirmed}",
-            e.check,
-            e.partner,
-            out.outcome.as_str(),
-            out.duration.as_millis()
-        );
+        table.row(vec![
+            e.check.to_string(),
+            e.partner.to_string(),
+            out.outcome.to_string(),
+            out.duration.as_millis().to_string(),
+            format!("{reason}{confirmed}"),
+        ]);
     }
+    table.print();
     let count = |o: Outcome| run.checks.iter().filter(|e| e.counted().outcome == o).count();
     use Outcome::{Fail, Pass, Warn};
     let changes: Vec<String> =
         run.checks.iter().filter_map(|e| e.transition.map(|t| format!("{}: {} -> {}", e.check, t.from.as_str(), t.to.as_str()))).collect();
     let changes = if changes.is_empty() { String::new() } else { format!("; state changes: {}", changes.join(", ")) };
-    println!("synthetics: {} checks: {} pass, {} warn, {} fail{changes}", run.checks.len(), count(Pass), count(Warn), count(Fail));
+    println!(
+        "synthetics: {}: {} pass, {} warn, {} fail{changes}",
+        plural(run.checks.len(), "check"),
+        count(Pass),
+        count(Warn),
+        count(Fail)
+    );
     for t in &run.triage {
-        println!("triage: {}: {}", t.check, serde_json::to_string(&t.decision).unwrap_or_default());
+        println!("triage: {}: {}", t.check, t.decision);
     }
     if let Some(report) = &run.delivery {
-        delivery(report, false);
+        delivery(report, false, hint);
     }
 }
 
@@ -288,34 +321,41 @@ pub(super) async fn incidents(app: &App, all: bool, json: bool) -> ExitCode {
         }
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&list).unwrap_or_default());
+        super::print_json(&list);
         return ExitCode::SUCCESS;
     }
     if list.is_empty() {
         println!("no incidents (open, or resolved in the last {} days)", if all { 90 } else { 7 });
     }
+    let mut table = Table::with_header(&["id", "partner", "state", "cause", "opened", "duration", "checks", "remote ids"]);
     for s in &list {
         let i = &s.incident;
         let end = s.resolved_at.unwrap_or_else(Timestamp::now);
         let lasted = human_duration(end.since(i.opened_at));
         let remote: Vec<String> = s.remote.iter().map(|r| format!("{}={}", r.sink, r.id)).collect();
-        let held = if i.held.any() { format!("  silenced ({})", i.held.describe()) } else { String::new() };
-        println!(
-            "{}  {}  {}  {}{held}  opened {}  {} {lasted}  checks: {}  {}  ({})",
-            i.id,
-            i.partner,
-            s.state,
-            i.cause.as_str(),
-            i.opened_at.to_datetime().format("%Y-%m-%d %H:%M"),
-            if s.state == IncidentState::Open { "for" } else { "lasted" },
+        let state = if i.held.any() { format!("{} silenced ({})", s.state, i.held.describe()) } else { s.state.to_string() };
+        table.row(vec![
+            i.id.to_string(),
+            i.partner.to_string(),
+            state,
+            i.cause.to_string(),
+            i.opened_at.to_rfc3339_seconds(),
+            format!("{} {lasted}", if s.state == IncidentState::Open { "for" } else { "lasted" }),
             s.all_checks.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
             remote.join(" "),
-            i.cause_reason
-        );
+        ]);
+    }
+    table.print();
+    for s in &list {
+        let i = &s.incident;
+        println!();
+        println!("incident {} ({}, {} cause: {}):", i.id, i.partner, i.cause, i.cause_reason);
+        let mut history = Table::default();
         for h in &s.history {
             let evidence = h.evidence.as_ref().map(|e| format!("  [{}]", e.describe())).unwrap_or_default();
-            println!("    {}  {}  {}{evidence}", h.at.to_datetime().format("%Y-%m-%d %H:%M:%S"), h.kind, h.detail);
+            history.row(vec![format!("  {}", h.at.to_rfc3339_seconds()), h.kind.to_string(), format!("{}{evidence}", h.detail)]);
         }
+        history.print();
     }
     ExitCode::SUCCESS
 }
@@ -348,7 +388,7 @@ pub(super) async fn check(app: &App, id: &str, record: bool, json: bool) -> Exit
     };
     if json {
         let view = serde_json::json!({"result": executed, "recorded": record, "record": windows});
-        println!("{}", serde_json::to_string_pretty(&view).unwrap_or_default());
+        super::print_json(&view);
         return ExitCode::SUCCESS;
     }
     print_executed(&executed);
@@ -395,7 +435,7 @@ fn print_executed(e: &Executed) {
     if let Some(c) = &e.confirmation {
         print_run("confirmation re-run", c);
     }
-    println!("state: {} since {}", e.state.state.as_str(), e.state.since.to_datetime().format("%Y-%m-%d %H:%M:%S UTC"));
+    println!("state: {} since {}", e.state.state.as_str(), e.state.since.to_rfc3339_seconds());
 }
 
 /// A check's record over one window.

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// One configuration problem, printed as `FILE: key: reason` by `sparky check-config`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Problem {
     /// The file, relative to the config directory (or the environment variable's name).
     pub file: PathBuf,

@@ -37,8 +37,8 @@ impl LatencyHistory for () {
 pub struct RunOutput {
     /// When it started.
     pub started_at: Timestamp,
-    /// How long it took (all steps of a sandbox check).
-    #[serde(serialize_with = "as_ms")]
+    /// How long it took (all steps of a sandbox check); `duration_ms` in JSON.
+    #[serde(rename = "duration_ms", serialize_with = "as_ms")]
     pub duration: Duration,
     /// The (last) HTTP status, when an answer came.
     pub http_status: Option<u16>,
