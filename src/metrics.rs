@@ -7,7 +7,23 @@ use std::sync::LazyLock;
 use prometheus::core::Collector as _;
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
-use crate::model::{Cause, Outcome};
+use crate::model::{Cause, ErrorKind, EventKind, Outcome};
+
+/// The (stage, kind) pairs of `sparky_errors_total` besides the sources' error kinds, created at
+/// zero by [`Metrics::initialise`].
+pub const ERROR_STAGES: [(&str, &str); 8] = [
+    ("digest", "template"),
+    ("notices", "template"),
+    ("outbox", "breaker_open"),
+    ("outbox", "store"),
+    ("scheduler", "store"),
+    ("synthetics", "store"),
+    ("triage", "failed"),
+    ("triage", "template"),
+];
+
+/// The scheduled jobs of `sparky_job_runs_total`.
+const JOBS: [&str; 3] = ["changelogs", "status", "retention"];
 
 /// Every metric Sparky exports.
 pub struct Metrics {
@@ -220,7 +236,8 @@ impl Metrics {
         String::from_utf8_lossy(&buf).into_owned()
     }
 
-    /// Counts an error of `stage` with `kind`.
+    /// Counts an error of `stage` (`changelogs`, `status` with an error kind, or one of
+    /// [`ERROR_STAGES`]).
     pub fn error(&self, stage: &str, kind: &str) {
         self.errors.with_label_values(&[stage, kind]).inc();
     }
@@ -247,6 +264,26 @@ impl Metrics {
             self.sink_configured.with_label_values(&[sink, mode]).set(1);
             self.outbox_deliveries.with_label_values(&[sink, "delivered"]);
             self.outbox_dead_letters.with_label_values(&[sink]);
+        }
+        for partner in partners {
+            for kind in EventKind::ALL {
+                self.status_events.with_label_values(&[partner, kind.as_str()]);
+            }
+            for kind in ErrorKind::ALL {
+                self.check_errors.with_label_values(&[partner, kind.as_str()]);
+            }
+        }
+        for kind in ErrorKind::ALL {
+            self.errors.with_label_values(&["changelogs", kind.as_str()]);
+            self.errors.with_label_values(&["status", kind.as_str()]);
+        }
+        for (stage, kind) in ERROR_STAGES {
+            self.errors.with_label_values(&[stage, kind]);
+        }
+        for job in JOBS {
+            for result in ["ok", "error", "skipped"] {
+                self.job_runs.with_label_values(&[job, result]);
+            }
         }
         self.digests_posted.with_label_values(&["slack"]);
         // Up until the canaries say otherwise (triage refreshes it from the database).

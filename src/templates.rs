@@ -33,6 +33,17 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("status_page.html.j2", include_str!("../templates/status_page.html.j2")),
 ];
 
+/// The names of the compiled-in templates (what a file under `templates/` may override).
+pub const NAMES: [&str; DEFAULTS.len()] = {
+    let mut names = [""; DEFAULTS.len()];
+    let mut i = 0;
+    while i < DEFAULTS.len() {
+        names[i] = DEFAULTS[i].0;
+        i += 1;
+    }
+    names
+};
+
 /// A template could not be rendered.
 #[derive(Debug, thiserror::Error)]
 #[error("template {name}: {source:#}")]

@@ -44,6 +44,21 @@ async fn metrics_right_after_start_up_pass_promtool_with_every_known_series_at_z
     ] {
         assert!(text.contains(series), "{series} missing from /metrics:\n{text}");
     }
+    for series in [
+        r#"sparky_errors_total{kind="timeout",stage="status"} 0"#,
+        r#"sparky_errors_total{kind="store",stage="outbox"} 0"#,
+        r#"sparky_check_errors_total{error_kind="http",partner="acme"} 0"#,
+        r#"sparky_job_runs_total{job="changelogs",result="error"} 0"#,
+    ] {
+        assert!(text.contains(series), "{series} missing from /metrics:\n{text}");
+    }
+    // Every counter declared in src/metrics.rs has series from start-up (the encoder leaves out a
+    // family without any): an alert on rate() sees 0, not "no data".
+    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/metrics.rs")).unwrap();
+    let declared: Vec<&str> = source.split('"').filter(|w| w.starts_with("sparky_") && w.ends_with("_total") && !w.contains(' ')).collect();
+    assert!(declared.len() >= 12, "{declared:?}");
+    let missing: Vec<&&str> = declared.iter().filter(|family| !text.contains(&format!("# TYPE {family} counter"))).collect();
+    assert!(missing.is_empty(), "counters absent at start-up: {missing:?}");
     assert!(text.contains("sparky_egress_up 1"), "egress presumed up until the canaries say otherwise:\n{text}");
     assert!(text.contains("sparky_silences_active 0"), "no silence counted before triage's first round:\n{text}");
     if let Some(out) = promtool(&text) {

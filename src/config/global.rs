@@ -133,11 +133,32 @@ impl Default for ServerConfig {
 pub struct Schedules {
     /// Changelog poll + digest. Default every 6 h on the hour: `0 0 */6 * * *`.
     pub changelogs: Cron,
+    /// Poll interval of a status page whose `[status_page]` sets no `interval`. Default 5 min;
+    /// at least 10 s.
+    pub status: Duration,
+    /// Interval of a synthetic check that sets neither `interval` nor `cron`. Default 5 min; at
+    /// least 1 s.
+    pub checks: Duration,
 }
 
 impl Default for Schedules {
     fn default() -> Self {
-        Self { changelogs: "0 0 */6 * * *".parse().expect("a constant cron") } // invariant: a valid literal
+        Self {
+            changelogs: "0 0 */6 * * *".parse().expect("a constant cron"), // invariant: a valid literal
+            status: Duration::from_secs(300),
+            checks: Duration::from_secs(300),
+        }
+    }
+}
+
+impl Schedules {
+    fn check(&self, file: &Path, problems: &mut Vec<Problem>) {
+        if self.status.get() < std::time::Duration::from_secs(10) {
+            problems.push(Problem::new(file, "schedules.status", "poll status pages at most every 10 s"));
+        }
+        if self.checks.get() < std::time::Duration::from_secs(1) {
+            problems.push(Problem::new(file, "schedules.checks", "run checks at most every second"));
+        }
     }
 }
 
@@ -296,6 +317,7 @@ impl GlobalConfig {
         if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             problems.push(Problem::new(file, "database.url", format!("`{url}` is neither sqlite:PATH nor postgres://...")));
         }
+        self.schedules.check(file, problems);
         if self.outbox.lease.get() <= self.slack.timeout.get() {
             problems.push(Problem::new(
                 file,

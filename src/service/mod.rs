@@ -121,6 +121,13 @@ fn initialise_metrics(config: &Config, delivery: &Delivery) {
     let modes = delivery.sinks.describe();
     let sinks: Vec<(&str, &str)> = modes.iter().map(|(kind, mode)| (kind.as_str(), mode.as_str())).collect();
     METRICS.initialise(&partners, &checks, &sinks);
+    // Label sets the layers above the metrics know.
+    for (table, _) in crate::store::retention::Pruned::default().deleted() {
+        METRICS.retention_pruned_rows.with_label_values(&[table]);
+    }
+    for name in crate::templates::NAMES {
+        METRICS.template_failures.with_label_values(&[name]);
+    }
 }
 
 fn instance_id() -> String {
