@@ -21,11 +21,6 @@
 //! - The service: [`http`] (axum), [`service`] (the assembly, jobs, scheduler and
 //!   [`service::run`]), [`cli`].
 
-/// The log target of the per-source outcome lines (a feed polled or failed, a page unreadable, a
-/// check's state changed): what a command's report already prints, so reporting commands leave
-/// them off by default (`cli` sets the filter; `RUST_LOG=debug` shows them).
-pub const OUTCOME: &str = "sparky::outcome";
-
 pub mod model;
 
 pub mod config;

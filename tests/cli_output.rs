@@ -8,6 +8,8 @@
 //! ports, milliseconds, temp paths) replaced by `<TIME>`, `<PORT>`, `<MS>`, `<DIR>`.
 //! `SPARKY_BLESS=1 cargo test --test cli_output` rewrites them; review the diff before committing.
 
+#![allow(unreachable_pub, clippy::unwrap_used)] // test and bench code: a failed unwrap is a failed run
+
 mod common;
 
 use std::path::Path;

@@ -72,7 +72,7 @@ async fn a_silence_on_a_failing_check_holds_the_page_and_its_end_sends_exactly_o
     assert!(jira_text(&w).contains(&format!("Page held: {said}")), "the Jira issue says silenced:\n{}", jira_text(&w));
     assert!(slack_text(&w).contains(&format!("page held: {said}")), "Slack says silenced:\n{}", slack_text(&w));
     let incidents = w.sparky.cli(&["incidents"]).await;
-    assert!(incidents.stdout.contains("acme  open  internal  silenced (page held)"), "{}", incidents.stdout);
+    assert!(incidents.stdout.contains("acme     open silenced (page held)  internal"), "{}", incidents.stdout);
     assert!(incidents.stdout.contains(&format!("silenced  {said}; page held")), "its history: {}", incidents.stdout);
     let json: Value = serde_json::from_str(&w.sparky.cli(&["--json", "incidents"]).await.stdout).unwrap();
     assert_eq!(json[0]["held"], serde_json::json!({"page": true, "public": false}));

@@ -79,7 +79,7 @@ async fn a_late_partner_incident_flips_internal_to_external_and_recovery_resolve
     assert!(w.slack.posted().iter().any(|p| p.all_text().contains("recovered after")));
     assert_eq!(w.pages("trigger").len(), 1, "never paged twice");
     let incidents = w.sparky.cli(&["incidents"]).await.stdout;
-    assert!(incidents.contains("acme  resolved  external"), "{incidents}");
+    assert!(incidents.contains("acme     resolved  external"), "{incidents}");
     w.no_spec_violations();
 }
 

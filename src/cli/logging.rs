@@ -2,7 +2,7 @@
 //! (`--log-format json`, `SPARKY_LOG_FORMAT=json`).
 //!
 //! A command that prints a report (`once ...`, `status`, `check`) already says on standard output
-//! what each feed, page and check did; the per-source log lines (target [`crate::OUTCOME`]) then
+//! what each feed, page and check did; the per-source log lines (target [`crate::model::OUTCOME`]) then
 //! stay quiet unless `RUST_LOG` asks for them (`RUST_LOG=debug`), so each outcome is printed once.
 //! The daemon has no report: there they are the record.
 
@@ -39,7 +39,7 @@ pub fn init(cli: &Cli) {
 
 fn default_filter(command: &Command) -> String {
     let reports = matches!(command, Command::Once { .. } | Command::Status { .. } | Command::Check { .. } | Command::CheckConfig { .. });
-    if reports { format!("{DEFAULT_FILTER},{}=off", crate::OUTCOME) } else { DEFAULT_FILTER.to_owned() }
+    if reports { format!("{DEFAULT_FILTER},{}=off", crate::model::OUTCOME) } else { DEFAULT_FILTER.to_owned() }
 }
 
 #[cfg(test)]

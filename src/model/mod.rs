@@ -55,6 +55,11 @@ macro_rules! vocabulary {
 }
 pub(crate) use vocabulary;
 
+/// The log target of the per-source outcome lines (a feed polled or failed, a page unreadable, a
+/// check's state changed): what a command's report already prints, so reporting commands leave
+/// them off by default (`cli` sets the filter; `RUST_LOG=debug` shows them).
+pub const OUTCOME: &str = "sparky::outcome";
+
 mod changelog;
 mod check;
 mod error;

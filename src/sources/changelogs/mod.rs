@@ -183,9 +183,9 @@ async fn poll(
         .map_err(|e| FeedError::store(&e))?;
     let (new, posted, duplicates) = (recorded.new.len(), recorded.pending.len(), recorded.duplicates.len());
     METRICS.changelog_entries_new.with_label_values(&[id]).inc_by(new as u64);
-    tracing::info!(target: crate::OUTCOME, partner = id, url, entries = records.len(), new, to_post = posted, duplicates, "feed polled");
+    tracing::info!(target: crate::model::OUTCOME, partner = id, url, entries = records.len(), new, to_post = posted, duplicates, "feed polled");
     if let Some(max) = recorded.flood {
-        tracing::warn!(target: crate::OUTCOME, partner = id, url, new = posted, max_new = max, "more new entries than max_new at once: one digest section");
+        tracing::warn!(target: crate::model::OUTCOME, partner = id, url, new = posted, max_new = max, "more new entries than max_new at once: one digest section");
     }
     Ok(FeedOutcome::Ok { entries: records.len(), new, to_post: posted, duplicates, flood: recorded.flood })
 }
@@ -201,7 +201,7 @@ async fn record_failure(store: &Store, partner: &Partner, feed: &FeedConfig, Fee
             0
         }
     };
-    tracing::warn!(target: crate::OUTCOME, partner = id, url, kind = %kind, consecutive_failures, error = %error, "feed poll failed");
+    tracing::warn!(target: crate::model::OUTCOME, partner = id, url, kind = %kind, consecutive_failures, error = %error, "feed poll failed");
     FeedOutcome::Failed { kind, error, consecutive_failures }
 }
 

@@ -148,7 +148,7 @@ pub async fn poll_partner(store: &Store, fetcher: &Fetcher, partner: &Partner) -
     table::record_poll(store, &PollRecord { partner: id, at: now, fetch, changed, events: &events }).await?;
     observe(id, &status, &result, &events, started.elapsed());
     if failed {
-        tracing::warn!(target: crate::OUTCOME, partner = id, url = %page.url, kind = %result, error = status.error.as_deref().unwrap_or_default(), "status page unreadable");
+        tracing::warn!(target: crate::model::OUTCOME, partner = id, url = %page.url, kind = %result, error = status.error.as_deref().unwrap_or_default(), "status page unreadable");
     }
     let age = if failed { state.last_success_at.map(|t| now.since(t)) } else { Some(Duration::ZERO) };
     Ok(Some(PollReport { partner: id.to_owned(), result, events: events.len(), age, polled_at: now, status }))

@@ -245,7 +245,7 @@ impl Engine {
             return (first, None);
         }
         let confirm = rt.config.confirm_after.get();
-        tracing::info!(target: crate::OUTCOME, check = %rt.config.id, error = first.message.as_deref().unwrap_or_default(), retry_in = ?confirm, "check failed; confirming");
+        tracing::info!(target: crate::model::OUTCOME, check = %rt.config.id, error = first.message.as_deref().unwrap_or_default(), retry_in = ?confirm, "check failed; confirming");
         tokio::time::sleep(confirm).await;
         let confirmation = self.run(rt).await;
         (first, Some(confirmation))
@@ -303,9 +303,9 @@ impl Engine {
             let (check, partner, from, to) = (&rt.config.id, &rt.config.partner, t.from.as_str(), t.to.as_str());
             match out.message.as_deref() {
                 Some(error) if t.to == CheckState::Failing => {
-                    tracing::warn!(target: crate::OUTCOME, %check, %partner, from, to, error, "check state changed")
+                    tracing::warn!(target: crate::model::OUTCOME, %check, %partner, from, to, error, "check state changed")
                 }
-                _ => tracing::info!(target: crate::OUTCOME, %check, %partner, from, to, "check state changed"),
+                _ => tracing::info!(target: crate::model::OUTCOME, %check, %partner, from, to, "check state changed"),
             }
         }
     }
