@@ -38,12 +38,12 @@ fn normalise(text: &str, dir: &Path) -> String {
         (r"127\.0\.0\.1:\d+", "127.0.0.1:<PORT>"),
         (r#""(duration_ms|latency_ms|p95_ms)": \d+"#, "\"$1\": <MS>"),
         (r"\b\d+ ms\b", "<MS> ms"),
-        (r"(?m)^(acme-api +acme +\w+ +)\d+ *", "$1<MS>  "),
-        (r"(?m)^(check +partner +outcome +)ms +", "${1}ms     "),
+        (r"(?m)^(acme-api +acme +\w+ +)\d+", "$1<MS>"),
         (r"\b\d{10}\.\d{6}\b", "<TS>"),
         (r"digest:#ecosystem-updates:[0-9a-f]+", "digest:#ecosystem-updates:<HASH>"),
         (r"sparky-incident-acme-\d+", "sparky-incident-acme-<MILLIS>"),
         (r"(for|lasted|after) \d+(ms|s)\b", "$1 <SHORT>"),
+        (r"(once, for|in all, for) \d+s\b", "$1 <SHORT>"),
     ];
     rules.iter().fold(text, |t, (re, with)| Regex::new(re).unwrap().replace_all(&t, *with).into_owned())
 }
@@ -89,7 +89,13 @@ impl Golden {
 
     /// Compares `run` (exit code, stdout) with `tests/golden/NAME.txt`.
     fn check(&mut self, name: &str, run: &Run, config_dir: &Path) {
-        let mut got = format!("exit {}\n{}", run.code, normalise(&run.stdout, config_dir));
+        let mut stdout = normalise(&run.stdout, config_dir);
+        if !name.ends_with(".json") {
+            // Column widths follow what changes between runs (a duration's digits): the golden
+            // files hold the words; alignment is held by `cli::text`'s and the silence tests.
+            stdout = Regex::new(r"(\S) {2,}").unwrap().replace_all(&stdout, "$1  ").into_owned();
+        }
+        let mut got = format!("exit {}\n{stdout}", run.code);
         if run.code != 0 {
             // The reason of a failed command is on standard error, under --json too.
             got.push_str(&format!("--- stderr\n{}", normalise(&run.stderr, config_dir)));

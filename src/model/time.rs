@@ -135,11 +135,11 @@ impl<'de> Deserialize<'de> for Timestamp {
 }
 
 /// A duration in words for messages, in its two largest units (humantime's words): "1m 55s",
-/// "23m 20s", "2h 3m", "3days 1h"; "under a minute" below one.
+/// "23m 20s", "2h 3m", "3days 1h"; whole seconds below a minute ("45s").
 pub fn human_duration(d: Duration) -> String {
     let secs = d.as_secs();
     if secs < 60 {
-        return "under a minute".to_owned();
+        return format!("{secs}s");
     }
     // Cut to a whole number of the unit below the largest one: humantime then prints two units.
     let below = match secs {
@@ -216,6 +216,6 @@ mod tests {
         assert_eq!(human_duration(Duration::from_secs(3 * 86_400 + 3600)), "3days 1h");
         assert_eq!(human_duration(Duration::from_secs(7200)), "2h");
         assert_eq!(human_duration(Duration::from_secs(3900)), "1h 5m");
-        assert_eq!(human_duration(Duration::from_secs(30)), "under a minute");
+        assert_eq!(human_duration(Duration::from_secs(30)), "30s");
     }
 }
