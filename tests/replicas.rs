@@ -125,7 +125,9 @@ async fn two_replicas_share_the_checks_and_the_survivor_of_a_kill_resolves_the_i
     let Some(admin) = postgres_url("replicas") else { return };
     let db = fresh_postgres(&admin).await;
     let url = db.url.clone();
-    let w = World::on(Db::Postgres(db), &[], "[synthetics]\nheartbeat = \"300ms\"\n").await;
+    // `lease` continues World's `[outbox]` table: a replica killed mid-delivery holds its action's
+    // lease until it runs out, so a short one lets the survivor deliver within the test's wait.
+    let w = World::on(Db::Postgres(db), &[], "lease = \"3s\"\n[slack]\ntimeout = \"2s\"\n[synthetics]\nheartbeat = \"300ms\"\n").await;
     every_second(&w);
     let store = Store::open(&url).await.unwrap();
 
