@@ -141,15 +141,18 @@ mod tests {
     }
 
     /// Rows of `table`. A read can meet the writer's attempt on another connection (a schema
-    /// change from the DROP TRIGGER, a busy file): it is read again, at most three times.
+    /// change from the DROP TRIGGER, a busy file, every connection in use): it is read again, at
+    /// most fifty times. The pause between reads is real time, on purpose: under paused time a
+    /// tokio sleep (or the pool's acquire timeout) passes at once while the writer's statement
+    /// still runs on SQLite's own thread.
     async fn count(store: &Store, table: &str) -> i64 {
         let mut last = None;
-        for _ in 0..3 {
+        for _ in 0..50 {
             match sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"))).fetch_one(store.pool()).await {
                 Ok(n) => return n,
                 Err(e) => last = Some(e),
             }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
         panic!("cannot count {table}: {last:?}");
     }
@@ -175,12 +178,15 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(10)).await;
         assert_eq!(count(&store, "check_events").await, 0, "nothing stored while refused");
         sqlx::query("DROP TRIGGER refuse").execute(store.pool()).await.unwrap();
-        // The next attempt (at most MAX_WRITE_BACKOFF away) stores both batches.
-        for _ in 0..60 {
+        // The next attempt (at most MAX_WRITE_BACKOFF away) stores both batches. Each round lets
+        // a virtual second and a few real milliseconds pass (the statement runs on SQLite's
+        // thread, which paused time does not wait for).
+        for _ in 0..200 {
             if count(&store, "check_events").await == 2 {
                 break;
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
+            std::thread::sleep(std::time::Duration::from_millis(5));
         }
         // notify_one keeps a permit: this returns at once if the writer woke triage.
         tokio::time::timeout(Duration::from_millis(1), triage.notified()).await.expect("triage woken once stored");
