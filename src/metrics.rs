@@ -11,7 +11,8 @@ use crate::model::{Cause, ErrorKind, EventKind, Outcome};
 
 /// The (stage, kind) pairs of `sparky_errors_total` besides the sources' error kinds, created at
 /// zero by [`Metrics::initialise`].
-pub const ERROR_STAGES: [(&str, &str); 8] = [
+pub const ERROR_STAGES: [(&str, &str); 9] = [
+    ("compat", "store"),
     ("digest", "template"),
     ("notices", "template"),
     ("outbox", "breaker_open"),

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use sparky::model::{ActionState, CheckState, ErrorKind, Outcome, SinkKind, StateRecord, Timestamp};
 use sparky::store::changelogs::{self, EntryRecord};
+use sparky::store::compat;
 use sparky::store::outbox::{self, Attempted, NewAction};
 use sparky::store::{Store, jobs};
 
@@ -348,3 +349,32 @@ async fn leases_are_renewed_and_an_open_breaker_is_not_claimed_from(store: &Stor
     assert!(claim(store, "w", lease(), 10, &[]).await.is_empty(), "deferred to the breaker's reopening");
 }
 on_both_backends!(lease_renewal_and_breaker_holds, leases_are_renewed_and_an_open_breaker_is_not_claimed_from);
+
+/// A compatibility detection is stored once per (partner, version): a second entry about the same
+/// version is added to it, the same entry again changes nothing, another partner's is its own.
+async fn one_detection_per_partner_and_version(store: &Store) {
+    let with_link = |key: &str| EntryRecord { link: Some(format!("https://x.test/{key}")), ..entry(key, 1) };
+    let mut tx = store.pool().begin().await.unwrap();
+    let first = compat::record(&mut tx, "okta", "2026.41.0", &with_link("a")).await.unwrap();
+    let second = compat::record(&mut tx, "okta", "2026.41.0", &with_link("b")).await.unwrap();
+    let again = compat::record(&mut tx, "okta", "2026.41.0", &with_link("a")).await.unwrap();
+    let other = compat::record(&mut tx, "slack", "2026.41.0", &with_link("a")).await.unwrap();
+    let other_version = compat::record(&mut tx, "okta", "2026.42.0", &with_link("c")).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(matches!(first, compat::Recorded::New(_)), "{first:?}");
+    assert_eq!(second, compat::Recorded::Seen(first.id()));
+    assert_eq!(again, compat::Recorded::Seen(first.id()));
+    assert!(matches!(other, compat::Recorded::New(id) if id != first.id()), "{other:?}");
+    assert!(matches!(other_version, compat::Recorded::New(id) if id != first.id() && id != other.id()), "{other_version:?}");
+
+    let okta = compat::list(store, Some("okta")).await.unwrap();
+    assert_eq!(okta.len(), 2);
+    let d = &okta[0];
+    assert_eq!((d.id, d.partner_id.as_str(), d.version.as_str()), (first.id(), "okta", "2026.41.0"));
+    assert_eq!((d.first_entry_key.as_str(), d.first_entry_title.as_str()), ("a", "title a"));
+    assert_eq!(d.first_entry_link.as_deref(), Some("https://x.test/a"));
+    assert_eq!(d.entries, ["a", "b"], "one detection, two entries");
+    assert_eq!(okta[1].entries, ["c"]);
+    assert_eq!(compat::list(store, None).await.unwrap().len(), 3);
+}
+on_both_backends!(compat_detections, one_detection_per_partner_and_version);

@@ -118,9 +118,16 @@ pub struct CompatConfig {
     /// Git ref the workflow runs on. Default `main`.
     #[serde(default = "default_ref", rename = "ref")]
     pub git_ref: String,
-    /// Patterns that mark a changelog entry as a new beta/preview API version.
+    /// Patterns that mark a changelog entry as a new beta/preview API version (over its title
+    /// and text); default: beta, preview, upcoming, release candidate, early access, new API
+    /// version (`sources::compat::detect`).
     #[serde(default)]
     pub beta_patterns: Vec<Pattern>,
+    /// Extracts the API version from such an entry: a regex with a named group `version`, e.g.
+    /// `(?P<version>\d{4}\.\d+\.\d+)`; default: `v2.1`, `2026-10-01`, `2026.41.0` or a `/beta/`
+    /// endpoint. An entry whose version cannot be extracted is its own version (its identity).
+    #[serde(default)]
+    pub version_pattern: Option<Pattern>,
 }
 
 fn default_ref() -> String {
@@ -144,10 +151,19 @@ impl Partner {
         if let Some(status_page) = &self.status_page {
             status_page.check(file, problems);
         }
-        if let Some(compat) = &self.compat
-            && compat.repository.split('/').filter(|p| !p.is_empty()).count() != 2
-        {
-            problems.push(Problem::new(file, "compat.repository", format!("`{}` is not owner/name", compat.repository)));
+        if let Some(compat) = &self.compat {
+            if compat.repository.split('/').filter(|p| !p.is_empty()).count() != 2 {
+                problems.push(Problem::new(file, "compat.repository", format!("`{}` is not owner/name", compat.repository)));
+            }
+            if let Some(pattern) = &compat.version_pattern
+                && !pattern.regex().capture_names().any(|name| name == Some("version"))
+            {
+                problems.push(Problem::new(
+                    file,
+                    "compat.version_pattern",
+                    format!("`{}` has no named group `version`, e.g. `(?P<version>v\\d+(\\.\\d+)*)`", pattern.regex().as_str()),
+                ));
+            }
         }
     }
 

@@ -5,6 +5,7 @@
 //! times as Unix epoch milliseconds in BIGINT columns, JSON as TEXT.
 
 pub mod changelogs;
+pub mod compat;
 pub mod incidents;
 pub mod jobs;
 pub mod outbox;

@@ -183,6 +183,13 @@ async fn poll(
         .map_err(|e| FeedError::store(&e))?;
     let (new, posted, duplicates) = (recorded.new.len(), recorded.pending.len(), recorded.duplicates.len());
     METRICS.changelog_entries_new.with_label_values(&[id]).inc_by(new as u64);
+    if partner.compat.is_some() {
+        // The entries that are news: neither beyond a first poll's backfill nor duplicates.
+        let pending: std::collections::HashSet<&str> = recorded.pending.iter().map(String::as_str).collect();
+        let news: Vec<(&ParsedEntry, &EntryRecord)> =
+            parsed.iter().zip(&records).filter(|(_, r)| pending.contains(r.key.as_str())).collect();
+        super::compat::record_new(store, partner, &news).await;
+    }
     tracing::info!(target: crate::model::OUTCOME, partner = id, url, entries = records.len(), new, to_post = posted, duplicates, "feed polled");
     if let Some(max) = recorded.flood {
         tracing::warn!(target: crate::model::OUTCOME, partner = id, url, new = posted, max_new = max, "more new entries than max_new at once: one digest section");
