@@ -1,7 +1,8 @@
 //! The command line (DESIGN.md "Interfaces"): clap commands calling into the library.
 //!
-//! Exit codes: 0 when the job ran (a failing partner is data, reported), 2 for a configuration
-//! problem, 1 when Sparky itself cannot work (database unusable), or, for `check-config
+//! Exit codes: 0 when the command ran, also when it found nothing (a failing partner is data,
+//! reported), 2 for a configuration problem or a bad argument (no such partner, check, action or
+//! silence), 1 when Sparky itself cannot work (database unusable), or, for `check-config
 //! --online`, when a source did not answer.
 
 mod check_config;
