@@ -43,6 +43,10 @@ pub async fn prune(app: &App) -> Result<Pruned, StoreError> {
             METRICS.retention_pruned_rows.with_label_values(&[table]).inc_by(rows);
         }
     }
+    if pruned.total() == 0 {
+        tracing::debug!("retention: nothing past [retention] to prune");
+        return Ok(pruned);
+    }
     let deleted: Vec<String> = pruned.deleted().iter().filter(|(_, n)| *n > 0).map(|(t, n)| format!("{t}={n}")).collect();
     tracing::info!(
         deleted = %deleted.join(" "),
