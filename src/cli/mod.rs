@@ -236,7 +236,7 @@ async fn wait_for_signal() {
 /// `sparky once JOB`, then the day's retention if nobody ran it yet (a failed retention is
 /// logged, not an exit code: the job ran).
 async fn once(app: &App, job: OnceJob, json: bool) -> ExitCode {
-    let hint = printing_hint(&app.config.global.sink_modes());
+    let hint: Vec<String> = app.config.global.printing_only().iter().map(|(sink, vars)| format!("{sink}: set {vars} to send")).collect();
     let result = match job {
         OnceJob::Changelogs => {
             jobs::changelogs(app, Handover::Drain).await.map(|run| report::changelog_run(&run, json, &hint)).map_err(|e| e.to_string())
@@ -258,20 +258,6 @@ async fn once(app: &App, job: OnceJob, json: bool) -> ExitCode {
         tracing::error!(error = %e, "retention failed; the next run tries again");
     }
     ExitCode::SUCCESS
-}
-
-/// For each sink that only prints, what turns it on: `slack: set SLACK_BOT_TOKEN to send`
-/// (from the sink lines of `check-config`: `slack: printing only, ... (SLACK_BOT_TOKEN not set)`).
-fn printing_hint(sink_modes: &[String]) -> Vec<String> {
-    sink_modes
-        .iter()
-        .filter(|line| line.contains(": printing only"))
-        .filter_map(|line| {
-            let (sink, rest) = line.split_once(": ")?;
-            let vars = rest.rsplit_once('(')?.1.strip_suffix(" not set)")?;
-            Some(format!("{sink}: set {vars} to send"))
-        })
-        .collect()
 }
 
 /// Prints `value` as pretty JSON on standard output (`--json`).

@@ -352,4 +352,20 @@ impl GlobalConfig {
         };
         vec![slack, self.jira.mode(), self.pagerduty.mode(), self.statuspage.mode()]
     }
+
+    /// The sinks that only print here, each with the variables that make it send:
+    /// `[("slack", "SLACK_BOT_TOKEN"), ...]` (the end of a `once` run says so).
+    pub fn printing_only(&self) -> Vec<(&'static str, &'static str)> {
+        let mut printing = Vec::new();
+        if self.slack.token.is_none() {
+            printing.push(("slack", "SLACK_BOT_TOKEN"));
+        }
+        if !self.jira.is_configured() {
+            printing.push(("jira", JiraConfig::VARIABLES));
+        }
+        if self.pagerduty.routing_key.is_none() {
+            printing.push(("pagerduty", "PAGERDUTY_ROUTING_KEY"));
+        }
+        printing
+    }
 }

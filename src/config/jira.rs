@@ -107,11 +107,14 @@ impl JiraConfig {
         }
     }
 
+    /// The variables that configure the Jira sink, as `check-config` names them.
+    pub const VARIABLES: &'static str = "JIRA_BASE_URL, JIRA_USER_EMAIL, JIRA_API_TOKEN, JIRA_PROJECT_KEY";
+
     /// What the Jira sink will do, for `check-config`.
     pub fn mode(&self) -> String {
         match (&self.base_url, &self.project_key) {
             (Some(url), Some(project)) if self.is_configured() => format!("jira: filing issues in project {project} at {url}"),
-            _ => "jira: printing only (JIRA_BASE_URL, JIRA_USER_EMAIL, JIRA_API_TOKEN, JIRA_PROJECT_KEY not set)".to_owned(),
+            _ => format!("jira: printing only ({} not set)", Self::VARIABLES),
         }
     }
 

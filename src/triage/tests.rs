@@ -15,6 +15,19 @@ fn write(dir: &Path, rel: &str, text: &str) {
     std::fs::write(path, text).unwrap();
 }
 
+/// Triage over the config in `dir` and a SQLite store there. No canaries: the egress check is off, so triage makes no network call at all.
+async fn triage_in(dir: &Path) -> (Store, Triage) {
+    let env = |name: &str| (name == "SPARKY_CANARY_URLS").then(String::new);
+    let config = Config::load_with_env(dir, &env).unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.join("s.db").display());
+    // A day to acquire a connection: under paused time a shorter wait would expire at once.
+    let store = Store::open_with(&url, Duration::from_secs(24 * 3600), true).await.unwrap();
+    let templates = Arc::new(Templates::load(dir).unwrap());
+    let fetcher = Fetcher::new(&config.global.http).unwrap();
+    let triage = Triage::new(store.clone(), Arc::new(config), templates, &fetcher, Arc::new(Notify::new())).unwrap();
+    (store, triage)
+}
+
 #[tokio::test]
 async fn a_stored_failure_is_decided_within_a_poll_interval() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -25,15 +38,7 @@ async fn a_stored_failure_is_decided_within_a_poll_interval() {
         "synthetics/acme-api.toml",
         "id = \"acme-api\"\npartner = \"acme\"\nurl = \"https://api.acme.test/\"\npriority = \"P3\"\n",
     );
-    // No canaries: the egress check is off, so triage makes no network call at all.
-    let env = |name: &str| (name == "SPARKY_CANARY_URLS").then(String::new);
-    let config = Config::load_with_env(dir.path(), &env).unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
-    let store = Store::open_with(&url, Duration::from_secs(24 * 3600), true).await.unwrap();
-    let templates = Arc::new(Templates::load(dir.path()).unwrap());
-    let fetcher = Fetcher::new(&config.global.http).unwrap();
-    let delivery = Arc::new(Notify::new());
-    let triage = Triage::new(store.clone(), Arc::new(config), templates, &fetcher, delivery.clone()).unwrap();
+    let (store, triage) = triage_in(dir.path()).await;
     // Everything that opens files or connections is ready: from here the clock is the test's.
     tokio::time::pause();
     let _held = HeldClock::hold();
@@ -94,13 +99,7 @@ async fn a_page_held_by_a_maintenance_window_goes_out_once_at_the_first_round_af
             end.to_rfc3339()
         ),
     );
-    let env = |name: &str| (name == "SPARKY_CANARY_URLS").then(String::new);
-    let config = Config::load_with_env(dir.path(), &env).unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
-    let store = Store::open_with(&url, Duration::from_secs(24 * 3600), true).await.unwrap();
-    let templates = Arc::new(Templates::load(dir.path()).unwrap());
-    let fetcher = Fetcher::new(&config.global.http).unwrap();
-    let triage = Triage::new(store.clone(), Arc::new(config), templates, &fetcher, Arc::new(Notify::new())).unwrap();
+    let (store, triage) = triage_in(dir.path()).await;
     tokio::time::pause();
     let _held = HeldClock::hold();
     let (wake, shutdown) = (Arc::new(Notify::new()), CancellationToken::new());

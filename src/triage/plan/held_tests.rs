@@ -1,31 +1,14 @@
 //! The plans of a silenced incident: what is held instead of sent, what Slack and Jira say, and
 //! the release that sends it once.
 
+use super::tests::{actions, partner};
 use super::*;
 use crate::model::Evidence;
 use crate::triage::cause::Basis;
 
-fn partner() -> Partner {
-    toml::from_str("id = \"okta\"\nname = \"Okta\"\n[status_page]\nkind = \"statuspage\"\nurl = \"https://status.okta.com/api/v2/summary.json\"\n[public_status]\ncomponent_id = \"cmp1\"\n").unwrap()
-}
-
+/// The plan tests' incident, with what a silence holds.
 fn incident(cause: Cause, held: Held) -> Incident {
-    Incident {
-        id: 7,
-        partner: "okta".parse().unwrap(),
-        cause,
-        cause_reason: "Okta reports all operational".into(),
-        priority: Priority::P4,
-        dedup_key: "okta-users".into(),
-        paged: false,
-        published: false,
-        held,
-        generation: 0,
-        status_unknown_since: None,
-        recovered_polls: 0,
-        opened_at: Timestamp::from_millis(1_000_000),
-        checks: vec!["okta-users".parse().unwrap()],
-    }
+    Incident { held, ..super::tests::incident(cause, false, false) }
 }
 
 fn verdict(cause: Cause) -> Verdict {
@@ -59,10 +42,6 @@ fn hold() -> Hold {
 fn with_ctx<R>(hold: Option<Hold>, f: impl FnOnce(&Ctx<'_>) -> R) -> R {
     let (t, p) = (Templates::load(std::path::Path::new("/nonexistent")).unwrap(), partner());
     f(&Ctx { templates: &t, partner: &p, channel: "#okta", now: Timestamp::from_millis(2_000_000), hold })
-}
-
-fn actions(list: &[NewAction]) -> Vec<Action> {
-    list.iter().map(|a| serde_json::from_str(&a.payload).unwrap()).collect()
 }
 
 const SAID: &str = "silenced by alice until 2026-12-02T07:00:00Z: database upgrade";

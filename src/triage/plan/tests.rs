@@ -2,7 +2,7 @@ use super::*;
 use crate::model::Evidence;
 use crate::triage::cause::Basis;
 
-fn partner() -> Partner {
+pub(super) fn partner() -> Partner {
     toml::from_str(
         "id = \"okta\"\nname = \"Okta\"\nowner_team = \"identity\"\n[status_page]\nkind = \"statuspage\"\nurl = \"https://status.okta.com/api/v2/summary.json\"\n[public_status]\ncomponent_id = \"cmp1\"\n",
     )
@@ -13,7 +13,7 @@ fn templates() -> Templates {
     Templates::load(std::path::Path::new("/nonexistent")).unwrap()
 }
 
-fn incident(cause: Cause, paged: bool, published: bool) -> Incident {
+pub(super) fn incident(cause: Cause, paged: bool, published: bool) -> Incident {
     Incident {
         id: 7,
         partner: "okta".parse().unwrap(),
@@ -64,7 +64,7 @@ fn evidence(indicator: Indicator) -> Evidence {
     Evidence { indicator, components: vec![], counted: vec![], ignored: vec![] }
 }
 
-fn actions(list: &[NewAction]) -> Vec<Action> {
+pub(super) fn actions(list: &[NewAction]) -> Vec<Action> {
     list.iter().map(|a| serde_json::from_str(&a.payload).unwrap()).collect()
 }
 
