@@ -11,7 +11,7 @@ use regex::Regex;
 use sparky::model::statuspage::IncidentStatus;
 use sparky::model::{
     ActionState, Cause, CheckState, ComponentStatus, EntryState, ErrorKind, EventKind, HistoryKind, IncidentState, Indicator, Outcome,
-    Priority, SinkKind, WarnChange,
+    P2State, Priority, RunState, RunTrigger, SinkKind, WarnChange,
 };
 use sparky::store::{Backend, Store};
 use sqlx::Row;
@@ -42,6 +42,9 @@ fn guarded() -> Vec<(&'static str, &'static str, BTreeSet<String>)> {
         ("public_incidents", "status", words(IncidentStatus::ALL, IncidentStatus::as_str)),
         ("public_incidents", "impact", words(Indicator::ALL, Indicator::as_str)),
         ("remote_ids", "sink", words(SinkKind::ALL, SinkKind::as_str)),
+        ("compat_runs", "state", words(RunState::ALL, RunState::as_str)),
+        ("compat_runs", "requested_by", words(RunTrigger::ALL, RunTrigger::as_str)),
+        ("compat_detections", "p2", words(P2State::ALL, P2State::as_str)),
     ]
 }
 

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::github::{GitHubConfig, TeamConfig};
 use super::jira::JiraConfig;
 use super::load::{EnvLookup, Problem};
 use super::maintenance::MaintenanceTable;
@@ -49,6 +50,11 @@ pub struct GlobalConfig {
     pub triage: TriageConfig,
     /// `[retention]`: how long each kind of history is kept.
     pub retention: RetentionConfig,
+    /// `[github]`: compatibility runs on GitHub Actions.
+    pub github: GitHubConfig,
+    /// `[teams.NAME]`: each partner `owner_team`'s Jira assignee, components and fields, and
+    /// its Slack mention.
+    pub teams: std::collections::BTreeMap<String, TeamConfig>,
     /// `[[maintenance]]` as written; checked (targets known, schedule whole) into
     /// [`super::Config::maintenance`], which is what the rest of Sparky reads.
     pub maintenance: Vec<MaintenanceTable>,
@@ -294,6 +300,7 @@ impl GlobalConfig {
         self.jira.apply_env(env, problems);
         self.pagerduty.apply_env(env, problems);
         self.statuspage.apply_env(env, problems);
+        self.github.apply_env(env, problems);
         if let Some(canaries) = env("SPARKY_CANARY_URLS") {
             self.connectivity.canaries = Vec::new();
             for url in canaries.split(',').map(str::trim).filter(|u| !u.is_empty()) {
@@ -342,6 +349,7 @@ impl GlobalConfig {
         self.jira.check_halves(problems);
         self.statuspage.check_halves(problems);
         self.pagerduty.check_key(problems);
+        self.github.check_halves(problems);
     }
 
     /// What each sink will do with this configuration, one line each (`check-config`).
@@ -350,7 +358,7 @@ impl GlobalConfig {
             Some(_) => format!("slack: posting to {} as the token's bot (SLACK_BOT_TOKEN)", self.slack.channel),
             None => format!("slack: printing only, nothing posted to {} (SLACK_BOT_TOKEN not set)", self.slack.channel),
         };
-        vec![slack, self.jira.mode(), self.pagerduty.mode(), self.statuspage.mode()]
+        vec![slack, self.jira.mode(), self.pagerduty.mode(), self.statuspage.mode(), self.github.mode()]
     }
 
     /// The sinks that only print here, each with the variables that make it send:
@@ -365,6 +373,9 @@ impl GlobalConfig {
         }
         if self.pagerduty.routing_key.is_none() {
             printing.push(("pagerduty", "PAGERDUTY_ROUTING_KEY"));
+        }
+        if self.github.auth().is_none() {
+            printing.push(("github", GitHubConfig::VARIABLES));
         }
         printing
     }

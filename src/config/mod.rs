@@ -3,6 +3,7 @@
 
 mod auth;
 mod check;
+mod github;
 mod global;
 mod jira;
 mod load;
@@ -24,6 +25,7 @@ use crate::model::{CheckId, PartnerId};
 
 pub use auth::AuthConfig;
 pub use check::{Assertion, CheckConfig, LatencyThresholds, Method, P95Config, StatusMatcher, StepConfig, ValueCheck};
+pub use github::{GitHubAuth, GitHubConfig, TeamConfig};
 pub use global::{
     ChangelogSettings, ConnectivityConfig, DatabaseConfig, GlobalConfig, HttpConfig, OutboxConfig, Schedules, ServerConfig,
     SyntheticsSettings,
@@ -143,6 +145,7 @@ fn load_global(dir: &Path, env: EnvLookup<'_>, problems: &mut Vec<Problem>) -> G
     let rel = Path::new("sparky.toml");
     let mut global = if dir.join(rel).exists() { read_toml(dir, rel, env, problems).unwrap_or_default() } else { GlobalConfig::default() };
     global.apply_env(env, problems);
+    global.github.read_key_file(dir, problems);
     global.check(rel, problems);
     global
 }

@@ -22,6 +22,10 @@ pub struct Partner {
     /// The team that owns the integration (compatibility incidents are assigned to it).
     #[serde(default)]
     pub owner_team: Option<String>,
+    /// Whom a compatibility failure's Slack notice mentions, e.g. `<!subteam^S0123>` (a user
+    /// group); default: `[teams.OWNER_TEAM] slack`.
+    #[serde(default)]
+    pub owner_slack: Option<String>,
     /// Slack channel of this partner's digests and notices; default: `[slack] channel`.
     #[serde(default)]
     pub slack_channel: Option<String>,

@@ -62,6 +62,7 @@ pub const OUTCOME: &str = "sparky::outcome";
 
 mod changelog;
 mod check;
+mod compat;
 mod error;
 mod ids;
 mod incident;
@@ -73,6 +74,7 @@ mod time;
 
 pub use changelog::EntryState;
 pub use check::{AssertionResult, CheckState, Outcome, StateRecord, Transition, WarnChange, worst};
+pub use compat::{FailedJob, FailedStep, GitHubRun, P2State, RunConclusion, RunState, RunTrigger};
 pub use error::ErrorKind;
 pub use ids::{CheckId, PartnerId};
 pub use incident::{Cause, Evidence, HistoryKind, Incident, IncidentState, Priority};

@@ -41,5 +41,8 @@ vocabulary! {
         PagerDuty,
         /// Our public status page (Atlassian Statuspage, or the built-in page).
         Statuspage,
+        /// GitHub Actions (compatibility runs: dispatch, re-run).
+        #[strum(serialize = "github")]
+        GitHub,
     }
 }

@@ -8,6 +8,7 @@
 //! variant.
 
 pub mod breaker;
+pub mod github;
 pub mod jira;
 pub mod limits;
 pub mod pagerduty;
@@ -27,6 +28,7 @@ use crate::store::outbox::{NewAction, insert};
 pub use sink::{Attempt, Delivered, DeliveryError, Sink, Sinks, attempt};
 pub use worker::{Deliverer, DeliveryReport};
 
+use self::github::GitHubAction;
 use self::jira::JiraAction;
 use self::pagerduty::PagerDutyEvent;
 use self::slack::{SlackPost, SlackUpdate};
@@ -46,6 +48,9 @@ pub enum Action {
     PagerDuty(PagerDutyEvent),
     /// A change of our public status page.
     Statuspage(StatuspageAction),
+    /// Dispatch or re-run a compatibility workflow.
+    #[serde(rename = "github")]
+    GitHub(GitHubAction),
 }
 
 impl Action {
@@ -56,6 +61,7 @@ impl Action {
             Self::Jira(_) => SinkKind::Jira,
             Self::PagerDuty(_) => SinkKind::PagerDuty,
             Self::Statuspage(_) => SinkKind::Statuspage,
+            Self::GitHub(_) => SinkKind::GitHub,
         }
     }
 
@@ -81,7 +87,7 @@ macro_rules! action_from {
     };
 }
 
-action_from!(SlackPost => SlackPost, SlackUpdate => SlackUpdate, JiraAction => Jira, PagerDutyEvent => PagerDuty, StatuspageAction => Statuspage);
+action_from!(SlackPost => SlackPost, SlackUpdate => SlackUpdate, JiraAction => Jira, PagerDutyEvent => PagerDuty, StatuspageAction => Statuspage, GitHubAction => GitHub);
 
 /// Writes `actions` in the caller's transaction; an action whose idempotency key exists already
 /// is skipped (its effect is already on its way). Returns the ids of the rows written, `None`

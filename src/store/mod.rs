@@ -6,6 +6,7 @@
 
 pub mod changelogs;
 pub mod compat;
+pub mod compat_runs;
 pub mod incidents;
 pub mod jobs;
 pub mod outbox;

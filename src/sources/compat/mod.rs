@@ -4,6 +4,7 @@
 //! workflow is not done here.
 
 pub mod detect;
+pub mod follow;
 
 use crate::config::Partner;
 use crate::metrics::METRICS;
