@@ -27,6 +27,8 @@ pub struct State {
     pub store: Store,
     /// Page templates.
     pub templates: Arc<Templates>,
+    /// Wakes the compatibility follow-up (a `workflow_run` webhook hurries a poll).
+    pub compat_wake: Arc<tokio::sync::Notify>,
 }
 
 /// The routes.

@@ -64,6 +64,8 @@ pub struct App {
     pub wake: Arc<Notify>,
     /// Wakes triage when the check engine stored state changes.
     pub triage_wake: Arc<Notify>,
+    /// Wakes the compatibility follow-up when a `workflow_run` webhook hurried a poll.
+    pub compat_wake: Arc<Notify>,
 }
 
 impl App {
@@ -89,6 +91,7 @@ impl App {
             instance: instance_id(),
             wake: Arc::new(Notify::new()),
             triage_wake: Arc::new(Notify::new()),
+            compat_wake: Arc::new(Notify::new()),
         })
     }
 
@@ -104,7 +107,12 @@ impl App {
 
     /// The state of the HTTP server.
     pub fn http_state(&self) -> crate::http::State {
-        crate::http::State { config: self.config.clone(), store: self.store.clone(), templates: self.templates.clone() }
+        crate::http::State {
+            config: self.config.clone(),
+            store: self.store.clone(),
+            templates: self.templates.clone(),
+            compat_wake: self.compat_wake.clone(),
+        }
     }
 }
 
