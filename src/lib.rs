@@ -36,6 +36,7 @@ pub mod outbox;
 
 pub mod sources;
 
+pub mod compatibility;
 pub mod digest;
 pub mod notices;
 pub mod triage;

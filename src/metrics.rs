@@ -11,8 +11,10 @@ use crate::model::{Cause, ErrorKind, EventKind, Outcome};
 
 /// The (stage, kind) pairs of `sparky_errors_total` besides the sources' error kinds, created at
 /// zero by [`Metrics::initialise`].
-pub const ERROR_STAGES: [(&str, &str); 9] = [
+pub const ERROR_STAGES: [(&str, &str); 11] = [
+    ("compat", "github"),
     ("compat", "store"),
+    ("compat", "template"),
     ("digest", "template"),
     ("notices", "template"),
     ("outbox", "breaker_open"),

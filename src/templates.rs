@@ -28,8 +28,11 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("slack/check_warn.txt.j2", include_str!("../templates/slack/check_warn.txt.j2")),
     ("slack/incident.jsonl.j2", include_str!("../templates/slack/incident.jsonl.j2")),
     ("slack/incident.txt.j2", include_str!("../templates/slack/incident.txt.j2")),
+    ("slack/compat.jsonl.j2", include_str!("../templates/slack/compat.jsonl.j2")),
+    ("slack/compat.txt.j2", include_str!("../templates/slack/compat.txt.j2")),
     ("statuspage/incident.txt.j2", include_str!("../templates/statuspage/incident.txt.j2")),
     ("jira/incident.txt.j2", include_str!("../templates/jira/incident.txt.j2")),
+    ("jira/compat.txt.j2", include_str!("../templates/jira/compat.txt.j2")),
     ("status_page.html.j2", include_str!("../templates/status_page.html.j2")),
 ];
 

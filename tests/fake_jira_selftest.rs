@@ -203,6 +203,7 @@ async fn the_sink_speaks_the_description_and_creates_once() {
         description: adf("okta-users failed"),
         priority: Priority::P4,
         labels: vec!["okta".to_owned()],
+        owner: Default::default(),
     };
 
     // The first answer is held past the sink's timeout: the issue exists, its key is unknown.

@@ -16,7 +16,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("the store", &["store"]),
     ("the outbox", &["outbox"]),
     ("the sources", &["sources"]),
-    ("the decisions", &["digest", "notices", "triage"]),
+    ("the decisions", &["compatibility", "digest", "notices", "triage"]),
     ("the sinks", &["sinks"]),
     ("the HTTP server", &["http"]),
     ("the service assembly", &["service"]),

@@ -310,6 +310,7 @@ fn actions() -> Vec<(SinkKind, Action)> {
         description: adf("Acme failing"),
         priority: sparky::model::Priority::P4,
         labels: vec![],
+        owner: Default::default(),
     };
     let page = PagerDutyEvent {
         action: EventAction::Trigger,

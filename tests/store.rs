@@ -355,11 +355,11 @@ on_both_backends!(lease_renewal_and_breaker_holds, leases_are_renewed_and_an_ope
 async fn one_detection_per_partner_and_version(store: &Store) {
     let with_link = |key: &str| EntryRecord { link: Some(format!("https://x.test/{key}")), ..entry(key, 1) };
     let mut tx = store.pool().begin().await.unwrap();
-    let first = compat::record(&mut tx, "okta", "2026.41.0", &with_link("a")).await.unwrap();
-    let second = compat::record(&mut tx, "okta", "2026.41.0", &with_link("b")).await.unwrap();
-    let again = compat::record(&mut tx, "okta", "2026.41.0", &with_link("a")).await.unwrap();
-    let other = compat::record(&mut tx, "slack", "2026.41.0", &with_link("a")).await.unwrap();
-    let other_version = compat::record(&mut tx, "okta", "2026.42.0", &with_link("c")).await.unwrap();
+    let first = compat::record(&mut tx, "okta", "2026.41.0", &with_link("a"), true).await.unwrap();
+    let second = compat::record(&mut tx, "okta", "2026.41.0", &with_link("b"), true).await.unwrap();
+    let again = compat::record(&mut tx, "okta", "2026.41.0", &with_link("a"), true).await.unwrap();
+    let other = compat::record(&mut tx, "slack", "2026.41.0", &with_link("a"), true).await.unwrap();
+    let other_version = compat::record(&mut tx, "okta", "2026.42.0", &with_link("c"), true).await.unwrap();
     tx.commit().await.unwrap();
     assert!(matches!(first, compat::Recorded::New(_)), "{first:?}");
     assert_eq!(second, compat::Recorded::Seen(first.id()));

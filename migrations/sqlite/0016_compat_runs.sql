@@ -56,7 +56,9 @@ ALTER TABLE remote_ids_new RENAME TO remote_ids;
 --   attempt whose outcome was planned (each attempt's outcome once). `failed_jobs` is JSON:
 --   [{"name", "url", "steps": [{"name", "number"}]}]. Times are Unix epoch milliseconds.
 -- * compat_detections.p2: the detection's P2 Jira incident (open | resolved), NULL before any
---   failure.
+--   failure; p2_incident: our key of that incident (`compat:RUN_KEY` of the run that opened it),
+--   under which the sinks keep the Jira issue key. auto_dispatch: 0 for a detection backfilled
+--   by `sparky compat scan` without `--dispatch` (never dispatched by itself).
 -- * github_deliveries: the `X-GitHub-Delivery` ids of webhooks taken, so a replay is ignored.
 CREATE TABLE compat_runs (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -90,3 +92,5 @@ CREATE TABLE github_deliveries (
 CREATE INDEX github_deliveries_received ON github_deliveries (received_at);
 
 ALTER TABLE compat_detections ADD COLUMN p2 TEXT CHECK (p2 IN ('open', 'resolved'));
+ALTER TABLE compat_detections ADD COLUMN p2_incident TEXT;
+ALTER TABLE compat_detections ADD COLUMN auto_dispatch BIGINT NOT NULL DEFAULT 1;

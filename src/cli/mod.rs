@@ -6,6 +6,7 @@
 //! --online`, when a source did not answer.
 
 mod check_config;
+mod compat;
 mod logging;
 mod online;
 mod outbox;
@@ -109,6 +110,18 @@ pub enum Command {
         #[command(subcommand)]
         action: silence::SilenceCommand,
     },
+    /// Compatibility runs per partner: each upcoming API version detected (from which entry,
+    /// when), its runs (conclusion, attempt, duration, link, failed jobs) and its P2;
+    /// `scan PARTNER [--dispatch]` detects in the entries already stored; `run PARTNER
+    /// --api-version V` dispatches by hand.
+    Compat {
+        /// Only this partner.
+        #[arg(long)]
+        partner: Option<String>,
+        /// What to do (nothing: list).
+        #[command(subcommand)]
+        action: Option<compat::CompatCommand>,
+    },
 }
 
 /// Jobs of `sparky once`.
@@ -120,6 +133,9 @@ pub enum OnceJob {
     Status,
     /// Run every enabled synthetic check once (with confirmation re-runs) and print a table.
     Synthetics,
+    /// Dispatch the new detections, poll the compatibility runs that are due, send their
+    /// outcomes.
+    Compat,
     /// Deliver what the outbox holds.
     Deliver,
 }
@@ -155,6 +171,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Incidents { all } => report::incidents(&app, *all, cli.json).await,
         Command::Outbox { all, action } => outbox::run(&app, *all, action.as_ref(), cli.json).await,
         Command::Silence { action } => silence::run(&app, action, cli.json).await,
+        Command::Compat { partner, action } => compat::run(&app, partner.as_deref(), action.as_ref(), cli.json).await,
     };
     app.store.close().await;
     code
@@ -163,7 +180,9 @@ pub async fn run(cli: Cli) -> ExitCode {
 async fn start(cli: &Cli) -> Result<App, ExitCode> {
     // Commands that only read what is stored need no check's secrets.
     let secrets = match cli.command {
-        Command::Outbox { .. } | Command::Incidents { .. } | Command::Status { .. } | Command::Silence { .. } => Secrets::WhereSet,
+        Command::Outbox { .. } | Command::Incidents { .. } | Command::Status { .. } | Command::Silence { .. } | Command::Compat { .. } => {
+            Secrets::WhereSet
+        }
         Command::CheckConfig { .. } | Command::Run | Command::Once { .. } | Command::Check { .. } => Secrets::Required,
     };
     let config = Config::load_for(&cli.config, secrets).map_err(|e| config_failure(&e))?;
@@ -247,6 +266,10 @@ async fn once(app: &App, job: OnceJob, json: bool) -> ExitCode {
         OnceJob::Synthetics => jobs::synthetics(app, None, Handover::Drain)
             .await
             .map(|run| report::synthetics_run(&run, json, &hint))
+            .map_err(|e| e.to_string()),
+        OnceJob::Compat => jobs::compat(app, Handover::Drain)
+            .await
+            .map(|round| if json { print_json(&round) } else { compat::print_round(&round, &hint) })
             .map_err(|e| e.to_string()),
         OnceJob::Deliver => app.deliverer().drain().await.map(|r| report::delivery(&r, json, &hint)).map_err(|e| e.to_string()),
     };

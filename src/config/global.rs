@@ -145,6 +145,10 @@ pub struct Schedules {
     /// Interval of a synthetic check that sets neither `interval` nor `cron`. Default 5 min; at
     /// least 1 s.
     pub checks: Duration,
+    /// How often the daemon dispatches new detections and polls the compatibility runs that are
+    /// due (each run backs off by `[github] poll_min` .. `poll_max`; a `workflow_run` webhook
+    /// makes it due at once). Default 1 min; at least 5 s.
+    pub compat: Duration,
 }
 
 impl Default for Schedules {
@@ -153,6 +157,7 @@ impl Default for Schedules {
             changelogs: "0 0 */6 * * *".parse().expect("a constant cron"), // invariant: a valid literal
             status: Duration::from_secs(300),
             checks: Duration::from_secs(300),
+            compat: Duration::from_secs(60),
         }
     }
 }
@@ -164,6 +169,9 @@ impl Schedules {
         }
         if self.checks.get() < std::time::Duration::from_secs(1) {
             problems.push(Problem::new(file, "schedules.checks", "run checks at most every second"));
+        }
+        if self.compat.get() < std::time::Duration::from_secs(5) {
+            problems.push(Problem::new(file, "schedules.compat", "follow compatibility runs at most every 5 s"));
         }
     }
 }

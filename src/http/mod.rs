@@ -1,6 +1,8 @@
 //! The HTTP server (axum): `GET /metrics` (Prometheus text format), `GET /healthz`, and the
-//! built-in public status page (`GET /status`, `GET /api/v2/summary.json`, see [`status_page`]).
+//! built-in public status page (`GET /status`, `GET /api/v2/summary.json`, see [`status_page`]),
+//! and the compatibility runs as JSON (`GET /api/compat`, see [`compat`]).
 
+pub mod compat;
 pub mod status_page;
 
 use std::sync::Arc;
@@ -38,6 +40,7 @@ pub fn router(state: State) -> Router {
         .route("/healthz", get(healthz))
         .route("/status", get(status_page::page))
         .route("/api/v2/summary.json", get(status_page::summary_json))
+        .route("/api/compat", get(compat::api))
         .with_state(state)
 }
 

@@ -59,6 +59,8 @@ vocabulary! {
         Incident,
         /// The "Sparky cannot reach the internet" alert.
         Egress,
+        /// A compatibility run's outcome.
+        Compat,
     }
 }
 
@@ -78,6 +80,8 @@ pub const DIGEST: Message = Message { blocks: "slack/digest.jsonl.j2", text: "sl
 pub const STATUS_NOTICE: Message = Message { blocks: "slack/status_notice.jsonl.j2", text: "slack/status_notice.txt.j2" };
 /// A check degraded (`warn`) for `warn_after`, and cleared.
 pub const CHECK_WARN: Message = Message { blocks: "slack/check_warn.jsonl.j2", text: "slack/check_warn.txt.j2" };
+/// A compatibility run's outcome (compatible, not compatible, inconclusive, lost).
+pub const COMPAT: Message = Message { blocks: "slack/compat.jsonl.j2", text: "slack/compat.txt.j2" };
 /// An incident message (opened, check added, cause changed, recovered) and the egress alert.
 pub const INCIDENT: Message = Message { blocks: "slack/incident.jsonl.j2", text: "slack/incident.txt.j2" };
 

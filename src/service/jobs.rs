@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::App;
+use crate::compatibility::{self, CompatError, Round};
 use crate::config::{CheckConfig, Partner};
 use crate::digest::{self, Queued};
 use crate::fetch::FetchError;
@@ -37,6 +38,9 @@ pub enum JobError {
     /// Triage failed.
     #[error(transparent)]
     Triage(#[from] TriageError),
+    /// A compatibility decision failed.
+    #[error(transparent)]
+    Compat(#[from] CompatError),
 }
 
 /// The result of one changelog run.
@@ -76,7 +80,38 @@ pub async fn changelogs(app: &App, handover: Handover) -> Result<ChangelogRun, S
             DigestSummary { entries: 0, messages: 0, error: Some(e.to_string()) }
         }
     };
+    // A new detection dispatches in the run that found it.
+    if let Err(e) = compatibility::dispatch_new(&app.store, config).await {
+        METRICS.error("compat", "store");
+        tracing::error!(error = %e, "cannot dispatch the new compatibility detections; the next compat round does");
+    }
     Ok(ChangelogRun { feeds, digest, delivery: hand_over(app, handover).await? })
+}
+
+/// The result of one compatibility round.
+#[derive(Debug, Clone, Serialize)]
+pub struct CompatRound {
+    /// Runs dispatched for new detections.
+    pub dispatched: usize,
+    /// Runs polled.
+    pub polled: usize,
+    /// Polls that decided an outcome, a re-run or gave up.
+    pub decided: usize,
+    /// Polls that failed (retried at the next poll).
+    pub failed: usize,
+    /// Whether runs are followed here (GitHub credentials set).
+    pub following: bool,
+    /// Delivery, when drained.
+    pub delivery: Option<DeliveryReport>,
+}
+
+/// Dispatches the new detections, polls the compatibility runs that are due, and hands the
+/// actions over (`sparky once compat`, and the daemon's round).
+pub async fn compat(app: &App, handover: Handover) -> Result<CompatRound, JobError> {
+    let reader = app.runs.as_deref();
+    let Round { dispatched, polled, decided, failed } = compatibility::round(&app.store, &app.config, &app.templates, reader).await?;
+    let delivery = hand_over(app, handover).await?;
+    Ok(CompatRound { dispatched, polled, decided, failed, following: reader.is_some(), delivery })
 }
 
 /// The result of one status run.

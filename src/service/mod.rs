@@ -66,6 +66,8 @@ pub struct App {
     pub triage_wake: Arc<Notify>,
     /// Wakes the compatibility follow-up when a `workflow_run` webhook hurried a poll.
     pub compat_wake: Arc<Notify>,
+    /// The read side of GitHub Actions (`None` without GitHub credentials: runs are not followed).
+    pub runs: Option<Arc<dyn crate::sources::compat::follow::Runs>>,
 }
 
 impl App {
@@ -80,6 +82,7 @@ impl App {
         let templates = Templates::load(&config.dir).map_err(ConfigError)?;
         let fetcher = Fetcher::new(&config.global.http)?;
         let sinks = crate::sinks::from_config(&config, &store)?;
+        let runs = None;
         let delivery = Delivery::new(sinks, &config.global.outbox, config.global.slack.messages_per_second);
         initialise_metrics(&config, &delivery);
         Ok(Self {
@@ -92,6 +95,7 @@ impl App {
             wake: Arc::new(Notify::new()),
             triage_wake: Arc::new(Notify::new()),
             compat_wake: Arc::new(Notify::new()),
+            runs,
         })
     }
 
@@ -213,11 +217,31 @@ async fn start_all(app: &App, listener: TcpListener, stop: &CancellationToken) -
         tasks.push(tokio::spawn(async move { triage.run(wake, stop).await }));
     }
     tasks.extend(scheduler::start_status_polls(app, &triage, stop));
+    tasks.push(start_compat(app, stop));
     match start_checks(app, stop).await {
         Ok(mut checks) => tasks.append(&mut checks),
         Err(e) => return Err((e, tasks)),
     }
     Ok(tasks)
+}
+
+/// Starts the compatibility round: every `[schedules] compat`, and at once when a webhook
+/// hurried a poll.
+fn start_compat(app: &App, stop: &CancellationToken) -> JoinHandle<()> {
+    let (app, stop) = (app.clone(), stop.clone());
+    tokio::spawn(async move {
+        let every = app.config.global.schedules.compat.get();
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = app.compat_wake.notified() => {}
+                () = tokio::time::sleep(every) => {}
+            }
+            if let Err(e) = jobs::compat(&app, jobs::Handover::Wake).await {
+                tracing::error!(error = %e, "compatibility round failed; trying again at the next one");
+            }
+        }
+    })
 }
 
 /// Starts the synthetic check engine: its task and its result writer.

@@ -338,3 +338,30 @@ pub async fn entry_counts(store: &Store, partner: Option<&str>) -> Result<EntryC
     .await?;
     Ok(EntryCounts { seen: row.try_get(0)?, undelivered: row.try_get(1)?, delivered: row.try_get(2)? })
 }
+
+/// Every stored entry of `partner`, oldest first (`sparky compat scan` reads them again).
+///
+/// # Errors
+/// A query failed.
+pub async fn entries(store: &Store, partner: &str) -> Result<Vec<EntryRecord>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT entry_key, title, link, published_at, summary, tags FROM changelog_entries WHERE partner_id = $1 \
+         ORDER BY first_seen_at, entry_key",
+    )
+    .bind(partner)
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let tags: String = row.try_get(5)?;
+            Ok(EntryRecord {
+                key: row.try_get(0)?,
+                title: row.try_get(1)?,
+                link: row.try_get(2)?,
+                published_at: row.try_get::<Option<i64>, _>(3)?.map(Timestamp::from_millis),
+                summary: row.try_get(4)?,
+                tags: tags.split(',').filter(|t| !t.is_empty()).map(str::to_owned).collect(),
+            })
+        })
+        .collect()
+}

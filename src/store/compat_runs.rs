@@ -1,11 +1,10 @@
 //! Tables `compat_runs` (each dispatch of a detection's compatibility workflow, followed to its
-//! conclusion) and `github_deliveries` (the webhook deliveries taken, so a replay is ignored);
-//! `compat_detections.p2` (where the detection's P2 stands).
+//! conclusion) and `github_deliveries` (the webhook deliveries taken, so a replay is ignored).
 
 use sqlx::{AnyConnection, Row};
 
 use super::{Store, StoreError, corrupt, word};
-use crate::model::{FailedJob, P2State, RunState, RunTrigger, Timestamp};
+use crate::model::{FailedJob, RunState, RunTrigger, Timestamp};
 
 /// A new run to follow: written with its dispatch action, in one transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -271,25 +270,6 @@ pub async fn hurry(store: &Store, run_id: i64) -> Result<u64, StoreError> {
     .execute(store.pool())
     .await?;
     Ok(done.rows_affected())
-}
-
-/// Sets detection `detection`'s P2 state, in the caller's transaction.
-///
-/// # Errors
-/// A query failed.
-pub async fn set_p2(conn: &mut AnyConnection, detection: i64, state: P2State) -> Result<(), StoreError> {
-    sqlx::query("UPDATE compat_detections SET p2 = $2 WHERE id = $1").bind(detection).bind(state.as_str()).execute(&mut *conn).await?;
-    Ok(())
-}
-
-/// Detection `detection`'s P2 state (`None`: no failure yet).
-///
-/// # Errors
-/// A query failed, or the stored word is not one of [`P2State`]'s.
-pub async fn p2(conn: &mut AnyConnection, detection: i64) -> Result<Option<P2State>, StoreError> {
-    let row = sqlx::query("SELECT p2 FROM compat_detections WHERE id = $1").bind(detection).fetch_optional(&mut *conn).await?;
-    let word: Option<String> = row.map(|r| r.try_get(0)).transpose()?.flatten();
-    word.map(|w| w.parse().map_err(|e: crate::model::UnknownWord| corrupt("compat_detections.p2", e.to_string()))).transpose()
 }
 
 /// Takes webhook delivery `id` (`X-GitHub-Delivery`): `false` when it was taken before (a

@@ -241,6 +241,7 @@ pub fn open(ctx: &Ctx<'_>, incident: &Incident, change: &CheckChange, cause: &Ve
         description: adf(&description),
         priority: incident.priority,
         labels: vec![ctx.partner.id.to_string(), cause.cause.as_str().to_owned()],
+        owner: Default::default(),
     };
     plan.actions.push(action(key("jira"), incident, Action::Jira(create)));
     plan.actions.push(ctx.slack(&view, key("slack"), incident, true)?);

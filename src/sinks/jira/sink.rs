@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{HttpConfig, JiraConfig, Secret};
 use crate::model::{Priority, Timestamp};
-use crate::outbox::jira::{JiraAction, adf};
+use crate::outbox::jira::{JiraAction, Owner, adf};
 use crate::outbox::{Action, Attempt, Delivered, DeliveryError, Sink};
 use crate::sinks::http::SinkHttp;
 use crate::store::{Store, remote_ids};
@@ -51,6 +51,7 @@ struct NewIssue<'a> {
     description: &'a Value,
     priority: Priority,
     labels: &'a [String],
+    owner: &'a Owner,
 }
 
 /// The fields of an update action.
@@ -82,8 +83,8 @@ impl JiraSink {
     /// Delivers one Jira action. The remote id is the issue key, for every kind of action.
     async fn send(&self, action: &JiraAction, attempt: &Attempt) -> Result<Delivered, DeliveryError> {
         let key = match action {
-            JiraAction::Create { incident, fingerprint, summary, description, priority, labels } => {
-                let issue = NewIssue { incident, fingerprint, summary, description, priority: *priority, labels };
+            JiraAction::Create { incident, fingerprint, summary, description, priority, labels, owner } => {
+                let issue = NewIssue { incident, fingerprint, summary, description, priority: *priority, labels, owner };
                 self.create(&issue).await?
             }
             JiraAction::Update { incident, summary, add_labels, remove_labels } => {
@@ -191,14 +192,15 @@ impl JiraSink {
                 labels.push(l);
             }
         }
-        json!({
-            "project": { "key": self.project },
-            "issuetype": { "name": self.cfg.issue_type },
-            "summary": summary(issue.summary),
-            "description": issue.description,
-            "priority": { "name": self.cfg.priority_name(issue.priority) },
-            "labels": labels,
-        })
+        let mut fields = serde_json::Map::new();
+        fields.insert("project".to_owned(), json!({ "key": self.project }));
+        fields.insert("issuetype".to_owned(), json!({ "name": self.cfg.issue_type }));
+        fields.insert("summary".to_owned(), json!(summary(issue.summary)));
+        fields.insert("description".to_owned(), issue.description.clone());
+        fields.insert("priority".to_owned(), json!({ "name": self.cfg.priority_name(issue.priority) }));
+        fields.insert("labels".to_owned(), json!(labels));
+        issue.owner.fill(&mut fields);
+        Value::Object(fields)
     }
 
     /// Sets the summary and the labels of `key` (Jira's edit: `fields` sets, `update` adds and

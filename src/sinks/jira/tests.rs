@@ -81,6 +81,7 @@ fn create_action() -> JiraAction {
         description: adf("okta-users failed\nstatus 500"),
         priority: Priority::P4,
         labels: vec!["okta".to_owned(), "sparky".to_owned()],
+        owner: Default::default(),
     }
 }
 
