@@ -29,14 +29,6 @@ CREATE INDEX outbox_undelivered ON outbox (id) WHERE state IN ('pending', 'retry
 CREATE INDEX outbox_undelivered_order ON outbox (ordering_key, id) WHERE state IN ('pending', 'retrying');
 CREATE INDEX outbox_done ON outbox (delivered_at) WHERE state IN ('delivered', 'printed');
 
-INSERT INTO outbox_new SELECT * FROM outbox;
-DROP TABLE outbox;
-ALTER TABLE outbox_new RENAME TO outbox;
-CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
-CREATE INDEX outbox_order ON outbox (ordering_key, id);
-CREATE INDEX outbox_undelivered ON outbox (id) WHERE state IN ('pending', 'retrying');
-CREATE INDEX outbox_undelivered_order ON outbox (ordering_key, id) WHERE state IN ('pending', 'retrying');
-CREATE INDEX outbox_done ON outbox (delivered_at) WHERE state IN ('delivered', 'printed');
 
 CREATE TABLE remote_ids_new (
     sink      TEXT   NOT NULL,

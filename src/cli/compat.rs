@@ -78,17 +78,22 @@ fn with_compat(app: &App) -> String {
 
 /// One row per run (a detection without runs: one row), then the failed jobs of failed runs.
 fn print_stories(all: &[Story]) {
-    let mut table = Table::with_header(&["PARTNER", "VERSION", "DETECTED", "RUN", "STATE", "CONCLUSION", "ATTEMPT", "DURATION", "P2", "URL"]);
+    let mut table =
+        Table::with_header(&["PARTNER", "VERSION", "DETECTED", "RUN", "STATE", "CONCLUSION", "ATTEMPT", "DURATION", "P2", "URL"]);
     let mut failures = Vec::new();
     for story in all {
-        let p2 = story.p2.as_ref().map_or_else(|| "-".to_owned(), |p| format!("{} {}", p.jira_key.as_deref().unwrap_or("(filing)"), p.state));
+        let p2 =
+            story.p2.as_ref().map_or_else(|| "-".to_owned(), |p| format!("{} {}", p.jira_key.as_deref().unwrap_or("(filing)"), p.state));
         let head = [story.partner.clone(), story.version.clone(), story.detected_at.to_rfc3339_seconds()];
         if story.runs.is_empty() {
             let why = if story.auto_dispatch { "(dispatch pending)" } else { "(backfill: not dispatched)" };
-            table.row([head.to_vec(), vec![why.to_owned(), "-".into(), "-".into(), "-".into(), "-".into(), p2.clone(), "-".into()]].concat());
+            table.row(
+                [head.to_vec(), vec![why.to_owned(), "-".into(), "-".into(), "-".into(), "-".into(), p2.clone(), "-".into()]].concat(),
+            );
         }
         for run in &story.runs {
-            let state = if run.state == RunState::Dispatching && run.run_id.is_none() { "dispatching".to_owned() } else { run.state.to_string() };
+            let state =
+                if run.state == RunState::Dispatching && run.run_id.is_none() { "dispatching".to_owned() } else { run.state.to_string() };
             table.row(
                 [
                     head.to_vec(),
@@ -135,7 +140,9 @@ async fn scan_entries(app: &App, partner: &str, dispatch: bool, json: bool) -> E
     let round = if dispatch { Some(jobs::compat(app, Handover::Drain).await) } else { None };
     if json {
         let round = round.as_ref().and_then(|r| r.as_ref().ok());
-        super::print_json(&serde_json::json!({"entries": scanned.entries, "matching": scanned.matching, "new": scanned.new, "round": round}));
+        super::print_json(
+            &serde_json::json!({"entries": scanned.entries, "matching": scanned.matching, "new": scanned.new, "round": round}),
+        );
         return ExitCode::SUCCESS;
     }
     println!(
@@ -179,7 +186,11 @@ async fn by_hand(app: &App, partner: &str, version: &str, json: bool) -> ExitCod
         super::print_json(&serde_json::json!({"run": crate::compatibility::story::Run::from(now), "delivery": delivered.ok()}));
         return ExitCode::SUCCESS;
     }
-    println!("{partner} {version}: dispatched as {} ({})", now.run_key, now.run_id.map_or_else(|| "run not found yet: sparky once compat follows it".to_owned(), |id| format!("run {id}")));
+    println!(
+        "{partner} {version}: dispatched as {} ({})",
+        now.run_key,
+        now.run_id.map_or_else(|| "run not found yet: sparky once compat follows it".to_owned(), |id| format!("run {id}"))
+    );
     if let Some(url) = &now.html_url {
         println!("run: {url}");
     }

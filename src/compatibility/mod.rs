@@ -96,7 +96,11 @@ pub async fn dispatch_new(store: &Store, config: &Config) -> Result<usize, Compa
         let Some(detection) = detections::get(&mut conn, id).await? else { continue };
         drop(conn);
         let Some(partner) = partner(config, &detection.partner_id) else {
-            tracing::warn!(partner = detection.partner_id.as_str(), version = detection.version.as_str(), "a detection of a partner no longer configured: not dispatched");
+            tracing::warn!(
+                partner = detection.partner_id.as_str(),
+                version = detection.version.as_str(),
+                "a detection of a partner no longer configured: not dispatched"
+            );
             continue;
         };
         if partner.compat.is_none() {
@@ -141,20 +145,37 @@ pub async fn dispatch_by_hand(store: &Store, config: &Config, partner_id: &str, 
 
 /// Writes the next run of `detection` and its dispatch, in one transaction; `None` when another
 /// writer wrote the same run first.
-async fn start(store: &Store, config: &Config, partner: &Partner, detection: &Detection, trigger: RunTrigger) -> Result<Option<String>, CompatError> {
+async fn start(
+    store: &Store,
+    config: &Config,
+    partner: &Partner,
+    detection: &Detection,
+    trigger: RunTrigger,
+) -> Result<Option<String>, CompatError> {
     let now = Timestamp::now();
     let github = &config.global.github;
     let mut tx = store.pool().begin().await?;
     let n = runs::count(&mut tx, detection.id).await? + 1;
     let key = plan::run_key(detection, n);
     let ctx = context(config, partner, detection).ok_or_else(|| CompatError::NoCompat(partner.id.to_string()))?;
-    let new = NewRun { detection_id: detection.id, run_key: &key, requested_by: trigger, requested_at: now, next_poll_at: now + github.poll_min.get() };
+    let new = NewRun {
+        detection_id: detection.id,
+        run_key: &key,
+        requested_by: trigger,
+        requested_at: now,
+        next_poll_at: now + github.poll_min.get(),
+    };
     if runs::insert(&mut tx, &new).await?.is_none() {
         return Ok(None);
     }
     enqueue(&mut tx, &[plan::dispatch(&ctx, &key, now)]).await?;
     tx.commit().await?;
-    tracing::info!(partner = partner.id.as_str(), version = detection.version.as_str(), run = key.as_str(), "compatibility workflow dispatch queued");
+    tracing::info!(
+        partner = partner.id.as_str(),
+        version = detection.version.as_str(),
+        run = key.as_str(),
+        "compatibility workflow dispatch queued"
+    );
     Ok(Some(key))
 }
 
@@ -195,5 +216,12 @@ fn partner<'a>(config: &'a Config, id: &str) -> Option<&'a Partner> {
 fn context<'a>(config: &'a Config, partner: &'a Partner, detection: &'a Detection) -> Option<Context<'a>> {
     let compat = partner.compat.as_ref()?;
     let team = partner.owner_team.as_ref().and_then(|t| config.global.teams.get(t));
-    Some(Context { partner, compat, team, channel: partner.channel(&config.global.slack.channel), github: &config.global.github, detection })
+    Some(Context {
+        partner,
+        compat,
+        team,
+        channel: partner.channel(&config.global.slack.channel),
+        github: &config.global.github,
+        detection,
+    })
 }

@@ -140,7 +140,12 @@ fn lost(templates: &Templates, ctx: &Context<'_>, run: &CompatRun, mut update: R
 fn rerun(ctx: &Context<'_>, run: &CompatRun, mut update: RunUpdate, github: &GitHubRun) -> Step {
     update.state = RunState::Queued;
     update.reruns += 1;
-    let action = GitHubAction::Rerun { repository: ctx.compat.repository.clone(), run_key: run.run_key.clone(), run_id: github.id, attempt: github.attempt };
+    let action = GitHubAction::Rerun {
+        repository: ctx.compat.repository.clone(),
+        run_key: run.run_key.clone(),
+        run_id: github.id,
+        attempt: github.attempt,
+    };
     let key = format!("compat:{}:rerun:{}", run.run_key, github.attempt);
     Step { update, actions: vec![Action::GitHub(action).queued(key, format!("compat:{}", run.run_key))], p2: None }
 }
@@ -189,10 +194,8 @@ fn incompatible(templates: &Templates, ctx: &Context<'_>, run: &CompatRun, updat
     };
     let post = message::slack(templates, ctx, &update, Kind::Incompatible, opens)?;
     let slack_key = format!("compat:{}:{}:slack", run.run_key, update.attempt);
-    let actions = vec![
-        Action::SlackPost(post).queued(slack_key.clone(), slack_key),
-        Action::Jira(jira).queued(key, format!("compat:p2:{incident}")),
-    ];
+    let actions =
+        vec![Action::SlackPost(post).queued(slack_key.clone(), slack_key), Action::Jira(jira).queued(key, format!("compat:p2:{incident}"))];
     Ok(Step { update, actions, p2: opens.then_some((P2State::Open, incident)) })
 }
 
@@ -210,3 +213,6 @@ fn owner(team: Option<&TeamConfig>) -> Owner {
     let fields = team.jira_fields.iter().filter_map(|(k, v)| Some((k.clone(), serde_json::to_value(v).ok()?))).collect();
     Owner { assignee: team.jira_assignee.clone(), components: team.jira_components.clone(), fields }
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,18 +3,22 @@
 //! `templates/FILE: line N: …` (an undefined value in an override, a block that is not Block
 //! Kit), before a real digest, notice or incident needs it.
 
+use crate::compatibility::plan::{self as compat_plan, Context as CompatContext};
 use crate::config::{Partner, Problem};
 use crate::digest::{DigestError, PartnerGroup, partner_groups, render_digest};
 use crate::model::statuspage::Summary;
 use crate::model::{
-    Cause, CheckId, ComponentStatus, EventDetail, EventKind, Evidence, Held, Incident, Indicator, Priority, StatusEvent, Timestamp,
-    WarnChange,
+    Cause, CheckId, ComponentStatus, EventDetail, EventKind, Evidence, FailedJob, FailedStep, GitHubRun, Held, Incident, Indicator,
+    P2State, Priority, RunState, RunTrigger, StatusEvent, Timestamp, WarnChange,
 };
 use crate::notices::notices;
 use crate::notices::warn::{self, Warned};
 use crate::outbox::pagerduty::EventAction;
 use crate::outbox::slack::RenderError;
+use crate::sources::compat::follow::Observation;
 use crate::store::changelogs::{ClaimedEntry, EntryRecord};
+use crate::store::compat::Detection;
+use crate::store::compat_runs::CompatRun;
 use crate::templates::{TemplateError, Templates};
 use crate::triage::cause::{Basis, Public, Verdict};
 use crate::triage::egress;
@@ -25,8 +29,15 @@ use crate::triage::silence::Hold;
 pub fn template_problems(templates: &Templates) -> Vec<Problem> {
     let strict = templates.strict();
     let mut problems: Vec<Problem> = Vec::new();
-    let results =
-        [digest(&strict), status_notices(&strict), warn_notices(&strict), incidents(&strict), egress_alert(&strict), status_page(&strict)];
+    let results = [
+        digest(&strict),
+        status_notices(&strict),
+        warn_notices(&strict),
+        incidents(&strict),
+        egress_alert(&strict),
+        status_page(&strict),
+        compat_outcomes(&strict),
+    ];
     for problem in results.into_iter().filter_map(Result::err) {
         if !problems.contains(&problem) {
             problems.push(problem);
@@ -113,6 +124,91 @@ fn warn_notices(templates: &Templates) -> Result<(), Problem> {
     let cleared = Warned { change: WarnChange::Cleared, reason: None, ..started };
     for warned in [started, cleared] {
         warn::notice(templates, &partner, "#acme", &warned, at + std::time::Duration::from_secs(900)).map_err(|e| render_problem(&e))?;
+    }
+    Ok(())
+}
+
+/// Every compatibility outcome: compatible, not compatible (P2 opened, and commented on),
+/// compatible again (P2 resolved), inconclusive, lost.
+fn compat_outcomes(templates: &Templates) -> Result<(), Problem> {
+    let mut partner = partner();
+    partner.compat =
+        Some(toml::from_str("repository = \"acme/integration-tests\"\nworkflow = \"acme-compat.yml\"\n").expect("a constant [compat]")); // invariant: a constant table
+    partner.owner_slack = Some("<!subteam^S0123>".to_owned());
+    let github = crate::config::GitHubConfig::default();
+    let at = Timestamp::from_millis(1_764_000_000_000);
+    let mut detection = Detection {
+        id: 1,
+        partner_id: "acme".to_owned(),
+        version: "v2.1".to_owned(),
+        first_entry_key: "e1".to_owned(),
+        first_entry_title: "API v2.1 beta".to_owned(),
+        first_entry_link: Some("https://acme.test/changelog/v2-1".to_owned()),
+        detected_at: at,
+        entries: vec!["e1".to_owned()],
+        p2: None,
+        p2_incident: None,
+        auto_dispatch: true,
+    };
+    let run = CompatRun {
+        id: 1,
+        detection_id: 1,
+        partner_id: "acme".to_owned(),
+        version: "v2.1".to_owned(),
+        run_key: "sparky-acme-1-1-0a1b2c3d".to_owned(),
+        state: RunState::InProgress,
+        requested_by: RunTrigger::Detection,
+        requested_at: at,
+        run_id: Some(7),
+        html_url: Some("https://github.com/acme/integration-tests/actions/runs/7".to_owned()),
+        attempt: 1,
+        decided_attempt: 0,
+        reruns: 1,
+        conclusion: None,
+        started_at: Some(at),
+        completed_at: None,
+        failed_jobs: vec![],
+        polls: 3,
+        next_poll_at: at,
+        last_error: None,
+    };
+    let job = FailedJob {
+        name: "suite".to_owned(),
+        url: Some("https://github.com/acme/j/1".to_owned()),
+        conclusion: "failure".to_owned(),
+        steps: vec![FailedStep { name: "Run tests".to_owned(), number: 4 }],
+    };
+    let completed = |conclusion: &str| GitHubRun {
+        id: 7,
+        html_url: run.html_url.clone(),
+        status: "completed".to_owned(),
+        conclusion: Some(conclusion.to_owned()),
+        attempt: 1,
+        started_at: Some(at),
+        updated_at: Some(at + std::time::Duration::from_secs(250)),
+    };
+    let mut seen = vec![
+        (Observation::Run { run: completed("success"), failed_jobs: vec![] }, None),
+        (Observation::Run { run: completed("failure"), failed_jobs: vec![job.clone()] }, None),
+        (Observation::Run { run: completed("action_required"), failed_jobs: vec![] }, None),
+        (Observation::NotFound, None),
+        (Observation::Run { run: completed("success"), failed_jobs: vec![] }, Some(P2State::Open)),
+        (Observation::Run { run: completed("failure"), failed_jobs: vec![job] }, Some(P2State::Open)),
+    ];
+    for (observation, p2) in seen.drain(..) {
+        detection.p2 = p2;
+        detection.p2_incident = p2.map(|_| "compat:sparky-acme-1-1-0a1b2c3d".to_owned());
+        let ctx = CompatContext {
+            partner: &partner,
+            compat: partner.compat.as_ref().expect("set above"),
+            team: None,
+            channel: "#acme",
+            github: &github,
+            detection: &detection,
+        }; // invariant: set above
+        // Lost: past the follow timeout.
+        let now = at + github.follow_timeout.get() + std::time::Duration::from_secs(1);
+        compat_plan::next(templates, &ctx, &run, &observation, now).map_err(|e| render_problem(&e))?;
     }
     Ok(())
 }

@@ -4,9 +4,9 @@
 use sqlx::{AnyConnection, Row};
 
 use super::changelogs::EntryRecord;
+use super::word;
 use super::{Store, StoreError};
 use crate::model::{P2State, Timestamp};
-use super::word;
 
 /// What [`record`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +61,13 @@ pub struct Detection {
 ///
 /// # Errors
 /// A query failed.
-pub async fn record(conn: &mut AnyConnection, partner: &str, version: &str, entry: &EntryRecord, auto_dispatch: bool) -> Result<Recorded, StoreError> {
+pub async fn record(
+    conn: &mut AnyConnection,
+    partner: &str,
+    version: &str,
+    entry: &EntryRecord,
+    auto_dispatch: bool,
+) -> Result<Recorded, StoreError> {
     let now = Timestamp::now().as_millis();
     let inserted = sqlx::query(
         "INSERT INTO compat_detections (partner_id, version, first_entry_key, first_entry_title, first_entry_link, detected_at, auto_dispatch) \
@@ -155,7 +161,8 @@ pub async fn set_p2(conn: &mut AnyConnection, id: i64, state: P2State, incident:
     Ok(())
 }
 
-const COLUMNS: &str = "id, partner_id, version, first_entry_key, first_entry_title, first_entry_link, detected_at, p2, p2_incident, auto_dispatch";
+const COLUMNS: &str =
+    "id, partner_id, version, first_entry_key, first_entry_title, first_entry_link, detected_at, p2, p2_incident, auto_dispatch";
 
 async fn read(conn: &mut AnyConnection, row: &sqlx::any::AnyRow) -> Result<Detection, StoreError> {
     let id: i64 = row.try_get(0)?;

@@ -90,7 +90,12 @@ pub async fn scan(store: &Store, partner: &Partner, dispatch: bool) -> Result<Sc
     Ok(Scanned { entries: entries.len(), matching: found.len(), new })
 }
 
-async fn store_all(store: &Store, partner: &str, found: &[(String, &EntryRecord)], dispatch: bool) -> Result<usize, crate::store::StoreError> {
+async fn store_all(
+    store: &Store,
+    partner: &str,
+    found: &[(String, &EntryRecord)],
+    dispatch: bool,
+) -> Result<usize, crate::store::StoreError> {
     let mut tx = store.pool().begin().await?;
     let mut new = 0;
     for (version, entry) in found {
