@@ -209,7 +209,7 @@ async fn a_first_run_says_each_outcome_once_and_what_turns_printing_into_sending
     assert!(run.stdout.contains("changelogs: 2 feeds: 1 ok, 0 not modified, 1 failed: acme\n"), "{}", run.stdout);
     assert!(run.stdout.contains("digest: 2 entries in 1 message\n"), "{}", run.stdout);
     assert!(
-        run.stdout.contains("printed instead of sent: slack: set SLACK_BOT_TOKEN to send; jira: set JIRA_BASE_URL, JIRA_USER_EMAIL, JIRA_API_TOKEN, JIRA_PROJECT_KEY to send; pagerduty: set PAGERDUTY_ROUTING_KEY to send\n"),
+        run.stdout.contains("printed instead of sent: slack: set SLACK_BOT_TOKEN to send; jira: set JIRA_BASE_URL, JIRA_USER_EMAIL, JIRA_API_TOKEN, JIRA_PROJECT_KEY to send; pagerduty: set PAGERDUTY_ROUTING_KEY to send; github: set GITHUB_TOKEN, or GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY to send\n"),
         "{}",
         run.stdout
     );
