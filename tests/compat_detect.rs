@@ -161,3 +161,34 @@ async fn a_polled_beta_entry_is_detected_once_per_version() {
     assert_eq!(found[0].entries, ["b1", "b2"], "the second entry is added to the detection");
     store.close().await;
 }
+
+/// The `[compat]` of a shipped partner file.
+fn shipped(partner: &str) -> CompatConfig {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let config = sparky::config::Config::load_for(dir, sparky::config::Secrets::WhereSet).unwrap();
+    config.partner(partner).and_then(|p| p.compat.clone()).unwrap_or_else(|| panic!("partners/{partner}.toml has no [compat]"))
+}
+
+#[test]
+fn the_shipped_partner_files_detect_their_vendors_upcoming_versions() {
+    let graph = Detector::new(&shipped("microsoft-graph"));
+    let Some(entries) = corpus("msgraph_changelog_rss_excerpt.xml") else { return };
+    let beta = detect(&graph, &entries, "graph", "Security").expect("Graph's beta change dispatches");
+    assert_eq!(beta.version.as_deref(), Some("beta"));
+    assert_eq!(detect(&graph, &entries, "graph", "Groups"), None, "a v1.0 change is GA");
+
+    let github = Detector::new(&shipped("github"));
+    let Some(entries) = corpus("github_changelog_rss_2026-10-07_trimmed.xml") else { return };
+    for title in ["Local sandboxing for GitHub Copilot now generally available", "Claude Haiku 5.5 in GitHub Copilot"] {
+        assert_eq!(detect(&github, &entries, "github", title), None, "{title}");
+    }
+
+    let okta = Detector::new(&shipped("okta"));
+    let preview = okta.detect("Okta Identity Engine 2026.41.0", "Preview: new Identity Threat Protection API endpoints");
+    assert_eq!(preview.and_then(|d| d.version).as_deref(), Some("2026.41.0"));
+    assert_eq!(okta.detect("Okta Identity Engine 2026.40.1", "Production release: bug fixes"), None);
+
+    let slack = Detector::new(&shipped("slack"));
+    assert!(slack.detect("New Web API methods for canvases", "Three new methods: canvases.create ...").is_some());
+    assert_eq!(slack.detect("Deprecation of legacy bot tokens", "Legacy bot tokens will be retired"), None);
+}
