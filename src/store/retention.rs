@@ -40,6 +40,10 @@ use crate::model::{ActionState, EntryState, IncidentState, Timestamp};
 /// catch-up reads, and it is always younger than its period).
 const TICKS: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
+/// Webhook delivery ids are kept this long: GitHub redelivers a delivery (by hand, or an app's
+/// redelivery job) within 3 days; a replay older than a week is not a replay to worry about.
+const DELIVERIES: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
 /// Incidents deleted per statement.
 const IDS_PER_STATEMENT: usize = 200;
 
@@ -76,11 +80,13 @@ pub struct Pruned {
     pub changelog_marks_kept: u64,
     /// Finished job ticks deleted.
     pub job_runs: u64,
+    /// Webhook delivery ids deleted.
+    pub github_deliveries: u64,
 }
 
 impl Pruned {
     /// Rows deleted, by table (the label of `sparky_retention_pruned_rows_total`).
-    pub fn deleted(&self) -> [(&'static str, u64); 13] {
+    pub fn deleted(&self) -> [(&'static str, u64); 14] {
         [
             ("outbox", self.outbox),
             ("outbox_keys", self.outbox_keys),
@@ -95,6 +101,7 @@ impl Pruned {
             ("public_incidents", self.public_incidents),
             ("changelog_entries", self.changelog_entries),
             ("job_runs", self.job_runs),
+            ("github_deliveries", self.github_deliveries),
         ]
     }
 
@@ -127,6 +134,11 @@ pub async fn prune(store: &Store, retention: &RetentionConfig, now: Timestamp) -
         .rows_affected();
     prune_incidents(store, cutoff(retention.incident_history), &mut pruned).await?;
     pruned.job_runs = super::jobs::prune(store, now - TICKS).await?;
+    pruned.github_deliveries = sqlx::query("DELETE FROM github_deliveries WHERE received_at < $1")
+        .bind((now - DELIVERIES).as_millis())
+        .execute(store.pool())
+        .await?
+        .rows_affected();
     Ok(pruned)
 }
 
