@@ -82,7 +82,7 @@ impl App {
         let templates = Templates::load(&config.dir).map_err(ConfigError)?;
         let fetcher = Fetcher::new(&config.global.http)?;
         let sinks = crate::sinks::from_config(&config, &store)?;
-        let runs = None;
+        let runs = crate::sinks::github::runs(&config)?;
         let delivery = Delivery::new(sinks, &config.global.outbox, config.global.slack.messages_per_second);
         initialise_metrics(&config, &delivery);
         Ok(Self {

@@ -1,8 +1,9 @@
 //! The sinks' use of the one HTTP discipline: a client that follows no redirect (no write and no
 //! credential crosses one: a 3xx is a permanent error naming where it leads and the setting to
 //! fix, [`redirect_error`]), a total timeout per request, a bounded response size, and the
-//! mapping of answers to delivery outcomes (retry 408/429/5xx and transport errors, honouring
-//! `Retry-After`; a 4xx is permanent: retrying the same request cannot help).
+//! mapping of answers to delivery outcomes (retry 408/409/429/5xx, GitHub's rate-limit 403 and
+//! transport errors, honouring `Retry-After` and `x-ratelimit-reset`; any other 4xx is
+//! permanent: retrying the same request cannot help).
 
 use std::time::Duration;
 
@@ -59,7 +60,8 @@ impl SinkHttp {
         if status.is_redirection() {
             return Err(redirect_error(service, &response));
         }
-        let retry_after = parse_retry_after(response.headers());
+        let retry_after = parse_retry_after(response.headers()).or_else(|| rate_limit_reset(response.headers()));
+        let rate_limited = status == StatusCode::FORBIDDEN && rate_limited(response.headers());
         let body = read_capped(response, MAX_ANSWER, self.timeout).await.map_err(|e| DeliveryError::retry(format!("{service}: {e}")))?;
         let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         if status.is_success() {
@@ -70,6 +72,7 @@ impl SinkHttp {
             || status == StatusCode::REQUEST_TIMEOUT
             || status == StatusCode::CONFLICT
             || status.is_server_error()
+            || rate_limited
         {
             return Err(DeliveryError::Retry { reason, retry_after });
         }
@@ -102,8 +105,26 @@ fn url_setting(service: &str) -> &'static str {
         "Jira" => "JIRA_BASE_URL or [jira] base_url",
         "PagerDuty" => "PAGERDUTY_EVENTS_URL or [pagerduty] events_url",
         "Statuspage" => "STATUSPAGE_API_URL or [statuspage] api_url",
+        "GitHub" => "GITHUB_API_URL or [github] api_url",
         _ => "its base URL",
     }
+}
+
+/// GitHub's primary rate limit: a 403 with `x-ratelimit-remaining: 0` (its secondary limits
+/// send `Retry-After`), retried like a 429 (docs.github.com, "Rate limits for the REST API").
+fn rate_limited(headers: &reqwest::header::HeaderMap) -> bool {
+    headers.contains_key(reqwest::header::RETRY_AFTER)
+        || headers.get("x-ratelimit-remaining").and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim() == "0")
+}
+
+/// How long until GitHub's `x-ratelimit-reset` (epoch seconds), when the limit is spent.
+fn rate_limit_reset(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    if headers.get("x-ratelimit-remaining")?.to_str().ok()?.trim() != "0" {
+        return None;
+    }
+    let reset: i64 = headers.get("x-ratelimit-reset")?.to_str().ok()?.trim().parse().ok()?;
+    let now = crate::model::Timestamp::now().as_millis() / 1000;
+    Some(Duration::from_secs(u64::try_from(reset - now).unwrap_or(0).max(1)))
 }
 
 /// What to fix when `service` refuses a request with `status` (from each vendor's API
@@ -119,6 +140,13 @@ fn fix(service: &str, status: u16) -> Option<&'static str> {
         ("Statuspage", 401 | 403) => "STATUSPAGE_API_KEY is refused: create a key under API info in Statuspage",
         ("Statuspage", 404) => "check STATUSPAGE_PAGE_ID and the partner's [public_status] component_id",
         ("Statuspage", 400 | 422) => "Statuspage refused the request as it is (see its error)",
+        ("GitHub", 401) => {
+            "GitHub refuses the credentials: set GITHUB_TOKEN to a fine-grained token (Actions: read and write on the test repositories, Metadata: read), or check GITHUB_APP_ID and its private key"
+        }
+        ("GitHub", 403) => "the token or App may not do this: grant it Actions: read and write on the repository",
+        ("GitHub", 404) => {
+            "GitHub answers 404 for what the token cannot see: check [compat] repository and workflow in the partner file, and that the token or App has access to that repository"
+        }
         _ => return None,
     })
 }
@@ -147,6 +175,7 @@ mod tests {
         assert!(fix("Jira", 401).is_some_and(|f| f.contains("JIRA_API_TOKEN")));
         assert!(fix("PagerDuty", 400).is_some_and(|f| f.contains("PAGERDUTY_ROUTING_KEY")));
         assert!(fix("Statuspage", 404).is_some_and(|f| f.contains("STATUSPAGE_PAGE_ID")));
+        assert!(fix("GitHub", 401).is_some_and(|f| f.contains("GITHUB_TOKEN")));
         assert_eq!(fix("Jira", 418), None);
     }
 }

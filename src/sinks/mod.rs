@@ -3,6 +3,7 @@
 //! page by the [`statuspage::BuiltinStatusPage`]). [`from_config`] picks them; only the service
 //! assembly calls it.
 
+pub mod github;
 pub mod http;
 pub mod jira;
 pub mod log;
@@ -18,6 +19,7 @@ use crate::outbox::sink::Mode;
 use crate::outbox::{DeliveryError, Sink, Sinks};
 use crate::store::Store;
 
+use self::github::GitHubSink;
 use self::jira::JiraSink;
 use self::log::LogSink;
 use self::pagerduty::PagerDutySink;
@@ -51,11 +53,15 @@ pub fn from_config(config: &Config, store: &Store) -> Result<Sinks, DeliveryErro
     } else {
         (Arc::new(BuiltinStatusPage::new(store.clone())) as Arc<dyn Sink>, Mode::Builtin)
     };
+    let github = if g.github.auth().is_some() {
+        (Arc::new(GitHubSink::new(&g.github, &g.http, store.clone())?) as Arc<dyn Sink>, Mode::Api)
+    } else {
+        log()
+    };
     Ok(Sinks::new()
         .with(SinkKind::Slack, slack.0, slack.1)
         .with(SinkKind::Jira, jira.0, jira.1)
         .with(SinkKind::PagerDuty, pagerduty.0, pagerduty.1)
         .with(SinkKind::Statuspage, statuspage.0, statuspage.1)
-        // The GitHub API sink (sinks/github/) is not built yet: dispatches are printed.
-        .with(SinkKind::GitHub, Arc::new(LogSink), Mode::Log))
+        .with(SinkKind::GitHub, github.0, github.1))
 }

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod fake_feeds;
+pub mod fake_github;
 pub mod fake_jira;
 pub mod fake_pagerduty;
 pub mod fake_slack;
