@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use prometheus::core::Collector as _;
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
-use crate::model::{Cause, ErrorKind, EventKind, Outcome};
+use crate::model::{Cause, ErrorKind, EventKind, Outcome, WebhookOutcome};
 
 /// The (stage, kind) pairs of `sparky_errors_total` besides the sources' error kinds, created at
 /// zero by [`Metrics::initialise`].
@@ -95,6 +95,8 @@ pub struct Metrics {
     /// Silences (`sparky silence add`) and `[[maintenance]]` windows in force, as triage's last
     /// round counted them (the cluster's figure: silences are stored).
     pub silences_active: IntGauge,
+    /// `POST /webhooks/github` requests by outcome (`accepted`, `bad_signature`, `too_large` ...).
+    pub webhook_requests: IntCounterVec,
 }
 
 /// Registers `metric`. The names, labels and buckets are constants of this file, checked by its
@@ -226,6 +228,12 @@ impl Metrics {
                 &r,
                 IntGauge::new("sparky_silences_active", "Silences and maintenance windows in force (pages and public updates held)."),
             ),
+            webhook_requests: counter(
+                &r,
+                "sparky_webhook_requests_total",
+                "GitHub webhook deliveries by outcome (accepted, ignored, replayed, refused ...).",
+                &["outcome"],
+            ),
             registry: r,
         }
     }
@@ -287,6 +295,9 @@ impl Metrics {
             for result in ["ok", "error", "skipped"] {
                 self.job_runs.with_label_values(&[job, result]);
             }
+        }
+        for outcome in WebhookOutcome::ALL {
+            self.webhook_requests.with_label_values(&[outcome.as_str()]);
         }
         self.digests_posted.with_label_values(&["slack"]);
         // Up until the canaries say otherwise (triage refreshes it from the database).

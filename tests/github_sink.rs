@@ -270,3 +270,30 @@ async fn a_repository_that_is_not_owner_slash_name_is_refused_before_any_request
     assert!(err.to_string().contains("owner/name"), "{err}");
     assert!(env.github.received().is_empty());
 }
+
+#[test]
+fn the_example_workflow_declares_the_inputs_sparky_sends_and_names_its_run_by_the_key() {
+    let yml = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/compat-workflow.yml")).unwrap();
+    let sent = serde_json::to_value(DispatchInputs {
+        partner: String::new(),
+        api_version: String::new(),
+        changelog_url: String::new(),
+        sparky_run_key: String::new(),
+    })
+    .unwrap();
+    let inputs = yml.split("    inputs:\n").nth(1).expect("on.workflow_dispatch.inputs");
+    let declared: Vec<&str> = inputs
+        .lines()
+        .take_while(|l| l.is_empty() || l.starts_with("      "))
+        .filter(|l| l.starts_with("      ") && !l.starts_with("       ") && l.trim_end().ends_with(':'))
+        .map(|l| l.trim().trim_end_matches(':'))
+        .collect();
+    let mut wanted: Vec<&str> = sent.as_object().unwrap().keys().map(String::as_str).collect();
+    wanted.sort_unstable();
+    let mut got = declared.clone();
+    got.sort_unstable();
+    assert_eq!(got, wanted, "the workflow's inputs are the ones Sparky sends");
+    assert!(yml.contains("on:\n  workflow_dispatch:"), "dispatchable");
+    let run_name = yml.lines().find(|l| l.starts_with("run-name:")).expect("a run-name");
+    assert!(run_name.contains("${{ inputs.sparky_run_key }}"), "{run_name}");
+}

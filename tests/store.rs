@@ -7,9 +7,12 @@ mod common;
 
 use std::time::Duration;
 
-use sparky::model::{ActionState, CheckState, ErrorKind, Outcome, SinkKind, StateRecord, Timestamp};
+use sparky::model::{
+    ActionState, CheckState, ErrorKind, FailedJob, FailedStep, Outcome, RunState, RunTrigger, SinkKind, StateRecord, Timestamp,
+};
 use sparky::store::changelogs::{self, EntryRecord};
 use sparky::store::compat;
+use sparky::store::compat_runs::{self, NewRun, RunUpdate};
 use sparky::store::outbox::{self, Attempted, NewAction};
 use sparky::store::{Store, jobs};
 
@@ -378,3 +381,58 @@ async fn one_detection_per_partner_and_version(store: &Store) {
     assert_eq!(compat::list(store, None).await.unwrap().len(), 3);
 }
 on_both_backends!(compat_detections, one_detection_per_partner_and_version);
+
+/// A compatibility run: written once per key, found (GitHub's id recorded once), updated only by
+/// the poll that read it, hurried by a webhook (a completed run followed again only for a later
+/// attempt), and each webhook delivery taken once.
+async fn compat_runs_follow_their_run(store: &Store) {
+    let mut conn = store.pool().acquire().await.unwrap();
+    let detection = compat::record(&mut conn, "okta", "2026.41.0", &entry("a", 1_791_374_400_000), true).await.unwrap().id();
+    let d = compat::get(&mut conn, detection).await.unwrap().unwrap();
+    assert_eq!(d.first_entry_published_at, Some(Timestamp::from_millis(1_791_374_400_000)), "the announcing entry's publication");
+    let later = Timestamp::now() + Duration::from_secs(3600);
+    let new = NewRun {
+        detection_id: detection,
+        run_key: "sparky-okta-1-1-aaaa",
+        requested_by: RunTrigger::Detection,
+        requested_at: Timestamp::now(),
+        next_poll_at: later,
+    };
+    let id = compat_runs::insert(&mut conn, &new).await.unwrap().expect("a new run");
+    assert_eq!(compat_runs::insert(&mut conn, &new).await.unwrap(), None, "one run per key");
+    drop(conn);
+
+    compat_runs::found(store, "sparky-okta-1-1-aaaa", 77, Some("https://github.com/acme/compat/actions/runs/77")).await.unwrap();
+    compat_runs::found(store, "sparky-okta-1-1-aaaa", 78, None).await.unwrap();
+    let run = compat_runs::by_key(store, "sparky-okta-1-1-aaaa").await.unwrap().unwrap();
+    assert_eq!((run.state, run.run_id), (RunState::Queued, Some(77)), "found once: the first id stays");
+
+    assert_eq!(compat_runs::hurry(store, 77, 1).await.unwrap(), 1);
+    assert_eq!(compat_runs::due(store, Timestamp::now()).await.unwrap().len(), 1, "due now");
+
+    let mut done = RunUpdate::from_run(&run);
+    done.state = RunState::Completed;
+    done.conclusion = Some("failure".to_owned());
+    done.decided_attempt = 1;
+    done.attempt = 1;
+    done.failed_jobs = vec![FailedJob {
+        name: "suite".to_owned(),
+        url: None,
+        conclusion: "failure".to_owned(),
+        steps: vec![FailedStep { name: "Run tests".to_owned(), number: 5 }],
+    }];
+    let mut conn = store.pool().acquire().await.unwrap();
+    assert!(compat_runs::update(&mut conn, id, run.polls, &done).await.unwrap());
+    assert!(!compat_runs::update(&mut conn, id, run.polls, &done).await.unwrap(), "a poll that read an older row writes nothing");
+    drop(conn);
+    let stored = compat_runs::by_key(store, "sparky-okta-1-1-aaaa").await.unwrap().unwrap();
+    assert_eq!(stored.failed_jobs, done.failed_jobs);
+
+    assert_eq!(compat_runs::hurry(store, 77, 1).await.unwrap(), 0, "the decided attempt is not followed again");
+    assert_eq!(compat_runs::hurry(store, 77, 2).await.unwrap(), 1, "a re-run on GitHub is");
+    assert_eq!(compat_runs::by_key(store, "sparky-okta-1-1-aaaa").await.unwrap().unwrap().state, RunState::Queued);
+
+    assert!(compat_runs::take_delivery(store, "delivery-1").await.unwrap());
+    assert!(!compat_runs::take_delivery(store, "delivery-1").await.unwrap(), "a replay");
+}
+on_both_backends!(compat_runs_on_both_backends, compat_runs_follow_their_run);

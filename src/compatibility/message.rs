@@ -4,8 +4,9 @@
 use serde::Serialize;
 
 use super::plan::Context;
-use crate::model::{Timestamp, human_duration};
+use crate::model::human_duration;
 use crate::outbox::slack::{COMPAT, Purpose, RenderError, SlackPost};
+use crate::store::compat::Detection;
 use crate::store::compat_runs::RunUpdate;
 use crate::templates::{Templates, escape_mrkdwn, slack_link};
 
@@ -85,7 +86,7 @@ struct JobView<'a> {
 
 /// `Microsoft Graph beta (announced 2026-10-07): not compatible`: the P2's summary.
 pub fn summary(ctx: &Context<'_>) -> String {
-    format!("{} {} (announced {}): not compatible", ctx.partner.name, ctx.detection.version, announced(ctx.detection.detected_at))
+    format!("{} {} (announced {}): not compatible", ctx.partner.name, ctx.detection.version, announced(ctx.detection))
 }
 
 /// The Slack notice of `kind` for the run as `update` leaves it; `p2` says the notice opens or
@@ -116,7 +117,7 @@ fn view<'a>(ctx: &Context<'a>, update: &'a RunUpdate, kind: Kind, p2: bool) -> V
         kind: kind.as_str(),
         partner: PartnerView { id: ctx.partner.id.as_str(), name: &ctx.partner.name, owner_team: ctx.partner.owner_team.as_deref() },
         version: &detection.version,
-        announced: announced(detection.detected_at),
+        announced: announced(detection),
         entry: EntryView { title: &detection.first_entry_title, link: detection.first_entry_link.as_deref() },
         run: RunView {
             url: update.html_url.as_deref(),
@@ -144,7 +145,8 @@ fn job(job: &crate::model::FailedJob) -> JobView<'_> {
     }
 }
 
-/// The day a detection was announced (detected), `YYYY-MM-DD` UTC.
-fn announced(at: Timestamp) -> String {
-    at.to_datetime().format("%Y-%m-%d").to_string()
+/// The day the partner announced the version: its entry's publication, else when Sparky
+/// detected it; `YYYY-MM-DD` UTC.
+fn announced(detection: &Detection) -> String {
+    detection.first_entry_published_at.unwrap_or(detection.detected_at).to_datetime().format("%Y-%m-%d").to_string()
 }

@@ -90,14 +90,14 @@ pub fn next(templates: &Templates, ctx: &Context<'_>, run: &CompatRun, seen: &Ob
     update.next_poll_at = now + poll_delay(ctx.github, run.polls);
     update.last_error = None;
     let step = |update: RunUpdate| Step { update, actions: Vec::new(), p2: None };
-    let followed_since = run.started_at.unwrap_or(run.requested_at);
-    let overdue = now.since(followed_since) > ctx.github.follow_timeout.get();
+    // Followed since its latest attempt started (a re-run restarts the clock), else its dispatch.
+    let overdue = |u: &RunUpdate| now.since(u.started_at.unwrap_or(run.requested_at)) > ctx.github.follow_timeout.get();
     let github = match seen {
         Observation::Failed(e) => {
             update.last_error = Some(e.0.clone());
-            return if overdue { lost(templates, ctx, run, update) } else { Ok(step(update)) };
+            return if overdue(&update) { lost(templates, ctx, run, update) } else { Ok(step(update)) };
         }
-        Observation::NotFound => return if overdue { lost(templates, ctx, run, update) } else { Ok(step(update)) },
+        Observation::NotFound => return if overdue(&update) { lost(templates, ctx, run, update) } else { Ok(step(update)) },
         Observation::Run { run: github, failed_jobs } => {
             observed(&mut update, github);
             update.failed_jobs = failed_jobs.clone();
@@ -107,7 +107,7 @@ pub fn next(templates: &Templates, ctx: &Context<'_>, run: &CompatRun, seen: &Ob
     // A completed attempt already decided (its re-run not started yet) waits like a queued one.
     if update.state != RunState::Completed || github.attempt <= run.decided_attempt {
         update.state = if update.state == RunState::Completed { RunState::Queued } else { update.state };
-        return if overdue { lost(templates, ctx, run, update) } else { Ok(step(update)) };
+        return if overdue(&update) { lost(templates, ctx, run, update) } else { Ok(step(update)) };
     }
     update.decided_attempt = github.attempt;
     let conclusion = github.conclusion.as_deref().and_then(|c| c.parse::<RunConclusion>().ok());

@@ -1,9 +1,11 @@
 //! The HTTP server (axum): `GET /metrics` (Prometheus text format), `GET /healthz`, and the
 //! built-in public status page (`GET /status`, `GET /api/v2/summary.json`, see [`status_page`]),
-//! and the compatibility runs as JSON (`GET /api/compat`, see [`compat`]).
+//! the compatibility runs as JSON (`GET /api/compat`, see [`compat`]), and GitHub's
+//! `workflow_run` webhooks (`POST /webhooks/github`, see [`webhooks`]).
 
 pub mod compat;
 pub mod status_page;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +14,7 @@ use axum::Router;
 use axum::extract::State as Extract;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
@@ -41,6 +43,7 @@ pub fn router(state: State) -> Router {
         .route("/status", get(status_page::page))
         .route("/api/v2/summary.json", get(status_page::summary_json))
         .route("/api/compat", get(compat::api))
+        .route("/webhooks/github", post(webhooks::github))
         .with_state(state)
 }
 

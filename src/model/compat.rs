@@ -136,3 +136,27 @@ pub struct FailedStep {
     /// `number`, from 1.
     pub number: i64,
 }
+
+vocabulary! {
+    /// What `POST /webhooks/github` did with a delivery (`sparky_webhook_requests_total{outcome}`).
+    pub enum WebhookOutcome {
+        /// A `workflow_run` event, verified: the run's next poll hurried (202).
+        Accepted,
+        /// Verified, but nothing to do: `ping`, another event, a run Sparky does not follow (200).
+        Ignored,
+        /// Verified, its `X-GitHub-Delivery` id seen before (200, nothing done).
+        Replayed,
+        /// No `X-Hub-Signature-256` (401).
+        Unsigned,
+        /// A signature that does not match the body (401).
+        BadSignature,
+        /// No `GITHUB_WEBHOOK_SECRET` configured: every delivery refused (401).
+        NoSecret,
+        /// A body over the 1 MiB limit, refused before it was read whole (413).
+        TooLarge,
+        /// Verified, but not JSON or without the fields a `workflow_run` event has (400).
+        Malformed,
+        /// The database failed (503: GitHub redelivers on request).
+        Unavailable,
+    }
+}

@@ -74,7 +74,7 @@ mod time;
 
 pub use changelog::EntryState;
 pub use check::{AssertionResult, CheckState, Outcome, StateRecord, Transition, WarnChange, worst};
-pub use compat::{FailedJob, FailedStep, GitHubRun, P2State, RunConclusion, RunState, RunTrigger};
+pub use compat::{FailedJob, FailedStep, GitHubRun, P2State, RunConclusion, RunState, RunTrigger, WebhookOutcome};
 pub use error::ErrorKind;
 pub use ids::{CheckId, PartnerId};
 pub use incident::{Cause, Evidence, HistoryKind, Incident, IncidentState, Priority};

@@ -144,6 +144,7 @@ fn compat_outcomes(templates: &Templates) -> Result<(), Problem> {
         first_entry_key: "e1".to_owned(),
         first_entry_title: "API v2.1 beta".to_owned(),
         first_entry_link: Some("https://acme.test/changelog/v2-1".to_owned()),
+        first_entry_published_at: Some(at),
         detected_at: at,
         entries: vec!["e1".to_owned()],
         p2: None,

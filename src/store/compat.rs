@@ -42,6 +42,8 @@ pub struct Detection {
     pub first_entry_title: String,
     /// Its link.
     pub first_entry_link: Option<String>,
+    /// When that entry was published, when the feed said.
+    pub first_entry_published_at: Option<Timestamp>,
     /// When it was detected.
     pub detected_at: Timestamp,
     /// Every entry about this version (the first included), by the time it was added, then key.
@@ -70,8 +72,8 @@ pub async fn record(
 ) -> Result<Recorded, StoreError> {
     let now = Timestamp::now().as_millis();
     let inserted = sqlx::query(
-        "INSERT INTO compat_detections (partner_id, version, first_entry_key, first_entry_title, first_entry_link, detected_at, auto_dispatch) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (partner_id, version) DO NOTHING RETURNING id",
+        "INSERT INTO compat_detections (partner_id, version, first_entry_key, first_entry_title, first_entry_link, detected_at, auto_dispatch, first_entry_published_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (partner_id, version) DO NOTHING RETURNING id",
     )
     .bind(partner)
     .bind(version)
@@ -80,6 +82,7 @@ pub async fn record(
     .bind(entry.link.as_deref())
     .bind(now)
     .bind(i64::from(auto_dispatch))
+    .bind(entry.published_at.map(Timestamp::as_millis))
     .fetch_optional(&mut *conn)
     .await?;
     let recorded = match inserted {
@@ -161,8 +164,7 @@ pub async fn set_p2(conn: &mut AnyConnection, id: i64, state: P2State, incident:
     Ok(())
 }
 
-const COLUMNS: &str =
-    "id, partner_id, version, first_entry_key, first_entry_title, first_entry_link, detected_at, p2, p2_incident, auto_dispatch";
+const COLUMNS: &str = "id, partner_id, version, first_entry_key, first_entry_title, first_entry_link, detected_at, p2, p2_incident, auto_dispatch, first_entry_published_at";
 
 async fn read(conn: &mut AnyConnection, row: &sqlx::any::AnyRow) -> Result<Detection, StoreError> {
     let id: i64 = row.try_get(0)?;
@@ -189,5 +191,6 @@ async fn read(conn: &mut AnyConnection, row: &sqlx::any::AnyRow) -> Result<Detec
         },
         p2_incident: row.try_get(8)?,
         auto_dispatch: row.try_get::<i64, _>(9)? != 0,
+        first_entry_published_at: row.try_get::<Option<i64>, _>(10)?.map(Timestamp::from_millis),
     })
 }

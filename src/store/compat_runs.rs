@@ -251,25 +251,37 @@ pub async fn update(conn: &mut AnyConnection, id: i64, read_polls: i64, u: &RunU
     Ok(done.rows_affected() == 1)
 }
 
-/// Makes the followed runs of GitHub run `run_id` (every followed run without a known id too,
-/// since a webhook may name a run Sparky has not found yet) due now: a `workflow_run` webhook
-/// hurries the next poll. Returns how many.
+/// Makes the next poll of the followed runs that GitHub's run `run_id` may be (its own, and
+/// those whose run id is not known yet, since a webhook may name a run Sparky has not found yet)
+/// due now, and follows again a completed run of `run_id` that GitHub re-ran (`attempt` past the
+/// one decided: a re-run started by hand can still resolve a P2). A `workflow_run` webhook calls
+/// it; returns how many runs it hurried.
 ///
 /// # Errors
 /// A query failed.
-pub async fn hurry(store: &Store, run_id: i64) -> Result<u64, StoreError> {
+pub async fn hurry(store: &Store, run_id: i64, attempt: i64) -> Result<u64, StoreError> {
+    let now = Timestamp::now().as_millis();
     let [a, b, c] = RunState::FOLLOWED;
-    let done = sqlx::query(
+    let followed = sqlx::query(
         "UPDATE compat_runs SET next_poll_at = $1 WHERE state IN ($2, $3, $4) AND (run_id = $5 OR run_id IS NULL) AND next_poll_at > $1",
     )
-    .bind(Timestamp::now().as_millis())
+    .bind(now)
     .bind(a.as_str())
     .bind(b.as_str())
     .bind(c.as_str())
     .bind(run_id)
     .execute(store.pool())
     .await?;
-    Ok(done.rows_affected())
+    let rerun =
+        sqlx::query("UPDATE compat_runs SET state = $1, next_poll_at = $2 WHERE state = $3 AND run_id = $4 AND decided_attempt < $5")
+            .bind(RunState::Queued.as_str())
+            .bind(now)
+            .bind(RunState::Completed.as_str())
+            .bind(run_id)
+            .bind(attempt)
+            .execute(store.pool())
+            .await?;
+    Ok(followed.rows_affected() + rerun.rows_affected())
 }
 
 /// Takes webhook delivery `id` (`X-GitHub-Delivery`): `false` when it was taken before (a

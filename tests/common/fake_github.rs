@@ -68,6 +68,8 @@ pub struct Run {
     /// List requests still to come before the run is listed.
     pub hidden_for: usize,
     pub created_at: String,
+    /// When the current attempt started.
+    pub started_at: String,
 }
 
 struct State {
@@ -86,6 +88,8 @@ struct State {
     app_id: Option<u64>,
     /// The inputs the workflow declares.
     inputs: Vec<String>,
+    /// GitHub's clock ahead of the wall clock (tests that move Sparky's clock move this one).
+    ahead: chrono::Duration,
 }
 
 /// The fake GitHub.
@@ -119,6 +123,7 @@ impl FakeGitHub {
             token: token.to_owned(),
             app_id,
             inputs: INPUTS.iter().map(|i| (*i).to_owned()).collect(),
+            ahead: chrono::Duration::zero(),
         }));
         let server = MockServer::start().await;
         Mock::given(wiremock::matchers::any()).respond_with(Api(state.clone())).mount(&server).await;
@@ -143,6 +148,11 @@ impl FakeGitHub {
     /// Answer dispatches as `answer` from now on.
     pub fn set_answer(&self, answer: Answer) {
         self.state.lock().unwrap().answer = answer;
+    }
+
+    /// Moves GitHub's clock `by` ahead, as `common::time_travel` moves Sparky's.
+    pub fn advance(&self, by: std::time::Duration) {
+        self.state.lock().unwrap().ahead += chrono::Duration::from_std(by).unwrap();
     }
 
     /// The workflow declares `inputs` instead of [`INPUTS`].
@@ -248,15 +258,16 @@ fn route(state: &mut State, request: &Request, path: &str, body: &Value) -> Repl
     match (method, segments.as_slice()) {
         ("GET", ["repos", owner, repo, "installation"]) => (200, json!({"id": 4242, "account": {"login": owner}, "repository_selection": "selected", "app_slug": repo})),
         ("POST", ["app", "installations", "4242", "access_tokens"]) => {
-            let expires = chrono::Utc::now() + chrono::Duration::hours(1);
+            let expires = now(state) + chrono::Duration::hours(1);
             (201, json!({"token": INSTALLATION_TOKEN, "expires_at": expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), "permissions": body["permissions"], "repository_selection": "selected"}))
         }
         ("POST", ["repos", owner, repo, "actions", "workflows", workflow, "dispatches"]) => return dispatch(state, owner, repo, workflow, body),
         ("GET", ["repos", owner, repo, "actions", "workflows", workflow, "runs"]) => list(state, owner, repo, workflow, request),
         ("GET", ["repos", owner, repo, "actions", "runs", id]) => match find(state, id) {
             Some(i) => {
+                let updated = stamp(state);
                 let run = &mut state.runs[i];
-                let shown = run_json(run, owner, repo);
+                let shown = run_json(run, owner, repo, &updated);
                 run.step = (run.step + 1).min(2);
                 (200, shown)
             }
@@ -268,7 +279,9 @@ fn route(state: &mut State, request: &Request, path: &str, body: &Value) -> Repl
         },
         ("POST", ["repos", _, _, "actions", "runs", id, "rerun-failed-jobs"]) => match find(state, id) {
             Some(i) if state.runs[i].step == 2 => {
+                let started = stamp(state);
                 let run = &mut state.runs[i];
+                run.started_at = started;
                 run.attempt += 1;
                 run.step = 0;
                 run.conclusions.pop_front();
@@ -338,7 +351,8 @@ fn dispatch(state: &mut State, owner: &str, repo: &str, workflow: &str, body: &V
         step: 0,
         conclusions: conclusions.into(),
         hidden_for: if state.answer == Answer::NoContent { state.list_lag } else { 0 },
-        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        created_at: stamp(state),
+        started_at: stamp(state),
     });
     let delay = state.hold_next_dispatch.take();
     if state.answer == Answer::NoContent || body["return_run_details"] != json!(true) {
@@ -356,6 +370,7 @@ fn list(state: &mut State, owner: &str, repo: &str, workflow: &str, request: &Re
     let event = query.iter().find(|(k, _)| k == "event").map(|(_, v)| v.as_str());
     let created = query.iter().find(|(k, _)| k == "created").map(|(_, v)| v.trim_start_matches(">=").to_owned());
     let mut shown = Vec::new();
+    let updated = stamp(state);
     for run in state.runs.iter_mut().rev().filter(|r| r.workflow == workflow) {
         if run.hidden_for > 0 {
             run.hidden_for -= 1;
@@ -363,10 +378,19 @@ fn list(state: &mut State, owner: &str, repo: &str, workflow: &str, request: &Re
         }
         let recent = created.as_deref().is_none_or(|since| run.created_at.as_str() >= since);
         if event.is_none_or(|e| e == "workflow_dispatch") && recent {
-            shown.push(run_json(run, owner, repo));
+            shown.push(run_json(run, owner, repo, &updated));
         }
     }
     (200, json!({"total_count": shown.len(), "workflow_runs": shown}))
+}
+
+/// GitHub's clock.
+fn now(state: &State) -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now() + state.ahead
+}
+
+fn stamp(state: &State) -> String {
+    now(state).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 fn find(state: &State, id: &str) -> Option<usize> {
@@ -375,7 +399,7 @@ fn find(state: &State, id: &str) -> Option<usize> {
 }
 
 /// The run as `GET /actions/runs/{id}` shows it: the fixture's run with this run's fields.
-fn run_json(run: &Run, owner: &str, repo: &str) -> Value {
+fn run_json(run: &Run, owner: &str, repo: &str, updated_at: &str) -> Value {
     let mut v = fixture("actions_get_run.json");
     let (status, conclusion) = match run.step {
         0 => ("queued", Value::Null),
@@ -393,8 +417,8 @@ fn run_json(run: &Run, owner: &str, repo: &str) -> Value {
         ("html_url", json!(format!("https://github.com/{owner}/{repo}/actions/runs/{}", run.id))),
         ("url", json!(format!("https://api.github.com/repos/{owner}/{repo}/actions/runs/{}", run.id))),
         ("created_at", json!(run.created_at)),
-        ("run_started_at", json!(run.created_at)),
-        ("updated_at", json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))),
+        ("run_started_at", json!(run.started_at)),
+        ("updated_at", json!(updated_at)),
         ("path", json!(format!(".github/workflows/{}", run.workflow))),
     ];
     for (k, value) in fields {

@@ -27,6 +27,7 @@ fn detection(p2: Option<P2State>) -> Detection {
         first_entry_key: "e1".into(),
         first_entry_title: "API v2.1 beta".into(),
         first_entry_link: Some("https://acme.test/changelog/v2-1".into()),
+        first_entry_published_at: None,
         detected_at: Timestamp::from_millis(AT),
         entries: vec!["e1".into()],
         p2,
