@@ -67,6 +67,26 @@ async fn retention_problems_name_their_key() {
 }
 
 #[tokio::test]
+async fn a_github_app_key_that_is_not_one_is_a_problem_before_the_daemon_starts() {
+    let sparky = Sparky::new(Db::Sqlite).env("GITHUB_APP_ID", "31337").env("GITHUB_APP_PRIVATE_KEY", "-----BEGIN NOTHING-----");
+    sparky.write("partners/okta.toml", "id = \"okta\"\nname = \"Okta\"\n");
+    let run = sparky.cli(&["check-config"]).await;
+    run.expect_code(2);
+    assert!(run.stdout.contains("environment: GITHUB_APP_PRIVATE_KEY: not an RSA private key in PEM"), "{}", run.stdout);
+    assert!(!run.stdout.contains("BEGIN NOTHING"), "the key is not shown: {}", run.stdout);
+    let key = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/github-app-test-key.pem");
+    let good = Sparky::new(Db::Sqlite).env("GITHUB_APP_ID", "31337").env("GITHUB_APP_PRIVATE_KEY_FILE", key);
+    good.write("partners/okta.toml", "id = \"okta\"\nname = \"Okta\"\n");
+    let run = good.cli(&["check-config"]).await;
+    run.expect_code(0);
+    assert!(
+        run.stdout.contains("github: dispatching compatibility workflows at https://api.github.com/ as GitHub App 31337"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[tokio::test]
 async fn a_bad_config_stops_every_command_with_exit_2() {
     let sparky = Sparky::new(Db::Sqlite);
     sparky.write("partners/bad.toml", "id = \"Bad Id\"\nname = \"x\"\n");

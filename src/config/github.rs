@@ -138,8 +138,12 @@ impl GitHubConfig {
     }
 
     /// An App id without its key (or the reverse) is a problem: half an App would silently
-    /// print instead of dispatching.
+    /// print instead of dispatching; so is a key that is not an RSA private key in PEM (found
+    /// here, not when the daemon starts).
     pub fn check_halves(&self, problems: &mut Vec<Problem>) {
+        if self.poll_max < self.poll_min {
+            problems.push(Problem::new("sparky.toml", "github.poll_max", "shorter than github.poll_min"));
+        }
         if self.token.is_some() {
             return;
         }
@@ -154,10 +158,16 @@ impl GitHubConfig {
                 "GITHUB_APP_ID",
                 "the App's private key is set without GITHUB_APP_ID: set it, or unset the key",
             )),
-            _ => {}
-        }
-        if self.poll_max < self.poll_min {
-            problems.push(Problem::new("sparky.toml", "github.poll_max", "shorter than github.poll_min"));
+            (Some(_), Some(key)) => {
+                if let Err(e) = octocrab::EncodingKey::from_rsa_pem(key.expose().as_bytes()) {
+                    problems.push(Problem::new(
+                        "environment",
+                        "GITHUB_APP_PRIVATE_KEY",
+                        format!("not an RSA private key in PEM ({e}): give the .pem file GitHub generated for the App (GITHUB_APP_PRIVATE_KEY_FILE)"),
+                    ));
+                }
+            }
+            (None, None) => {}
         }
     }
 
