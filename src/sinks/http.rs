@@ -81,6 +81,20 @@ impl SinkHttp {
     }
 }
 
+/// `Ok` once `ready` has come; until then a retry at that time, whose reason `why` gives from
+/// the time (RFC 3339): how a sink waits for a service's index to show an uncertain attempt's
+/// effect (Jira's search, GitHub's runs list) before making it again.
+///
+/// # Errors
+/// `Retry` with `retry_after` until `ready`.
+pub fn wait_until(ready: crate::model::Timestamp, why: impl FnOnce(&str) -> String) -> Result<(), DeliveryError> {
+    let now = crate::model::Timestamp::now();
+    if now >= ready {
+        return Ok(());
+    }
+    Err(DeliveryError::Retry { reason: why(&ready.to_rfc3339()), retry_after: Some(ready.since(now)) })
+}
+
 /// The permanent error of a sink call answered with a redirect, which is never followed (its
 /// body is a write and its headers hold the credentials): names both ends and the setting to fix.
 pub fn redirect_error(service: &str, response: &reqwest::Response) -> DeliveryError {

@@ -16,6 +16,7 @@ use crate::config::{GitHubConfig, HttpConfig};
 use crate::model::Timestamp;
 use crate::outbox::github::{DispatchInputs, GitHubAction};
 use crate::outbox::{Action, Attempt, Delivered, DeliveryError, Sink};
+use crate::sinks::http::wait_until;
 use crate::sources::compat::follow::{Runs, Workflow};
 use crate::store::{Store, compat_runs, remote_ids};
 
@@ -91,17 +92,11 @@ impl GitHubSink {
             return self.record(key, run.id, run.html_url.as_deref()).await.map(Some);
         }
         let attempted = mark.parse::<i64>().map_or(Timestamp::EPOCH, Timestamp::from_millis);
-        let listed_by = attempted + self.run_lag;
-        let now = Timestamp::now();
-        if now < listed_by {
-            return Err(DeliveryError::Retry {
-                reason: format!(
-                    "an earlier dispatch of run {key} may have started it; GitHub can take [github] run_lag to list a run, so Sparky looks again at {} before dispatching again",
-                    listed_by.to_rfc3339()
-                ),
-                retry_after: Some(listed_by.since(now)),
-            });
-        }
+        wait_until(attempted + self.run_lag, |at| {
+            format!(
+                "an earlier dispatch of run {key} may have started it; GitHub can take [github] run_lag to list a run, so Sparky looks again at {at} before dispatching again"
+            )
+        })?;
         Ok(None)
     }
 

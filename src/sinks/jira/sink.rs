@@ -20,7 +20,7 @@ use crate::config::{HttpConfig, JiraConfig, Secret};
 use crate::model::{Priority, Timestamp};
 use crate::outbox::jira::{JiraAction, Owner, adf};
 use crate::outbox::{Action, Attempt, Delivered, DeliveryError, Sink};
-use crate::sinks::http::SinkHttp;
+use crate::sinks::http::{SinkHttp, wait_until};
 use crate::store::{Store, remote_ids};
 
 /// The sink name under which issue keys are kept in `remote_ids`.
@@ -147,17 +147,11 @@ impl JiraSink {
             .map_err(|e| DeliveryError::retry(format!("cannot read when the Jira issue of {incident} was last created: {e}")))?;
         // Without a recorded attempt (an action written before the mark was), search at once.
         let attempted = mark.and_then(|m| m.parse::<i64>().ok()).map_or(Timestamp::EPOCH, Timestamp::from_millis);
-        let searchable = attempted + self.cfg.search_lag.get();
-        let now = Timestamp::now();
-        if now < searchable {
-            return Err(DeliveryError::Retry {
-                reason: format!(
-                    "an earlier create of the Jira issue may have succeeded; Jira's search can lag, so Sparky looks for label {fingerprint} at {} before creating it again",
-                    searchable.to_rfc3339()
-                ),
-                retry_after: Some(searchable.since(now)),
-            });
-        }
+        wait_until(attempted + self.cfg.search_lag.get(), |at| {
+            format!(
+                "an earlier create of the Jira issue may have succeeded; Jira's search can lag, so Sparky looks for label {fingerprint} at {at} before creating it again"
+            )
+        })?;
         if let Some(key) = self.find_by_label(fingerprint).await? {
             return Ok(Some(key));
         }
