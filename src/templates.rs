@@ -34,6 +34,11 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("jira/incident.txt.j2", include_str!("../templates/jira/incident.txt.j2")),
     ("jira/compat.txt.j2", include_str!("../templates/jira/compat.txt.j2")),
     ("status_page.html.j2", include_str!("../templates/status_page.html.j2")),
+    ("dashboard/layout.html.j2", include_str!("../templates/dashboard/layout.html.j2")),
+    ("dashboard/overview.html.j2", include_str!("../templates/dashboard/overview.html.j2")),
+    ("dashboard/partner.html.j2", include_str!("../templates/dashboard/partner.html.j2")),
+    ("dashboard/changelog.html.j2", include_str!("../templates/dashboard/changelog.html.j2")),
+    ("dashboard/changelog.atom.xml.j2", include_str!("../templates/dashboard/changelog.atom.xml.j2")),
 ];
 
 /// The names of the compiled-in templates (what a file under `templates/` may override).
@@ -93,7 +98,7 @@ fn environment() -> Environment<'static> {
     env.set_auto_escape_callback(|name| {
         if name.ends_with(".jsonl.j2") || name.ends_with(".json.j2") {
             AutoEscape::Json
-        } else if name.ends_with(".html.j2") {
+        } else if name.ends_with(".html.j2") || name.ends_with(".xml.j2") {
             AutoEscape::Html
         } else {
             AutoEscape::None

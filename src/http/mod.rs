@@ -4,6 +4,8 @@
 //! `workflow_run` webhooks (`POST /webhooks/github`, see [`webhooks`]).
 
 pub mod compat;
+pub mod dashboard;
+pub mod headers;
 pub mod status_page;
 pub mod webhooks;
 
@@ -44,6 +46,8 @@ pub fn router(state: State) -> Router {
         .route("/api/v2/summary.json", get(status_page::summary_json))
         .route("/api/compat", get(compat::api))
         .route("/webhooks/github", post(webhooks::github))
+        .merge(dashboard::routes())
+        .layer(axum::middleware::map_response(headers::secure))
         .with_state(state)
 }
 

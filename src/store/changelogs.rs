@@ -351,17 +351,34 @@ pub async fn entries(store: &Store, partner: &str) -> Result<Vec<EntryRecord>, S
     .bind(partner)
     .fetch_all(store.pool())
     .await?;
-    rows.iter()
-        .map(|row| {
-            let tags: String = row.try_get(5)?;
-            Ok(EntryRecord {
-                key: row.try_get(0)?,
-                title: row.try_get(1)?,
-                link: row.try_get(2)?,
-                published_at: row.try_get::<Option<i64>, _>(3)?.map(Timestamp::from_millis),
-                summary: row.try_get(4)?,
-                tags: tags.split(',').filter(|t| !t.is_empty()).map(str::to_owned).collect(),
-            })
-        })
-        .collect()
+    rows.iter().map(entry_record).collect()
+}
+
+/// The newest `limit` entries of every partner (`partner` only, when given), newest first by
+/// publication (first seen when the feed gives no date): `(partner, entry)`.
+///
+/// # Errors
+/// A query failed.
+pub async fn recent(store: &Store, partner: Option<&str>, limit: i64) -> Result<Vec<(String, EntryRecord)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT entry_key, title, link, published_at, summary, tags, partner_id FROM changelog_entries \
+         WHERE ($1 IS NULL OR partner_id = $1) ORDER BY COALESCE(published_at, first_seen_at) DESC, entry_key LIMIT $2",
+    )
+    .bind(partner)
+    .bind(limit)
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter().map(|row| Ok((row.try_get(6)?, entry_record(row)?))).collect()
+}
+
+fn entry_record(row: &sqlx::any::AnyRow) -> Result<EntryRecord, StoreError> {
+    let tags: String = row.try_get(5)?;
+    Ok(EntryRecord {
+        key: row.try_get(0)?,
+        title: row.try_get(1)?,
+        link: row.try_get(2)?,
+        published_at: row.try_get::<Option<i64>, _>(3)?.map(Timestamp::from_millis),
+        summary: row.try_get(4)?,
+        tags: tags.split(',').filter(|t| !t.is_empty()).map(str::to_owned).collect(),
+    })
 }

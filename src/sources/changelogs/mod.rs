@@ -232,6 +232,11 @@ async fn parse_body(
 pub fn summarise(entry: &ParsedEntry, rules: &TagRules, max_chars: usize) -> EntryRecord {
     let text = html_to_text(&entry.body);
     let mut title = html_to_text(&entry.title);
+    // A title that is nothing but markup (`<script>alert(1)</script>`) is what the partner wrote:
+    // kept as text (every page and message escapes it), not silently replaced.
+    if title.is_empty() {
+        title = entry.title.split_whitespace().collect::<Vec<_>>().join(" ");
+    }
     if title.is_empty() {
         title = if text.is_empty() { "(untitled)".to_owned() } else { truncate_words(&text, 80) };
     }
@@ -289,5 +294,11 @@ mod tests {
         assert!(r.summary.chars().count() <= 300 && r.summary.ends_with('…'));
         assert_eq!(r.tags, vec!["breaking", "security"], "categories feed the tag rules");
         assert_eq!(r.key, "https://x.test/1");
+        let markup = ParsedEntry { title: "<script>alert(1)</script>".to_owned(), body: "<p>Body</p>".to_owned(), ..entry };
+        assert_eq!(
+            summarise(&markup, &TagRules::default(), 300).title,
+            "<script>alert(1)</script>",
+            "kept as written, escaped where shown"
+        );
     }
 }

@@ -1,0 +1,63 @@
+//! The dashboard, served by `sparky run`: server-rendered HTML from `templates/dashboard/`
+//! (minijinja, auto-escaped, overridable per file), inline SVG for charts, no script; each page
+//! has the JSON it renders behind it.
+//!
+//! - [`overview`]: `GET /` and `GET /api/partners`, one row per partner, worst first;
+//! - [`partner`]: `GET /partners/{id}` and `GET /api/partners/{id}`, one integration's page with
+//!   its [`vendor_lag`];
+//! - [`changelog`]: `GET /changelog`, `GET /changelog.atom` and `GET /api/changelog`.
+//!
+//! Every partner-provided string (feed titles, status page texts, incident names) reaches the
+//! page through the templates' HTML escaping; links are kept only when they are `http(s)` URLs
+//! ([`safe_link`]), so a `javascript:` link in a feed is never clickable.
+
+pub mod changelog;
+pub mod overview;
+pub mod partner;
+pub mod vendor_lag;
+pub mod view;
+
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Serialize;
+
+use super::State;
+use crate::templates::{TemplateError, Templates};
+
+/// The dashboard's routes.
+pub fn routes() -> Router<State> {
+    Router::new()
+        .route("/", get(overview::page))
+        .route("/api/partners", get(overview::api))
+        .route("/partners/{id}", get(partner::page))
+        .route("/api/partners/{id}", get(partner::api))
+        .route("/changelog", get(changelog::page))
+        .route("/changelog.atom", get(changelog::atom))
+        .route("/api/changelog", get(changelog::api))
+}
+
+/// Renders `template` with `view` as an HTML answer.
+fn html<V: Serialize>(templates: &Templates, template: &str, view: &V) -> Response {
+    match templates.render(template, view) {
+        Ok(body) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response(),
+        Err(e) => rendering_failed(&e),
+    }
+}
+
+fn rendering_failed(e: &TemplateError) -> Response {
+    tracing::warn!(error = %e, "cannot render a dashboard page");
+    (StatusCode::INTERNAL_SERVER_ERROR, "page cannot be rendered\n").into_response()
+}
+
+/// The answer when the database fails.
+fn unavailable(e: &crate::store::StoreError) -> Response {
+    tracing::warn!(error = %e, "cannot read the dashboard's data");
+    (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"error": "database unavailable"}))).into_response()
+}
+
+/// The answer for an unknown partner.
+fn no_partner(id: &str) -> Response {
+    (StatusCode::NOT_FOUND, axum::Json(serde_json::json!({"error": format!("no partner `{id}`")}))).into_response()
+}
