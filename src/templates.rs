@@ -39,6 +39,8 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("dashboard/partner.html.j2", include_str!("../templates/dashboard/partner.html.j2")),
     ("dashboard/changelog.html.j2", include_str!("../templates/dashboard/changelog.html.j2")),
     ("dashboard/changelog.atom.xml.j2", include_str!("../templates/dashboard/changelog.atom.xml.j2")),
+    ("dashboard/ops.html.j2", include_str!("../templates/dashboard/ops.html.j2")),
+    ("dashboard/compat.html.j2", include_str!("../templates/dashboard/compat.html.j2")),
 ];
 
 /// The names of the compiled-in templates (what a file under `templates/` may override).

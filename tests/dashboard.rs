@@ -153,6 +153,136 @@ async fn every_page_tells_the_story_and_escapes_what_partners_wrote() {
     }
     let (_, _, overview) = get(&base, "/").await;
     assert!(overview.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"), "as text on the overview");
+    let (status, _, compat) = get(&base, "/compat?team=identity").await;
+    assert_eq!(status, 200);
+    for want in ["Microsoft Graph</a> beta", "P2 ", "test (Python 3.7)", "step 5 Run tests", "owned by identity"] {
+        assert!(compat.contains(want), "/compat lacks {want:?}:\n{compat}");
+    }
+    let (_, _, other_team) = get(&base, "/compat?team=payments").await;
+    assert!(!other_team.contains("test (Python 3.7)"), "another team's page");
+    let (status, _, ops) = get(&base, "/ops").await;
+    assert_eq!(status, 200);
+    assert!(ops.contains("Admin actions are off: set SPARKY_ADMIN_TOKEN"), "{ops}");
+    let off = reqwest::Client::new().post(format!("{base}/ops/outbox/1/retry")).bearer_auth("anything").send().await.unwrap();
+    assert_eq!(off.status().as_u16(), 403);
+    assert!(off.text().await.unwrap().contains("SPARKY_ADMIN_TOKEN"));
     assert_eq!(s.github.violations(), Vec::<String>::new());
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn retrying_a_dead_action_needs_the_admin_token() {
+    const ADMIN: &str = "admin-token-0123456789abcdef";
+    let w = World::new(&["acme-api"], &format!("[server]\nadmin_token = \"{ADMIN}\"\n")).await;
+    w.jira.fail_creates(1, 400);
+    w.partner_api(500);
+    w.once("synthetics").await;
+    let daemon = w.sparky.boot().await;
+    let base = daemon.base.clone();
+    let (_, _, api) = get(&base, "/api/ops").await;
+    let api: Value = serde_json::from_str(&api).unwrap();
+    let dead =
+        api["actions"].as_array().unwrap().iter().find(|a| a["state"] == "dead").unwrap_or_else(|| panic!("a dead action: {api}")).clone();
+    assert_eq!(api["admin"], "signed_out");
+    assert!(dead["last_error"].as_str().unwrap().contains("HTTP 400"), "{dead}");
+    let id = dead["id"].as_i64().unwrap();
+    let (_, _, page) = get(&base, "/ops").await;
+    assert!(page.contains("name=\"token\"") && !page.contains(ADMIN), "a sign-in form, the token never shown");
+
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let retry = |auth: Option<&'static str>| {
+        let mut request = no_redirects.post(format!("{base}/ops/outbox/{id}/retry"));
+        if let Some(token) = auth {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    assert_eq!(retry(None).await.unwrap().status().as_u16(), 401, "without a token");
+    assert_eq!(retry(Some("wrong-token")).await.unwrap().status().as_u16(), 401, "with a wrong one");
+    let done = retry(Some(ADMIN)).await.unwrap();
+    assert_eq!(done.status().as_u16(), 303);
+    assert_eq!(done.headers()["location"], "/ops");
+    let app = w.sparky.app().await;
+    let row = sparky::store::outbox::get(&app.store, id).await.unwrap().unwrap();
+    assert_ne!(row.state, sparky::model::ActionState::Dead, "requeued");
+    app.store.close().await;
+
+    // The login form: a wrong token is refused, the right one gives a session cookie that is
+    // not the token, and that cookie signs a later request in.
+    let form = |token: &str| {
+        let body = format!("token={}", url::form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>());
+        no_redirects.post(format!("{base}/ops/login")).header("content-type", "application/x-www-form-urlencoded").body(body).send()
+    };
+    assert_eq!(form("nope").await.unwrap().status().as_u16(), 401);
+    let signed = form(ADMIN).await.unwrap();
+    assert_eq!(signed.status().as_u16(), 303);
+    let cookie = signed.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && !cookie.contains(ADMIN), "{cookie}");
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let page = no_redirects.get(format!("{base}/api/ops")).header("cookie", &session).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("\"admin\":\"signed_in\""), "{page}");
+    let again = no_redirects.post(format!("{base}/ops/outbox/{id}/retry")).header("cookie", &session).send().await.unwrap();
+    assert_eq!(again.status().as_u16(), 409, "no longer dead");
+    daemon.stop().await;
+}
+
+/// Headless Chromium (Debian `chromium`, installed by `.ci/run`): `None` when absent (a failure
+/// under `CI=true`).
+fn chromium() -> Option<&'static str> {
+    let found = ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|c| std::process::Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()));
+    assert!(found.is_some() || std::env::var("CI").is_err(), "chromium is needed under CI=true (apt-get install chromium)");
+    found
+}
+
+/// `chromium --headless` on `url`: its DOM after rendering, and a screenshot at `png`.
+async fn browse(chromium: &str, url: &str, png: &std::path::Path) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let args = |extra: &str| {
+        vec![
+            "--headless".to_owned(),
+            "--no-sandbox".to_owned(),
+            "--disable-gpu".to_owned(),
+            "--hide-scrollbars".to_owned(),
+            format!("--user-data-dir={}", profile.path().display()),
+            "--window-size=1280,1600".to_owned(),
+            extra.to_owned(),
+            url.to_owned(),
+        ]
+    };
+    let dom = tokio::process::Command::new(chromium).args(args("--dump-dom")).output().await.unwrap();
+    assert!(dom.status.success(), "chromium --dump-dom {url}: {}", String::from_utf8_lossy(&dom.stderr));
+    let shot = tokio::process::Command::new(chromium).args(args(&format!("--screenshot={}", png.display()))).output().await.unwrap();
+    assert!(shot.status.success() && png.exists(), "chromium --screenshot {url}: {}", String::from_utf8_lossy(&shot.stderr));
+    String::from_utf8_lossy(&dom.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn a_browser_shows_the_overview_a_partner_page_and_the_status_page() {
+    let Some(chromium) = chromium() else { return };
+    let s = story().await;
+    let daemon = s.w.sparky.boot().await;
+    // Kept as test artifacts, for a person to look at.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let pages: [(&str, &str, &[&str]); 7] = [
+        ("/", "overview", &["Partners", "Acme Cloud", "Microsoft Graph", "acme-api", "<script>alert(1)</script>"]),
+        ("/partners/acme", "partner-acme", &["Vendor lag (90 days)", "17 min", "Checks, last 7 days", "What their status page said"]),
+        ("/partners/graph", "partner-graph", &["Compatibility runs", "test (Python 3.7)", "failure"]),
+        ("/status", "status", &["All Systems Operational", "Acme Cloud"]),
+        ("/compat", "compat", &["Compatibility runs", "step 5 Run tests"]),
+        ("/changelog", "changelog", &["Partner changelogs", "Beta: new Teams meeting APIs"]),
+        ("/ops", "ops", &["Operations", "Admin actions are off"]),
+    ];
+    for (path, name, wants) in pages {
+        let dom = browse(chromium, &format!("{}{path}", daemon.base), &dir.join(format!("{name}.png"))).await;
+        // The DOM's text: the `<script>` title is a text node (escaped again in the dump), never an element.
+        assert!(!dom.contains("<script>alert(1)</script>"), "{path}: a script element in the rendered page");
+        for want in wants {
+            let shown = want.replace('<', "&lt;").replace('>', "&gt;");
+            assert!(dom.contains(&shown), "{path}: the browser does not show {want:?}:\n{dom}");
+        }
+    }
     daemon.stop().await;
 }

@@ -125,11 +125,15 @@ impl Default for DatabaseConfig {
 pub struct ServerConfig {
     /// Address of `/metrics`, `/healthz` and the pages. Env: `SPARKY_LISTEN`. Default `127.0.0.1:9750`.
     pub listen: SocketAddr,
+    /// Enables the dashboard's admin actions (retrying a dead action), given as
+    /// `Authorization: Bearer` or through the `/ops/login` form. Env: `SPARKY_ADMIN_TOKEN`.
+    /// Default none: admin actions are off.
+    pub admin_token: Option<super::types::Secret>,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { listen: SocketAddr::from(([127, 0, 0, 1], 9750)) }
+        Self { listen: SocketAddr::from(([127, 0, 0, 1], 9750)), admin_token: None }
     }
 }
 
@@ -295,6 +299,9 @@ impl GlobalConfig {
     pub fn apply_env(&mut self, env: EnvLookup<'_>, problems: &mut Vec<Problem>) {
         if let Some(url) = env("SPARKY_DATABASE_URL").filter(|v| !v.is_empty()) {
             self.database.url = url;
+        }
+        if let Some(token) = env("SPARKY_ADMIN_TOKEN").filter(|v| !v.is_empty()) {
+            self.server.admin_token = Some(super::types::Secret::new(token));
         }
         if let Some(listen) = env("SPARKY_LISTEN").filter(|v| !v.is_empty()) {
             match listen_address(&listen) {

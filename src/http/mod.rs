@@ -35,6 +35,8 @@ pub struct State {
     pub templates: Arc<Templates>,
     /// Wakes the compatibility follow-up (a `workflow_run` webhook hurries a poll).
     pub compat_wake: Arc<tokio::sync::Notify>,
+    /// Wakes the delivery worker (an action retried from `/ops`).
+    pub wake: Arc<tokio::sync::Notify>,
 }
 
 /// The routes.

@@ -116,6 +116,7 @@ impl App {
             store: self.store.clone(),
             templates: self.templates.clone(),
             compat_wake: self.compat_wake.clone(),
+            wake: self.wake.clone(),
         }
     }
 }

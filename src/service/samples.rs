@@ -37,6 +37,7 @@ pub fn template_problems(templates: &Templates) -> Vec<Problem> {
         egress_alert(&strict),
         status_page(&strict),
         compat_outcomes(&strict),
+        crate::http::dashboard::samples::render_all(&strict).map_err(|e| e.problem()),
     ];
     for problem in results.into_iter().filter_map(Result::err) {
         if !problems.contains(&problem) {

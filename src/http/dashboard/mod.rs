@@ -5,22 +5,28 @@
 //! - [`overview`]: `GET /` and `GET /api/partners`, one row per partner, worst first;
 //! - [`partner`]: `GET /partners/{id}` and `GET /api/partners/{id}`, one integration's page with
 //!   its [`vendor_lag`];
-//! - [`changelog`]: `GET /changelog`, `GET /changelog.atom` and `GET /api/changelog`.
+//! - [`changelog`]: `GET /changelog`, `GET /changelog.atom` and `GET /api/changelog`;
+//! - [`compat`]: `GET /compat`, the page of `GET /api/compat`;
+//! - [`ops`]: `GET /ops` and `GET /api/ops` (outbox, fetch health, replicas), and the admin
+//!   actions behind `SPARKY_ADMIN_TOKEN` (`POST /ops/login`, `POST /ops/outbox/{id}/retry`).
 //!
 //! Every partner-provided string (feed titles, status page texts, incident names) reaches the
 //! page through the templates' HTML escaping; links are kept only when they are `http(s)` URLs
 //! ([`safe_link`]), so a `javascript:` link in a feed is never clickable.
 
 pub mod changelog;
+pub mod compat;
+pub mod ops;
 pub mod overview;
 pub mod partner;
+pub mod samples;
 pub mod vendor_lag;
 pub mod view;
 
 use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::Serialize;
 
 use super::State;
@@ -36,6 +42,11 @@ pub fn routes() -> Router<State> {
         .route("/changelog", get(changelog::page))
         .route("/changelog.atom", get(changelog::atom))
         .route("/api/changelog", get(changelog::api))
+        .route("/compat", get(compat::page))
+        .route("/ops", get(ops::page))
+        .route("/api/ops", get(ops::api))
+        .route("/ops/login", post(ops::login))
+        .route("/ops/outbox/{id}/retry", post(ops::retry))
 }
 
 /// Renders `template` with `view` as an HTML answer.

@@ -45,7 +45,8 @@ pub struct PartnerRow {
     /// Its name.
     pub name: String,
     /// How bad it stands: 4 our incident (internal cause), 3 our incident (external) or a failing
-    /// check, 2 its page reports a major or critical outage, 1 minor or a warning, 0 fine.
+    /// check, 2 its page reports a major or critical outage, 1 minor, a warning or an open
+    /// compatibility P2, 0 fine.
     pub severity: u8,
     /// Our checks of it.
     pub checks: Vec<CheckRow>,
@@ -233,7 +234,7 @@ async fn row(
             url: safe_link(r.url.as_deref()),
             p2: s.p2.as_ref().filter(|p| p.state == crate::model::P2State::Open).and_then(|p| p.jira_key.clone()),
         });
-    let severity = severity(&checks, status.as_ref(), incident.as_ref());
+    let severity = severity(&checks, status.as_ref(), incident.as_ref()).max(u8::from(compat.as_ref().is_some_and(|c| c.p2.is_some())));
     Ok(PartnerRow { id: id.to_owned(), name: partner.name.clone(), severity, checks, status, incident, entries, compat })
 }
 

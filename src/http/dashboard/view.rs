@@ -62,6 +62,8 @@ pub struct Timeline {
     pub p50: String,
     /// Likewise the p95.
     pub p95: String,
+    /// The p95 points as `(x, y)`, for dots (a lone point draws no line).
+    pub dots: Vec<(f64, f64)>,
     /// The top of the latency scale, ms.
     pub max_ms: i64,
     /// Box width.
@@ -93,18 +95,14 @@ impl Timeline {
             }
         }
         let max_ms = p95.iter().map(|(_, v)| *v).max().unwrap_or(0).max(1);
-        let points = |line: &[(usize, i64)]| {
-            let step = f64::from(width) / buckets.max(1) as f64;
-            line.iter()
-                .map(|(i, v)| {
-                    let x = (*i as f64 + 0.5) * step;
-                    let y = f64::from(height) * (1.0 - *v as f64 / max_ms as f64);
-                    format!("{x:.1},{y:.1}")
-                })
-                .collect::<Vec<_>>()
-                .join(" ")
+        let step = f64::from(width) / buckets.max(1) as f64;
+        let xy = |(i, v): &(usize, i64)| {
+            let round = |f: f64| (f * 10.0).round() / 10.0;
+            (round((*i as f64 + 0.5) * step), round(f64::from(height) * (1.0 - *v as f64 / max_ms as f64)))
         };
-        Self { p50: points(&p50), p95: points(&p95), cells: outcomes, max_ms, width, height }
+        let points =
+            |line: &[(usize, i64)]| line.iter().map(&xy).map(|(x, y)| format!("{x:.1},{y:.1}")).collect::<Vec<_>>().join(" ");
+        Self { p50: points(&p50), p95: points(&p95), dots: p95.iter().map(xy).collect(), cells: outcomes, max_ms, width, height }
     }
 }
 
@@ -137,6 +135,7 @@ mod tests {
         assert_eq!(t.max_ms, 300);
         assert_eq!(t.p95, "5.0,0.0 15.0,8.3");
         assert_eq!(t.p50, "5.0,6.7 15.0,8.3");
+        assert_eq!(t.dots, [(5.0, 0.0), (15.0, 8.3)]);
     }
 
     #[test]

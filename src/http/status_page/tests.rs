@@ -119,8 +119,13 @@ async fn the_html_page_escapes_partner_names_and_texts() {
         at: Timestamp::now(),
     };
     table::open_incident(&store, &new).await.unwrap();
-    let state =
-        State { config: std::sync::Arc::new(config), store, templates: std::sync::Arc::new(templates), compat_wake: Default::default() };
+    let state = State {
+        config: std::sync::Arc::new(config),
+        store,
+        templates: std::sync::Arc::new(templates),
+        compat_wake: Default::default(),
+        wake: Default::default(),
+    };
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
