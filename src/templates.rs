@@ -34,6 +34,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("jira/incident.txt.j2", include_str!("../templates/jira/incident.txt.j2")),
     ("jira/compat.txt.j2", include_str!("../templates/jira/compat.txt.j2")),
     ("status_page.html.j2", include_str!("../templates/status_page.html.j2")),
+    ("status_history.atom.xml.j2", include_str!("../templates/status_history.atom.xml.j2")),
     ("dashboard/layout.html.j2", include_str!("../templates/dashboard/layout.html.j2")),
     ("dashboard/overview.html.j2", include_str!("../templates/dashboard/overview.html.j2")),
     ("dashboard/partner.html.j2", include_str!("../templates/dashboard/partner.html.j2")),

@@ -35,7 +35,10 @@ async fn story() -> Story {
         "[github]\napi_url = \"{}\"\ntoken = \"{TOKEN}\"\n[teams.identity]\njira_assignee = \"5b10ac8d82e05b22cc7d4ef5\"\n",
         github.url()
     );
-    let w = World::new(&["acme-api"], &toml).await;
+    let mut w = World::new(&["acme-api"], &toml).await;
+    // Our public page is the built-in one (its history is ours to show).
+    w.sparky.unset("STATUSPAGE_API_KEY");
+    w.sparky.unset("STATUSPAGE_PAGE_ID");
     let beta = ("g1", "Beta: new Teams meeting APIs", "Wed, 07 Oct 2026 10:00:00 GMT", "<p>Try them on the beta endpoint.</p>");
     // In CDATA, so the title the parser reads is the `<script>` tag itself.
     let evil = ("g2", "<![CDATA[<script>alert(1)</script>]]>", "Tue, 06 Oct 2026 10:00:00 GMT", "<p>bad</p>");
@@ -59,8 +62,9 @@ async fn story() -> Story {
     w.partner_api(500);
     w.once("synthetics").await;
     time_travel(Duration::from_secs(17 * 60)).await;
-    // T+17 min: acme's page admits it.
-    w.partner_page("major", "major_outage", true);
+    // T+17 min: acme's page admits it, under an incident name that is a `<script>` tag.
+    let page = common::world::summary("major", "major_outage", true).replace("Elevated API errors", XSS);
+    w.page.serve("/api/v2/summary.json", Served::Body(page, "application/json"));
     w.once("status").await;
     time_travel(Duration::from_secs(600)).await;
     w.partner_api(200);
@@ -153,6 +157,26 @@ async fn every_page_tells_the_story_and_escapes_what_partners_wrote() {
     }
     let (_, _, overview) = get(&base, "/").await;
     assert!(overview.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"), "as text on the overview");
+    // Our public page: the recovered incident among the past ones, an uptime under 100 %, and
+    // the partner's `<script>` incident name (quoted in our update) as text.
+    let (status, _, page) = get(&base, "/status").await;
+    assert_eq!(status, 200);
+    for want in ["Uptime, last 90 days", "Past incidents, last 14 days", "Resolved", "&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"] {
+        assert!(page.contains(want), "/status lacks {want:?}:\n{page}");
+    }
+    assert!(!page.contains(XSS), "/status renders the partner's <script> as markup");
+    assert!(!page.contains("100% uptime") || page.matches("% uptime").count() > 1, "acme was down: {page}");
+    let (status, headers, history) = get(&base, "/status/history.atom").await;
+    assert_eq!(status, 200);
+    assert!(headers["content-type"].to_str().unwrap().starts_with("application/atom+xml"));
+    assert!(!history.contains(XSS), "the history feed carries the <script> as markup");
+    let feed = feed_rs::parser::parse(history.as_bytes()).expect("valid Atom");
+    assert_eq!(feed.entries.len(), 1, "the one public incident");
+    let content = feed.entries[0].content.as_ref().and_then(|c| c.body.clone()).unwrap_or_default();
+    assert!(content.contains(XSS) && content.contains("Resolved"), "the updates, the partner's words as text: {content}");
+    let (_, _, summary) = get(&base, "/api/v2/summary.json").await;
+    assert!(serde_json::from_str::<Value>(&summary).unwrap()["page"]["url"] == "/status");
+
     let (status, _, compat) = get(&base, "/compat?team=identity").await;
     assert_eq!(status, 200);
     for want in ["Microsoft Graph</a> beta", "P2 ", "test (Python 3.7)", "step 5 Run tests", "owned by identity"] {
@@ -188,6 +212,9 @@ async fn retrying_a_dead_action_needs_the_admin_token() {
     let id = dead["id"].as_i64().unwrap();
     let (_, _, page) = get(&base, "/ops").await;
     assert!(page.contains("name=\"token\"") && !page.contains(ADMIN), "a sign-in form, the token never shown");
+    // Atlassian Statuspage is this world's public page: /status says so instead of local data.
+    let (_, _, public) = get(&base, "/status").await;
+    assert!(public.contains("hosted on Atlassian Statuspage") && !public.contains("Uptime"), "{public}");
 
     let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let retry = |auth: Option<&'static str>| {

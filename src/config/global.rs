@@ -44,6 +44,8 @@ pub struct GlobalConfig {
     pub pagerduty: PagerDutyConfig,
     /// `[statuspage]`: our public status page.
     pub statuspage: StatuspageConfig,
+    /// `[public_status]`: our public status page's address.
+    pub public_status: super::statuspage::PublicStatusConfig,
     /// `[connectivity]`: Sparky's own egress check.
     pub connectivity: ConnectivityConfig,
     /// `[triage]`: cause decisions.

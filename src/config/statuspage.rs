@@ -23,6 +23,16 @@ pub struct StatuspageConfig {
     pub title: String,
 }
 
+/// `[public_status]` of `sparky.toml`: where customers read our public status page.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PublicStatusConfig {
+    /// The page's absolute URL, as customers reach it (`https://status.acme.com/`): the
+    /// built-in page's `page.url` in `summary.json` and the links of `/status/history.atom`;
+    /// with Atlassian Statuspage, where `/status` sends people. Default: none (`/status`).
+    pub url: Option<HttpUrl>,
+}
+
 impl Default for StatuspageConfig {
     fn default() -> Self {
         Self {

@@ -45,6 +45,7 @@ pub fn router(state: State) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/status", get(status_page::page))
+        .route("/status/history.atom", get(status_page::history_atom))
         .route("/api/v2/summary.json", get(status_page::summary_json))
         .route("/api/compat", get(compat::api))
         .route("/webhooks/github", post(webhooks::github))

@@ -1,7 +1,12 @@
 //! The built-in public status page: `GET /api/v2/summary.json` (Statuspage v2 compatible, one
 //! component per partner, named by the partner's `name`) and `GET /status`, the same data as an
 //! HTML page rendered from `templates/status_page.html.j2` (auto-escaped, inline CSS, no
-//! JavaScript, no external resources).
+//! JavaScript, no external resources) with the page's [`history`] (90-day uptime bars, the
+//! incidents of the last 14 days), and that history as Atom at `GET /status/history.atom`. When
+//! Atlassian Statuspage is our public page, `/status` says so and links to it (`[public_status]
+//! url`) instead of showing the local data.
+
+pub mod history;
 
 use std::collections::HashMap;
 
@@ -39,6 +44,13 @@ pub struct PageView {
     pub components: Vec<ComponentView>,
     /// Unresolved incidents, newest first.
     pub incidents: Vec<IncidentView>,
+    /// Per component, 90 daily bars and the uptime.
+    pub uptime: Vec<history::Uptime>,
+    /// Incidents resolved in the last 14 days, newest first.
+    pub past_incidents: Vec<IncidentView>,
+    /// With Atlassian Statuspage as our page: where it is (`[public_status] url`, empty when
+    /// not set); the page then shows only that.
+    pub hosted: Option<String>,
 }
 
 /// A component on the page.
@@ -53,7 +65,7 @@ pub struct ComponentView {
 }
 
 /// An open incident on the page.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct IncidentView {
     /// Title.
     pub name: String,
@@ -67,12 +79,14 @@ pub struct IncidentView {
     pub started_at: String,
     /// Names of the affected components.
     pub components: Vec<String>,
+    /// When it was resolved (past incidents).
+    pub resolved_at: Option<String>,
     /// Updates, newest first.
     pub updates: Vec<UpdateView>,
 }
 
 /// One update of an incident.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct UpdateView {
     /// Status word.
     pub status: String,
@@ -87,7 +101,14 @@ pub struct UpdateView {
 /// The summary of the built-in page for this configuration.
 async fn load(state: &State) -> Result<Summary, Response> {
     let partners: Vec<(String, String)> = state.config.partners.iter().map(|p| (p.id.to_string(), p.name.clone())).collect();
-    summary(&state.store, &state.config.global.statuspage.title, &partners).await.map_err(|e| {
+    let mut summary = summary(&state.store, &state.config.global.statuspage.title, &partners).await;
+    // The page's address as customers reach it, when configured.
+    if let (Ok(s), Some(url)) = (&mut summary, &state.config.global.public_status.url)
+        && let Some(page) = s.page.as_mut()
+    {
+        page.url = Some(url.as_str().to_owned());
+    }
+    summary.map_err(|e| {
         tracing::warn!(error = %e, "cannot read the built-in status page");
         (StatusCode::SERVICE_UNAVAILABLE, "status page temporarily unavailable\n").into_response()
     })
@@ -103,15 +124,142 @@ pub async fn summary_json(Extract(state): Extract<State>) -> Response {
 
 /// `GET /status`.
 pub async fn page(Extract(state): Extract<State>) -> Response {
-    let summary = match load(&state).await {
-        Ok(summary) => summary,
-        Err(response) => return response,
+    let global = &state.config.global;
+    let view = if global.statuspage.is_configured() {
+        PageView::hosted(&global.statuspage.title, global.public_status.url.as_ref().map(|u| u.as_str().to_owned()).unwrap_or_default())
+    } else {
+        let summary = match load(&state).await {
+            Ok(summary) => summary,
+            Err(response) => return response,
+        };
+        let mut view = view(&summary);
+        if let Err(e) = with_history(&mut view, &state, Timestamp::now()).await {
+            tracing::warn!(error = %e, "cannot read the built-in status page's history");
+            return (StatusCode::SERVICE_UNAVAILABLE, "status page temporarily unavailable\n").into_response();
+        }
+        view
     };
-    match render(&state.templates, &summary) {
+    match state.templates.render(TEMPLATE, &view) {
         Ok(html) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], html).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "cannot render the status page");
             (StatusCode::INTERNAL_SERVER_ERROR, "status page cannot be rendered\n").into_response()
+        }
+    }
+}
+
+/// Adds the 90 days of history to `view`.
+async fn with_history(view: &mut PageView, state: &State, now: Timestamp) -> Result<(), StoreError> {
+    let since = now - std::time::Duration::from_secs(history::DAYS as u64 * 24 * 3600);
+    let incidents = table::incidents_since(&state.store, since).await?;
+    view.uptime = state.config.partners.iter().map(|p| history::uptime(p.id.as_str(), &p.name, &incidents, now)).collect();
+    view.past_incidents = history::past(&incidents, now).into_iter().map(|row| past_view(row, &state.config)).collect();
+    Ok(())
+}
+
+fn past_view(row: &table::IncidentRow, config: &crate::config::Config) -> IncidentView {
+    let name_of = |partner: &str, name: &str| config.partner(partner).map_or_else(|| name.to_owned(), |p| p.name.clone());
+    IncidentView {
+        name: row.name.clone(),
+        status: row.status.as_str().to_owned(),
+        status_label: label(row.status.as_str()),
+        impact: row.impact.as_str().to_owned(),
+        started_at: when(Some(&row.created_at.to_rfc3339())),
+        components: row.components.iter().map(|c| name_of(&c.partner, &c.name)).collect(),
+        resolved_at: history::resolved_at(row).map(|t| when(Some(&t.to_rfc3339()))),
+        updates: row
+            .updates
+            .iter()
+            .rev()
+            .map(|u| UpdateView {
+                status: u.status.as_str().to_owned(),
+                status_label: label(u.status.as_str()),
+                body: u.body.clone(),
+                at: when(Some(&u.at.to_rfc3339())),
+            })
+            .collect(),
+    }
+}
+
+impl PageView {
+    /// The page when Atlassian Statuspage is ours: only where it is.
+    pub fn hosted(title: &str, url: String) -> Self {
+        Self {
+            title: title.to_owned(),
+            indicator: String::new(),
+            description: String::new(),
+            updated_at: String::new(),
+            components: Vec::new(),
+            incidents: Vec::new(),
+            uptime: Vec::new(),
+            past_incidents: Vec::new(),
+            hosted: Some(url),
+        }
+    }
+}
+
+/// The template of `GET /status/history.atom`.
+pub const ATOM: &str = "status_history.atom.xml.j2";
+
+/// One incident of the history feed.
+#[derive(Debug, Serialize)]
+pub struct FeedEntry {
+    /// `urn:sparky:status:KEY`.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Opened, RFC 3339.
+    pub published: String,
+    /// Last change, RFC 3339.
+    pub updated: String,
+    /// Status word.
+    pub status: String,
+    /// Impact word.
+    pub impact: String,
+    /// Affected components.
+    pub components: Vec<String>,
+    /// Its updates, newest first: (when, status label, message).
+    pub updates: Vec<(String, String, String)>,
+}
+
+/// `GET /status/history.atom`: our incidents of the last 90 days, newest first, one Atom 1.0
+/// entry each (RFC 4287), its updates as the content; 200 also with Atlassian as our page
+/// (the incidents Sparky published there).
+pub async fn history_atom(Extract(state): Extract<State>) -> Response {
+    let now = Timestamp::now();
+    let since = now - std::time::Duration::from_secs(history::DAYS as u64 * 24 * 3600);
+    let incidents = match table::incidents_since(&state.store, since).await {
+        Ok(all) => all,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the status page's history");
+            return (StatusCode::SERVICE_UNAVAILABLE, "status history temporarily unavailable\n").into_response();
+        }
+    };
+    let entries: Vec<FeedEntry> = incidents
+        .iter()
+        .map(|row| {
+            let view = past_view(row, &state.config);
+            FeedEntry {
+                id: format!("urn:sparky:status:{}", row.key),
+                title: row.name.clone(),
+                published: row.created_at.to_rfc3339_seconds(),
+                updated: row.updated_at.to_rfc3339_seconds(),
+                status: view.status_label,
+                impact: view.impact,
+                components: view.components,
+                updates: view.updates.into_iter().map(|u| (u.at, u.status_label, u.body)).collect(),
+            }
+        })
+        .collect();
+    let global = &state.config.global;
+    let link = global.public_status.url.as_ref().map_or_else(|| "/status".to_owned(), |u| u.as_str().to_owned());
+    let updated = incidents.iter().map(|i| i.updated_at).max().unwrap_or(now).to_rfc3339_seconds();
+    let ctx = serde_json::json!({ "title": global.statuspage.title, "link": link, "updated": updated, "entries": entries });
+    match state.templates.render(ATOM, &ctx) {
+        Ok(xml) => ([(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")], xml).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot render the status history feed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "status history cannot be rendered\n").into_response()
         }
     }
 }
@@ -240,9 +388,27 @@ pub async fn summary(store: &Store, title: &str, partners: &[(String, String)]) 
     })
 }
 
-/// Renders a summary with the page template.
-pub fn render(templates: &Templates, summary: &Summary) -> Result<String, TemplateError> {
-    templates.render(TEMPLATE, &view(summary))
+/// Renders a summary with the page template, with a sample history (for `check-config`): one
+/// uptime row and the summary's incidents as past ones; also the page as it is with Atlassian
+/// Statuspage, and the history feed.
+pub fn render_samples(templates: &Templates, summary: &Summary) -> Result<String, TemplateError> {
+    let mut page = view(summary);
+    page.uptime = vec![history::uptime("acme", "Acme Cloud", &[], Timestamp::from_millis(1_764_000_000_000))];
+    page.past_incidents = page.incidents.iter().cloned().map(|i| IncidentView { resolved_at: Some(i.started_at.clone()), ..i }).collect();
+    templates.render(TEMPLATE, &PageView::hosted("Acme status", "https://status.acme.test/".to_owned()))?;
+    let entry = FeedEntry {
+        id: "urn:sparky:status:incident:7".to_owned(),
+        title: "Acme Cloud integration degraded".to_owned(),
+        published: "2026-11-25T09:00:00Z".to_owned(),
+        updated: "2026-11-25T10:00:00Z".to_owned(),
+        status: "Resolved".to_owned(),
+        impact: "major".to_owned(),
+        components: vec!["Acme Cloud".to_owned()],
+        updates: vec![("2026-11-25 10:00 UTC".to_owned(), "Resolved".to_owned(), "Acme Cloud works again.".to_owned())],
+    };
+    let ctx = serde_json::json!({"title": "Acme status", "link": "/status", "updated": "2026-11-25T10:00:00Z", "entries": [entry]});
+    templates.render(ATOM, &ctx)?;
+    templates.render(TEMPLATE, &page)
 }
 
 /// The template's view of a summary.
@@ -272,6 +438,7 @@ pub fn view(summary: &Summary) -> PageView {
                 impact: text(&i.impact),
                 started_at: when(i.started_at.as_deref()),
                 components: i.components.iter().map(|c| text(&c.name)).collect(),
+                resolved_at: None,
                 updates: i
                     .incident_updates
                     .iter()
@@ -284,6 +451,9 @@ pub fn view(summary: &Summary) -> PageView {
                     .collect(),
             })
             .collect(),
+        uptime: Vec::new(),
+        past_incidents: Vec::new(),
+        hosted: None,
     }
 }
 

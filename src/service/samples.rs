@@ -310,7 +310,7 @@ fn status_page(templates: &Templates) -> Result<(), Problem> {
           "components": [{"id": "acme", "name": "Acme Cloud", "status": "partial_outage"}]}],
         "scheduled_maintenances": [], "status": {"indicator": "major", "description": "Partial System Outage"}}"#;
     let summary: Summary = serde_json::from_str(sample).map_err(|e| Problem::new("templates", "-", e.to_string()))?;
-    crate::http::status_page::render(templates, &summary).map(|_| ()).map_err(|e: TemplateError| e.problem())
+    crate::http::status_page::render_samples(templates, &summary).map(|_| ()).map_err(|e: TemplateError| e.problem())
 }
 
 #[cfg(test)]

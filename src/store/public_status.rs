@@ -205,25 +205,36 @@ pub async fn components(store: &Store) -> Result<Vec<ComponentRow>, StoreError> 
 
 /// Unresolved incidents, newest first.
 pub async fn open_incidents(store: &Store) -> Result<Vec<IncidentRow>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT local_key, name, status, impact, components, updates, created_at, updated_at FROM public_incidents \
-         WHERE status <> $1 ORDER BY created_at DESC, local_key",
-    )
-    .bind(IncidentStatus::Resolved.as_str())
-    .fetch_all(store.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(IncidentRow {
-                key: r.try_get(0)?,
-                name: r.try_get(1)?,
-                status: word(r, 2, "public_incidents.status")?,
-                impact: word(r, 3, "public_incidents.impact")?,
-                components: parse(&r.try_get::<String, _>(4)?, "public_incidents.components")?,
-                updates: parse(&r.try_get::<String, _>(5)?, "public_incidents.updates")?,
-                created_at: Timestamp::from_millis(r.try_get(6)?),
-                updated_at: Timestamp::from_millis(r.try_get(7)?),
-            })
-        })
-        .collect()
+    let sql = format!("SELECT {INCIDENT_COLUMNS} FROM public_incidents WHERE status <> $1 ORDER BY created_at DESC, local_key");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(IncidentStatus::Resolved.as_str()).fetch_all(store.pool()).await?;
+    rows.iter().map(incident_row).collect()
+}
+
+/// Every incident open at or after `since` (unresolved, or last changed since), newest first:
+/// the page's history.
+pub async fn incidents_since(store: &Store, since: Timestamp) -> Result<Vec<IncidentRow>, StoreError> {
+    let sql = format!(
+        "SELECT {INCIDENT_COLUMNS} FROM public_incidents WHERE status <> $1 OR updated_at >= $2 ORDER BY created_at DESC, local_key"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(IncidentStatus::Resolved.as_str())
+        .bind(since.as_millis())
+        .fetch_all(store.pool())
+        .await?;
+    rows.iter().map(incident_row).collect()
+}
+
+const INCIDENT_COLUMNS: &str = "local_key, name, status, impact, components, updates, created_at, updated_at";
+
+fn incident_row(r: &sqlx::any::AnyRow) -> Result<IncidentRow, StoreError> {
+    Ok(IncidentRow {
+        key: r.try_get(0)?,
+        name: r.try_get(1)?,
+        status: word(r, 2, "public_incidents.status")?,
+        impact: word(r, 3, "public_incidents.impact")?,
+        components: parse(&r.try_get::<String, _>(4)?, "public_incidents.components")?,
+        updates: parse(&r.try_get::<String, _>(5)?, "public_incidents.updates")?,
+        created_at: Timestamp::from_millis(r.try_get(6)?),
+        updated_at: Timestamp::from_millis(r.try_get(7)?),
+    })
 }

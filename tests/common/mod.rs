@@ -108,6 +108,11 @@ impl Sparky {
         self
     }
 
+    /// Removes an environment variable set before.
+    pub fn unset(&mut self, key: &str) {
+        self.env.retain(|(k, _)| k != key);
+    }
+
     /// Points Slack at `api_url` with a test token.
     pub fn slack(self, api_url: &str) -> Self {
         self.env("SLACK_API_URL", api_url).env("SLACK_BOT_TOKEN", "xoxb-test-secret-token")

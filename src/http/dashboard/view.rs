@@ -100,8 +100,7 @@ impl Timeline {
             let round = |f: f64| (f * 10.0).round() / 10.0;
             (round((*i as f64 + 0.5) * step), round(f64::from(height) * (1.0 - *v as f64 / max_ms as f64)))
         };
-        let points =
-            |line: &[(usize, i64)]| line.iter().map(&xy).map(|(x, y)| format!("{x:.1},{y:.1}")).collect::<Vec<_>>().join(" ");
+        let points = |line: &[(usize, i64)]| line.iter().map(&xy).map(|(x, y)| format!("{x:.1},{y:.1}")).collect::<Vec<_>>().join(" ");
         Self { p50: points(&p50), p95: points(&p95), dots: p95.iter().map(xy).collect(), cells: outcomes, max_ms, width, height }
     }
 }
