@@ -177,6 +177,30 @@ async fn every_page_tells_the_story_and_escapes_what_partners_wrote() {
     let (_, _, summary) = get(&base, "/api/v2/summary.json").await;
     assert!(serde_json::from_str::<Value>(&summary).unwrap()["page"]["url"] == "/status");
 
+    // Every /api/ route answers as /api/openapi.json describes it.
+    let (_, _, doc) = get(&base, "/api/openapi.json").await;
+    let doc: Value = serde_json::from_str(&doc).unwrap();
+    let described: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
+    for route in ["/api/partners", "/api/partners/{id}", "/api/incidents", "/api/compat", "/api/changelog", "/api/ops"] {
+        assert!(described.iter().any(|p| *p == route), "{route} is not described");
+    }
+    for (template, op) in doc["paths"].as_object().unwrap() {
+        let path = template.replace("{id}", "acme");
+        let (status, _, body) = get(&base, &path).await;
+        assert_eq!(status, 200, "{path}");
+        let schema = &op["get"]["responses"]["200"]["content"]["application/json"]["schema"];
+        let v = common::schema::violations(&doc, schema, &serde_json::from_str(&body).unwrap());
+        assert!(v.is_empty(), "{path} departs from its description: {v:?}");
+    }
+    // The check itself bites: a property the answers lack, or a wrong type, is found.
+    let strict = serde_json::json!({"type": "object", "required": ["partners", "nope"], "properties": {"partners": {"type": "string"}}});
+    let (_, _, partners) = get(&base, "/api/partners").await;
+    assert_eq!(common::schema::violations(&doc, &strict, &serde_json::from_str(&partners).unwrap()).len(), 2);
+    let (_, _, incidents) = get(&base, "/api/incidents?days=90").await;
+    let incidents: Value = serde_json::from_str(&incidents).unwrap();
+    assert_eq!(incidents["incidents"].as_array().unwrap().len(), 1, "the recovered incident");
+    assert_eq!(incidents["incidents"][0]["state"], "resolved");
+
     let (status, _, compat) = get(&base, "/compat?team=identity").await;
     assert_eq!(status, 200);
     for want in ["Microsoft Graph</a> beta", "P2 ", "test (Python 3.7)", "step 5 Run tests", "owned by identity"] {

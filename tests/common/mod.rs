@@ -11,6 +11,7 @@ pub mod fake_pagerduty;
 pub mod fake_slack;
 pub mod fake_statuspage;
 pub mod openapi;
+pub mod schema;
 pub mod world;
 
 use std::path::{Path, PathBuf};

@@ -7,6 +7,9 @@
 //!   its [`vendor_lag`];
 //! - [`changelog`]: `GET /changelog`, `GET /changelog.atom` and `GET /api/changelog`;
 //! - [`compat`]: `GET /compat`, the page of `GET /api/compat`;
+//! - [`incidents`]: `GET /api/incidents`;
+//! - `GET /api/openapi.json`: the OpenAPI 3.1 description of every `/api/` route
+//!   (`src/http/dashboard/openapi.json`; a test checks the real answers against it);
 //! - [`ops`]: `GET /ops` and `GET /api/ops` (outbox, fetch health, replicas), and the admin
 //!   actions behind `SPARKY_ADMIN_TOKEN` (`POST /ops/login`, `POST /ops/outbox/{id}/retry`).
 //!
@@ -16,6 +19,7 @@
 
 pub mod changelog;
 pub mod compat;
+pub mod incidents;
 pub mod ops;
 pub mod overview;
 pub mod partner;
@@ -43,10 +47,20 @@ pub fn routes() -> Router<State> {
         .route("/changelog.atom", get(changelog::atom))
         .route("/api/changelog", get(changelog::api))
         .route("/compat", get(compat::page))
+        .route("/api/incidents", get(incidents::api))
+        .route("/api/openapi.json", get(openapi))
         .route("/ops", get(ops::page))
         .route("/api/ops", get(ops::api))
         .route("/ops/login", post(ops::login))
         .route("/ops/outbox/{id}/retry", post(ops::retry))
+}
+
+/// The OpenAPI description of the JSON API.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// `GET /api/openapi.json`.
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
 /// Renders `template` with `view` as an HTML answer.
