@@ -337,3 +337,26 @@ async fn a_browser_shows_the_overview_a_partner_page_and_the_status_page() {
     }
     daemon.stop().await;
 }
+
+#[tokio::test]
+async fn the_public_endpoints_are_rate_limited_per_client_and_the_dashboard_is_not() {
+    let sparky = common::Sparky::new(common::Db::Sqlite);
+    sparky.write("sparky.toml", "[server]\npublic_requests_per_second = 2\n");
+    sparky.partner("acme", "Acme Cloud", &[]);
+    let daemon = sparky.boot().await;
+    let mut limited = Vec::new();
+    for _ in 0..12 {
+        let (status, headers, _) = get(&daemon.base, "/api/v2/summary.json").await;
+        if status == 429 {
+            limited.push(headers["retry-after"].to_str().unwrap().parse::<u64>().unwrap());
+        } else {
+            assert_eq!(status, 200);
+        }
+    }
+    assert!(!limited.is_empty() && limited.len() <= 8, "a burst of 4 passes, the rest waits: {limited:?}");
+    assert!(limited.iter().all(|s| *s >= 1), "Retry-After in whole seconds: {limited:?}");
+    for _ in 0..12 {
+        assert_eq!(get(&daemon.base, "/api/partners").await.0, 200, "the dashboard is not limited");
+    }
+    daemon.stop().await;
+}

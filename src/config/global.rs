@@ -131,11 +131,14 @@ pub struct ServerConfig {
     /// `Authorization: Bearer` or through the `/ops/login` form. Env: `SPARKY_ADMIN_TOKEN`.
     /// Default none: admin actions are off.
     pub admin_token: Option<super::types::Secret>,
+    /// Requests per second each client address may make to the public endpoints (`/status`,
+    /// its feed, `summary.json`, the GitHub webhook), bursts of twice that. Default 20.
+    pub public_requests_per_second: u32,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { listen: SocketAddr::from(([127, 0, 0, 1], 9750)), admin_token: None }
+        Self { listen: SocketAddr::from(([127, 0, 0, 1], 9750)), admin_token: None, public_requests_per_second: 20 }
     }
 }
 

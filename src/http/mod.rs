@@ -6,6 +6,7 @@
 pub mod compat;
 pub mod dashboard;
 pub mod headers;
+pub mod limit;
 pub mod status_page;
 pub mod webhooks;
 
@@ -41,14 +42,18 @@ pub struct State {
 
 /// The routes.
 pub fn router(state: State) -> Router {
-    Router::new()
-        .route("/metrics", get(metrics))
-        .route("/healthz", get(healthz))
+    let limit = limit::PublicLimit::new(state.config.global.server.public_requests_per_second);
+    let public = Router::new()
         .route("/status", get(status_page::page))
         .route("/status/history.atom", get(status_page::history_atom))
         .route("/api/v2/summary.json", get(status_page::summary_json))
-        .route("/api/compat", get(compat::api))
         .route("/webhooks/github", post(webhooks::github))
+        .layer(axum::middleware::from_fn_with_state(limit, limit::public));
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .route("/api/compat", get(compat::api))
+        .merge(public)
         .merge(dashboard::routes())
         .layer(axum::middleware::map_response(headers::secure))
         .with_state(state)
@@ -56,7 +61,9 @@ pub fn router(state: State) -> Router {
 
 /// Serves on `listener` until `shutdown`.
 pub async fn serve(state: State, listener: tokio::net::TcpListener, shutdown: CancellationToken) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown.cancelled_owned()).await
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
 }
 
 /// The metrics as they stand: counters and gauges kept as things happen (a scrape reads no table).
