@@ -210,6 +210,12 @@ async fn every_page_tells_the_story_and_escapes_what_partners_wrote() {
     assert!(!other_team.contains("test (Python 3.7)"), "another team's page");
     let (status, _, ops) = get(&base, "/ops").await;
     assert_eq!(status, 200);
+    let (_, _, ops_api) = get(&base, "/api/ops").await;
+    let ops_api: Value = serde_json::from_str(&ops_api).unwrap();
+    let replicas = ops_api["replicas"].as_array().unwrap();
+    assert_eq!(replicas.len(), 1, "the daemon: {ops_api}");
+    assert_eq!(replicas[0]["checks"], serde_json::json!(["acme-api"]), "alone, it runs every check");
+    assert!(ops_api["feeds"].as_array().unwrap().iter().any(|f| f["partner"] == "graph" && f["consecutive_failures"] == 0));
     assert!(ops.contains("Admin actions are off: set SPARKY_ADMIN_TOKEN"), "{ops}");
     let off = reqwest::Client::new().post(format!("{base}/ops/outbox/1/retry")).bearer_auth("anything").send().await.unwrap();
     assert_eq!(off.status().as_u16(), 403);

@@ -79,3 +79,15 @@ pub async fn prune(store: &Store, before: Timestamp) -> Result<u64, StoreError> 
         .await?;
     Ok(result.rows_affected())
 }
+
+/// The job ticks under way at `now`: `(holder, job)`, by holder then job.
+///
+/// # Errors
+/// A query failed.
+pub async fn held(store: &Store, now: Timestamp) -> Result<Vec<(String, String)>, StoreError> {
+    let rows = sqlx::query("SELECT holder, job FROM job_runs WHERE finished_at IS NULL AND lease_until > $1 ORDER BY holder, job")
+        .bind(now.as_millis())
+        .fetch_all(store.pool())
+        .await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+}

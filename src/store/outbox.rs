@@ -389,3 +389,17 @@ pub async fn count_leased(store: &Store) -> Result<i64, StoreError> {
         .await?;
     Ok(row.try_get(0)?)
 }
+
+/// How many actions each worker holds a lease on at `now`: `(owner, count)`, by owner.
+///
+/// # Errors
+/// A query failed.
+pub async fn leases(store: &Store, now: Timestamp) -> Result<Vec<(String, i64)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT lease_owner, COUNT(*) FROM outbox WHERE lease_owner IS NOT NULL AND lease_until > $1 GROUP BY lease_owner ORDER BY lease_owner",
+    )
+    .bind(now.as_millis())
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+}

@@ -1,6 +1,7 @@
 //! `GET /ops` and `GET /api/ops`: the outbox (pending, retrying, blocked, dead, with the last
 //! error, which says what to fix), every feed's and status page's fetch health (last success,
-//! failures in a row, last error), the live replicas; and the admin action `POST
+//! failures in a row, last error), the live replicas and what each holds (its share of the
+//! checks, its running job ticks, its leased actions); and the admin action `POST
 //! /ops/outbox/{id}/retry` (requeue a dead action, like `sparky outbox retry`).
 //!
 //! Admin actions need `SPARKY_ADMIN_TOKEN`: as `Authorization: Bearer TOKEN`, or through the
@@ -24,7 +25,8 @@ use super::{html, unavailable};
 use crate::config::{Config, Secret};
 use crate::http::State;
 use crate::model::{ActionState, Timestamp};
-use crate::store::{Store, StoreError, changelogs, outbox, replicas, status};
+use crate::sources::synthetics::share;
+use crate::store::{Store, StoreError, changelogs, jobs, outbox, replicas, status};
 
 /// The template of `GET /ops`.
 pub const TEMPLATE: &str = "dashboard/ops.html.j2";
@@ -32,8 +34,6 @@ pub const TEMPLATE: &str = "dashboard/ops.html.j2";
 pub const COOKIE: &str = "sparky_admin";
 /// Actions listed at most.
 const ACTIONS: i64 = 200;
-/// A replica is live when it beat within this long.
-const LIVE: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// The operations page.
 #[derive(Debug, Clone, Serialize)]
@@ -93,6 +93,12 @@ pub struct ReplicaLine {
     pub started_at: When,
     /// Last heartbeat.
     pub heartbeat_at: When,
+    /// The synthetic checks it runs now (its rendezvous share).
+    pub checks: Vec<String>,
+    /// The job ticks it is running.
+    pub jobs: Vec<String>,
+    /// Outbox actions it is delivering (leased).
+    pub leased_actions: i64,
 }
 
 /// `POST /ops/login`'s form.
@@ -231,12 +237,30 @@ pub async fn read(store: &Store, config: &Config, admin: &'static str, now: Time
             });
         }
     }
-    let replicas = replicas::live(store, now - LIVE, Timestamp::EPOCH)
-        .await?
-        .into_iter()
-        .map(|m| ReplicaLine { instance: m.instance, started_at: when(m.started_at, now), heartbeat_at: when(m.heartbeat_at, now) })
-        .collect();
+    let replicas = replica_lines(store, config, now).await?;
     Ok(Ops { generated_at: when(now, now), admin, actions, feeds, status_pages, replicas })
+}
+
+/// Each live replica with what it holds: its share of the checks (as the engine computes it
+/// from the same heartbeats), its running job ticks, its leased actions.
+async fn replica_lines(store: &Store, config: &Config, now: Timestamp) -> Result<Vec<ReplicaLine>, StoreError> {
+    let ttl = share::ttl(config.global.synthetics.heartbeat.get());
+    let members = replicas::live(store, now - ttl, Timestamp::EPOCH).await?;
+    let jobs = jobs::held(store, now).await?;
+    let leases = outbox::leases(store, now).await?;
+    let view = share::View::new("", members.clone(), ttl);
+    let enabled: Vec<&str> = config.checks.iter().filter(|c| c.enabled).map(|c| c.id.as_str()).collect();
+    Ok(members
+        .into_iter()
+        .map(|m| ReplicaLine {
+            checks: enabled.iter().filter(|c| view.owner(c, now) == Some(m.instance.as_str())).map(|c| (*c).to_owned()).collect(),
+            jobs: jobs.iter().filter(|(h, _)| *h == m.instance).map(|(_, j)| j.clone()).collect(),
+            leased_actions: leases.iter().find(|(o, _)| *o == m.instance).map_or(0, |(_, n)| *n),
+            started_at: when(m.started_at, now),
+            heartbeat_at: when(m.heartbeat_at, now),
+            instance: m.instance,
+        })
+        .collect())
 }
 
 /// A URL without its query and credentials (either may hold a key).

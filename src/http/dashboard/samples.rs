@@ -80,7 +80,14 @@ pub fn render_all(templates: &Templates) -> Result<(), TemplateError> {
         }],
         feeds: vec![source()],
         status_pages: vec![source()],
-        replicas: vec![ReplicaLine { instance: "host-1-ab12".to_owned(), started_at: when(now, now), heartbeat_at: when(now, now) }],
+        replicas: vec![ReplicaLine {
+            instance: "host-1-ab12".to_owned(),
+            started_at: when(now, now),
+            heartbeat_at: when(now, now),
+            checks: vec!["acme-api".to_owned()],
+            jobs: vec!["changelogs".to_owned()],
+            leased_actions: 1,
+        }],
     };
     templates.render(ops::TEMPLATE, &ops).map(drop)
 }

@@ -25,6 +25,11 @@ use crate::store::replicas::{self, Member};
 /// new member waits before it takes its share (its settle time).
 const MISSED_BEATS: u32 = 3;
 
+/// How long a member's heartbeat stays valid, for heartbeats every `heartbeat`.
+pub fn ttl(heartbeat: Duration) -> Duration {
+    heartbeat * MISSED_BEATS
+}
+
 /// The members as one replica last read them.
 #[derive(Debug, Clone)]
 pub struct View {
@@ -103,7 +108,7 @@ impl Membership {
     /// Beats and reads the members once; a failure keeps the last view (logged and counted).
     pub async fn beat(&self, store: &Store, started_at: Timestamp) {
         let now = Timestamp::now();
-        let ttl = self.heartbeat * MISSED_BEATS;
+        let ttl = ttl(self.heartbeat);
         let read = async {
             replicas::beat(store, &self.me, started_at, now).await?;
             replicas::live(store, now - ttl, now - Duration::from_secs(86_400)).await
