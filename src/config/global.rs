@@ -45,7 +45,7 @@ pub struct GlobalConfig {
     /// `[statuspage]`: our public status page.
     pub statuspage: StatuspageConfig,
     /// `[public_status]`: our public status page's address.
-    pub public_status: super::statuspage::PublicStatusConfig,
+    pub public_status: super::statuspage::PublicPageConfig,
     /// `[connectivity]`: Sparky's own egress check.
     pub connectivity: ConnectivityConfig,
     /// `[triage]`: cause decisions.

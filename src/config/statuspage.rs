@@ -26,7 +26,7 @@ pub struct StatuspageConfig {
 /// `[public_status]` of `sparky.toml`: where customers read our public status page.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct PublicStatusConfig {
+pub struct PublicPageConfig {
     /// The page's absolute URL, as customers reach it (`https://status.acme.com/`): the
     /// built-in page's `page.url` in `summary.json` and the links of `/status/history.atom`;
     /// with Atlassian Statuspage, where `/status` sends people. Default: none (`/status`).

@@ -1,9 +1,8 @@
 //! The HTTP server (axum): `GET /metrics` (Prometheus text format), `GET /healthz`, and the
 //! built-in public status page (`GET /status`, `GET /api/v2/summary.json`, see [`status_page`]),
-//! the compatibility runs as JSON (`GET /api/compat`, see [`compat`]), and GitHub's
+//! the dashboard and its JSON (see [`dashboard`]), and GitHub's
 //! `workflow_run` webhooks (`POST /webhooks/github`, see [`webhooks`]).
 
-pub mod compat;
 pub mod dashboard;
 pub mod headers;
 pub mod limit;
@@ -52,7 +51,6 @@ pub fn router(state: State) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
-        .route("/api/compat", get(compat::api))
         .merge(public)
         .merge(dashboard::routes())
         .layer(axum::middleware::map_response(headers::secure))

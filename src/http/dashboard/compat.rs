@@ -1,9 +1,11 @@
 //! `GET /compat` (`?partner=ID&team=NAME`): every detected upcoming version, its runs,
-//! conclusions, failed jobs and steps, links to the run and the P2: the page of the JSON at
-//! `GET /api/compat`.
+//! conclusions, failed jobs and steps, links to the run and the P2; and `GET /api/compat`
+//! (`?partner=ID`), the runs as `{"detections": [Story ...]}`, the same JSON as `sparky compat
+//! --json` (`compatibility::story`).
 
+use axum::Json;
 use axum::extract::{Query, State as Extract};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::view::{When, safe_link, when};
@@ -69,6 +71,20 @@ pub async fn page(Extract(state): Extract<State>, Query(filter): Query<Filter>) 
     }
     match read(&state.store, &state.config, &filter, Timestamp::now()).await {
         Ok(view) => html(&state.templates, TEMPLATE, &view),
+        Err(e) => unavailable(&e),
+    }
+}
+
+/// `GET /api/compat`: 200 with the stories; 404 for an unknown partner; 503 when the database
+/// fails.
+pub async fn api(Extract(state): Extract<State>, Query(filter): Query<Filter>) -> Response {
+    if let Some(p) = &filter.partner
+        && state.config.partner(p).is_none()
+    {
+        return no_partner(p);
+    }
+    match stories(&state.store, filter.partner.as_deref()).await {
+        Ok(all) => Json(serde_json::json!({ "detections": all })).into_response(),
         Err(e) => unavailable(&e),
     }
 }

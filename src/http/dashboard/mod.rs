@@ -6,7 +6,7 @@
 //! - [`partner`]: `GET /partners/{id}` and `GET /api/partners/{id}`, one integration's page with
 //!   its [`vendor_lag`];
 //! - [`changelog`]: `GET /changelog`, `GET /changelog.atom` and `GET /api/changelog`;
-//! - [`compat`]: `GET /compat`, the page of `GET /api/compat`;
+//! - [`compat`]: `GET /compat` and `GET /api/compat`;
 //! - [`incidents`]: `GET /api/incidents`;
 //! - `GET /api/openapi.json`: the OpenAPI 3.1 description of every `/api/` route
 //!   (`src/http/dashboard/openapi.json`; a test checks the real answers against it);
@@ -47,6 +47,7 @@ pub fn routes() -> Router<State> {
         .route("/changelog.atom", get(changelog::atom))
         .route("/api/changelog", get(changelog::api))
         .route("/compat", get(compat::page))
+        .route("/api/compat", get(compat::api))
         .route("/api/incidents", get(incidents::api))
         .route("/api/openapi.json", get(openapi))
         .route("/ops", get(ops::page))

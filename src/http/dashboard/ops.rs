@@ -40,8 +40,8 @@ const ACTIONS: i64 = 200;
 pub struct Ops {
     /// When it was read.
     pub generated_at: When,
-    /// Admin actions: `off` (no token configured), `signed_out`, `signed_in`.
-    pub admin: &'static str,
+    /// Whether admin actions are open to this request.
+    pub admin: Admin,
     /// Undelivered actions, oldest first.
     pub actions: Vec<ActionLine>,
     /// Every feed.
@@ -50,6 +50,18 @@ pub struct Ops {
     pub status_pages: Vec<SourceLine>,
     /// Live replicas.
     pub replicas: Vec<ReplicaLine>,
+}
+
+/// Where a request stands with the admin actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Admin {
+    /// No `SPARKY_ADMIN_TOKEN` configured.
+    Off,
+    /// Without a valid token or session.
+    SignedOut,
+    /// With one.
+    SignedIn,
 }
 
 /// An undelivered action.
@@ -139,9 +151,11 @@ pub async fn login(Extract(state): Extract<State>, Form(form): Form<Login>) -> R
 /// to `/ops`, 404 for no such action, 409 for an action that is not dead.
 pub async fn retry(Extract(state): Extract<State>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
     match admin_state(&state.config, &headers) {
-        "off" => return off(),
-        "signed_out" => return refused("admin token missing or wrong: send Authorization: Bearer SPARKY_ADMIN_TOKEN, or sign in at /ops"),
-        _ => {}
+        Admin::Off => return off(),
+        Admin::SignedOut => {
+            return refused("admin token missing or wrong: send Authorization: Bearer SPARKY_ADMIN_TOKEN, or sign in at /ops");
+        }
+        Admin::SignedIn => {}
     }
     match outbox::requeue(&state.store, id).await {
         Ok(true) => {
@@ -166,12 +180,12 @@ fn refused(why: &str) -> Response {
     (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], format!("{why}\n")).into_response()
 }
 
-/// `off`, `signed_out` or `signed_in` for a request with `headers`.
-fn admin_state(config: &Config, headers: &HeaderMap) -> &'static str {
-    let Some(token) = &config.global.server.admin_token else { return "off" };
+/// Where a request with `headers` stands.
+fn admin_state(config: &Config, headers: &HeaderMap) -> Admin {
+    let Some(token) = &config.global.server.admin_token else { return Admin::Off };
     let bearer = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     if bearer.is_some_and(|b| same(b.trim().as_bytes(), token.expose().as_bytes())) {
-        return "signed_in";
+        return Admin::SignedIn;
     }
     let cookie = headers
         .get_all(header::COOKIE)
@@ -180,7 +194,7 @@ fn admin_state(config: &Config, headers: &HeaderMap) -> &'static str {
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().strip_prefix(&format!("{COOKIE}=")).map(str::to_owned))
         .any(|c| same(c.as_bytes(), session(token).as_bytes()));
-    if cookie { "signed_in" } else { "signed_out" }
+    if cookie { Admin::SignedIn } else { Admin::SignedOut }
 }
 
 /// Constant-time equality.
@@ -199,7 +213,7 @@ fn session(token: &Secret) -> String {
 ///
 /// # Errors
 /// A query failed.
-pub async fn read(store: &Store, config: &Config, admin: &'static str, now: Timestamp) -> Result<Ops, StoreError> {
+pub async fn read(store: &Store, config: &Config, admin: Admin, now: Timestamp) -> Result<Ops, StoreError> {
     let undelivered = [ActionState::Pending, ActionState::Retrying, ActionState::Blocked, ActionState::Dead];
     let actions = outbox::list(store, &undelivered, ACTIONS)
         .await?

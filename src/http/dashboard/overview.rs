@@ -24,7 +24,7 @@ use crate::store::{Store, StoreError, changelogs, status, synthetics};
 /// The template of `GET /`.
 pub const TEMPLATE: &str = "dashboard/overview.html.j2";
 /// Latest entries shown per partner.
-const ENTRIES: usize = 3;
+const ENTRIES: i64 = 3;
 /// The window of the checks' figures.
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
@@ -220,8 +220,7 @@ async fn row(
     }
     let status = page_row(store, id, now).await?;
     let incident = open.iter().find(|i| i.incident.partner.as_str() == id && i.resolved_at.is_none()).map(|i| incident_row(config, i, now));
-    let mut entries: Vec<EntryRow> = changelogs::entries(store, id).await?.iter().rev().take(ENTRIES).map(|e| entry_row(e, now)).collect();
-    entries.truncate(ENTRIES);
+    let entries: Vec<EntryRow> = changelogs::recent(store, Some(id), ENTRIES).await?.iter().map(|(_, e)| entry_row(e, now)).collect();
     let compat = all_stories
         .iter()
         .filter(|s| s.partner == id)

@@ -69,7 +69,7 @@ pub fn render_all(templates: &Templates) -> Result<(), TemplateError> {
     templates.render(compat::TEMPLATE, &compat_page(now))?;
     let ops = Ops {
         generated_at: when(now, now),
-        admin: "signed_in",
+        admin: ops::Admin::SignedIn,
         actions: vec![ActionLine {
             id: 5,
             sink: "jira".to_owned(),
